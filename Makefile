@@ -1,0 +1,45 @@
+# The two commands: `make demo` (set up + run the pipeline end to end) and `make test`.
+PYTHON ?= python3.11
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+
+export FORECASTOPS_HOME ?= $(CURDIR)/.forecastops
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+
+.PHONY: setup demo ui test lint format clean
+
+# uv installs the locked dependencies; it comes from the registry into a private tools venv so
+# the only prerequisite is Python 3.11 itself.
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --python $(PYTHON)
+	touch $@
+
+setup: $(VENV)/.synced
+
+demo: setup
+	$(BIN)/python -m forecast_jobs.demo
+
+ui: setup
+	DAGSTER_HOME=$${DAGSTER_HOME:-$(FORECASTOPS_HOME)/dagster} $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lint: setup
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: setup lint
+	$(BIN)/python -m pytest
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .forecastops .mypy_cache .pytest_cache .ruff_cache
