@@ -1,0 +1,136 @@
+"""The one typed settings object: every ForecastOps setting, read from `FORECASTOPS_*` env vars.
+
+All state lives under one root, `FORECASTOPS_HOME`; every folder defaults to a place under it.
+The standard `DAGSTER_HOME` and `MLFLOW_TRACKING_URI` are honoured when set. A bad value stops
+with a `SettingsError` that names the variable and says what a good value looks like.
+`docs/configuration.md` lists every field below; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ENV_PREFIX = "FORECASTOPS_"
+DEFAULT_HOME = REPO_ROOT / ".forecastops"
+
+
+class SettingsError(ValueError):
+    """A setting has a value ForecastOps cannot use; the message names the variable and the fix."""
+
+
+class Settings(BaseSettings):
+    """ForecastOps configuration. Field `x` is read from the env var `FORECASTOPS_X`."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    home: Path = Field(DEFAULT_HOME, description="Root folder of all local state.")
+    landing_dir: Path | None = Field(
+        None, description="Where daily landing files arrive. Default: $FORECASTOPS_HOME/landing."
+    )
+    lake_dir: Path | None = Field(
+        None, description="Root of the Parquet data lake. Default: $FORECASTOPS_HOME/lake."
+    )
+    start_date: date = Field(date(2025, 1, 1), description="First daily partition (YYYY-MM-DD).")
+    timezone: str = Field("UTC", description="IANA timezone of the daily partitions and schedules.")
+    ingest_time: time = Field(
+        time(6, 0), description="Local time (HH:MM) at which the daily ingest schedule runs."
+    )
+    quality_history_days: int = Field(
+        28, ge=1, le=366, description="Days of validated history the quality report compares with."
+    )
+    dagster_home: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("DAGSTER_HOME", "FORECASTOPS_DAGSTER_HOME"),
+        description="Dagster instance folder. Default: $FORECASTOPS_HOME/dagster.",
+    )
+    mlflow_tracking_uri: str | None = Field(
+        None,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "FORECASTOPS_MLFLOW_TRACKING_URI"),
+        description="MLflow tracking/registry URI. Default: SQLite under $FORECASTOPS_HOME/mlflow.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(
+                f"unknown IANA timezone {value!r} (e.g. 'UTC', 'Europe/Berlin')"
+            ) from error
+        return value
+
+    @property
+    def landing_path(self) -> Path:
+        return (self.landing_dir or self.home / "landing").resolve()
+
+    @property
+    def lake_path(self) -> Path:
+        return (self.lake_dir or self.home / "lake").resolve()
+
+    @property
+    def dagster_home_path(self) -> Path:
+        return (self.dagster_home or self.home / "dagster").resolve()
+
+    @property
+    def mlflow_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.home / 'mlflow' / 'mlflow.db').resolve()}"
+
+    def writable_folders(self) -> dict[str, Path]:
+        """The folders ForecastOps writes to, keyed by the env var that sets each."""
+        return {
+            f"{ENV_PREFIX}HOME": self.home.resolve(),
+            f"{ENV_PREFIX}LANDING_DIR": self.landing_path,
+            f"{ENV_PREFIX}LAKE_DIR": self.lake_path,
+            "DAGSTER_HOME": self.dagster_home_path,
+        }
+
+    def ensure_folders(self) -> None:
+        """Create every state folder; a folder that is unusable raises `SettingsError`."""
+        for variable, folder in self.writable_folders().items():
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise SettingsError(
+                    f"{variable}={folder} cannot be created ({error.strerror}). "
+                    f"Point {variable} at a folder you can write to."
+                ) from error
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise SettingsError(
+                    f"{variable}={folder} is not writable. "
+                    f"Fix its permissions or point {variable} at a folder you can write to."
+                )
+
+
+def _variable_name(field_name: str) -> str:
+    field = Settings.model_fields[field_name]
+    if isinstance(field.validation_alias, AliasChoices):
+        return str(field.validation_alias.choices[0])
+    return f"{ENV_PREFIX}{field_name.upper()}"
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment; a bad value raises `SettingsError` naming it."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = []
+        for detail in error.errors():
+            field_name = str(detail["loc"][0]) if detail["loc"] else "?"
+            variable = (
+                _variable_name(field_name) if field_name in Settings.model_fields else field_name
+            )
+            problems.append(
+                f"{variable}={detail.get('input')!r} is invalid: {detail['msg']}. "
+                f"See docs/configuration.md for the expected format."
+            )
+        raise SettingsError("\n".join(problems)) from None

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from forecastops.settings import SettingsError, load_settings
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in list(os.environ):
+        if name.startswith("FORECASTOPS_") or name in {"DAGSTER_HOME", "MLFLOW_TRACKING_URI"}:
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def test_every_folder_defaults_under_forecastops_home(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clean_env.setenv("FORECASTOPS_HOME", str(tmp_path))
+    settings = load_settings()
+    assert settings.landing_path == tmp_path / "landing"
+    assert settings.lake_path == tmp_path / "lake"
+    assert settings.dagster_home_path == tmp_path / "dagster"
+    assert settings.mlflow_uri == f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+
+
+def test_standard_dagster_and_mlflow_variables_are_honoured(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clean_env.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))
+    clean_env.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    clean_env.setenv("FORECASTOPS_LANDING_DIR", str(tmp_path / "drop"))
+    clean_env.setenv("FORECASTOPS_START_DATE", "2024-02-29")
+    settings = load_settings()
+    assert settings.dagster_home_path == tmp_path / "elsewhere"
+    assert settings.mlflow_uri == "http://127.0.0.1:5000"
+    assert settings.landing_path == tmp_path / "drop"
+    assert settings.start_date == date(2024, 2, 29)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("FORECASTOPS_START_DATE", "2024-13-01"),
+        ("FORECASTOPS_START_DATE", "yesterday"),
+        ("FORECASTOPS_TIMEZONE", "Mars/Olympus"),
+        ("FORECASTOPS_INGEST_TIME", "25:99"),
+        ("FORECASTOPS_QUALITY_HISTORY_DAYS", "0"),
+    ],
+)
+def test_a_bad_value_names_its_variable(
+    clean_env: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    clean_env.setenv(variable, value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert variable in str(raised.value)
+    assert repr(value) in str(raised.value)
+
+
+def test_an_unwritable_folder_names_its_variable(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    clean_env.setenv("FORECASTOPS_HOME", str(tmp_path / "home"))
+    clean_env.setenv("FORECASTOPS_LAKE_DIR", str(blocker / "lake"))
+    with pytest.raises(SettingsError, match=r"FORECASTOPS_LAKE_DIR=.*cannot be created"):
+        load_settings().ensure_folders()
