@@ -1,0 +1,183 @@
+"""Data plane assets: landing files -> `raw_sales` (with its contract checks) -> quality report."""
+
+# No `from __future__ import annotations`: Dagster reads the `context` annotation at definition
+# time. pandas and the core's ingest module (pandera) load inside the bodies, keeping the code
+# location fast to load.
+from typing import TYPE_CHECKING
+
+import dagster as dg
+
+from forecast_assets.metadata import column_schema, markdown_table
+from forecast_assets.partitions import daily_partitions, partition_days
+from forecastops.settings import load_settings
+from resources.storage import LakeStorage, LandingSalesSource
+
+if TYPE_CHECKING:
+    from forecastops.ingest import DayIngest
+
+CONTRACT_CHECK = "sales_contract"
+EXTRA_COLUMNS_CHECK = "no_unexpected_columns"
+ROW_COUNT_CHECK = "row_count_near_history"
+ROW_COUNT_RATIO_BOUNDS = (0.5, 2.0)
+MAX_DAYS_LISTED = 31
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="ingest",
+    kinds={"pandas", "parquet"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            CONTRACT_CHECK,
+            asset="raw_sales",
+            blocking=True,
+            description="The landing file meets the sales contract; nothing downstream runs "
+            "from a day that breaks it.",
+        ),
+        dg.AssetCheckSpec(
+            EXTRA_COLUMNS_CHECK,
+            asset="raw_sales",
+            description="The landing file carries no columns beyond the contract (a warning).",
+        ),
+    ],
+)
+def raw_sales(
+    context: dg.AssetExecutionContext, landing: LandingSalesSource, storage: LakeStorage
+) -> dg.MaterializeResult:
+    """Each day's landing file, validated against the contract and stored in the lake."""
+    from forecastops.ingest import ingest_days
+
+    try:
+        outcomes = ingest_days(storage.lake, landing.path, partition_days(context))
+    except FileNotFoundError as error:
+        raise dg.Failure(description=str(error)) from error
+    stored_rows = sum(o.contract.row_count for o in outcomes if o.passed)
+    first = next((o.contract.validated for o in outcomes if o.passed), None)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": stored_rows,
+            "days": len(outcomes),
+            "days_rejected": sum(not o.passed for o in outcomes),
+            "lake_table": dg.MetadataValue.path(str(storage.lake.table_path("raw_sales"))),
+            "landing_files": dg.MetadataValue.md(_landing_table(outcomes)),
+            **({"dagster/column_schema": column_schema(first)} if first is not None else {}),
+        },
+        check_results=[_contract_check(outcomes), _extra_columns_check(outcomes)],
+    )
+
+
+def _landing_table(outcomes: "list[DayIngest]") -> str:
+    import pandas as pd
+
+    rows = pd.DataFrame(
+        {
+            "day": [o.day.isoformat() for o in outcomes],
+            "rows": [o.contract.row_count for o in outcomes],
+            "contract": ["pass" if o.passed else "FAIL" for o in outcomes],
+            "source": [o.source.name for o in outcomes],
+            "sha256": [o.source_sha256[:12] for o in outcomes],
+        }
+    )
+    failed_first = rows.sort_values("contract", kind="stable")
+    return markdown_table(failed_first, MAX_DAYS_LISTED)
+
+
+def _contract_check(outcomes: "list[DayIngest]") -> dg.AssetCheckResult:
+    rejected = [o for o in outcomes if not o.passed]
+    report = "\n\n".join(
+        f"### {o.day.isoformat()} — `{o.source}`\n\n{o.contract.to_markdown()}"
+        for o in rejected[:MAX_DAYS_LISTED]
+    )
+    return dg.AssetCheckResult(
+        check_name=CONTRACT_CHECK,
+        passed=not rejected,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"{len(rejected)} of {len(outcomes)} day(s) break the contract; fix the landing "
+            "file(s) and re-materialize those partitions."
+            if rejected
+            else f"All {len(outcomes)} day(s) meet the contract."
+        ),
+        metadata={
+            "rejected_days": [o.day.isoformat() for o in rejected],
+            "failure_cases": dg.MetadataValue.md(report or "No failures."),
+            "failure_count": sum(len(o.contract.failures) for o in rejected),
+        },
+    )
+
+
+def _extra_columns_check(outcomes: "list[DayIngest]") -> dg.AssetCheckResult:
+    extras = {o.day.isoformat(): list(o.contract.extra_columns) for o in outcomes}
+    with_extras = {day: columns for day, columns in extras.items() if columns}
+    return dg.AssetCheckResult(
+        check_name=EXTRA_COLUMNS_CHECK,
+        passed=not with_extras,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{len(with_extras)} day(s) carry columns beyond the contract; they are kept in the "
+            "lake but not used by the model."
+            if with_extras
+            else "No unexpected columns."
+        ),
+        metadata={"extra_columns_by_day": with_extras},
+    )
+
+
+class QualityReportConfig(dg.Config):
+    """How much validated history each day's quality report is compared with."""
+
+    history_days: int = load_settings().quality_history_days
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[raw_sales],
+    group_name="ingest",
+    kinds={"pandas", "parquet"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            ROW_COUNT_CHECK,
+            asset="sales_quality_report",
+            description="Each day's row count is within "
+            f"{ROW_COUNT_RATIO_BOUNDS[0]}x..{ROW_COUNT_RATIO_BOUNDS[1]}x of its history's mean.",
+        )
+    ],
+)
+def sales_quality_report(
+    context: dg.AssetExecutionContext, config: QualityReportConfig, storage: LakeStorage
+) -> dg.MaterializeResult:
+    """Per day: missingness, duplicates, robust outliers, row count vs history, zero share,
+    new and vanished series; stored in the lake (`forecastops quality --date D` prints it)."""
+    import pandas as pd
+
+    from forecastops.ingest import build_quality_reports
+
+    try:
+        reports = build_quality_reports(storage.lake, partition_days(context), config.history_days)
+    except FileNotFoundError as error:
+        raise dg.Failure(description=str(error)) from error
+    summaries = pd.concat([r.summary_frame() for r in reports], ignore_index=True)
+    latest = reports[-1]
+    ratio = pd.to_numeric(summaries["row_count_ratio"], errors="coerce")
+    off = summaries[(ratio < ROW_COUNT_RATIO_BOUNDS[0]) | (ratio > ROW_COUNT_RATIO_BOUNDS[1])]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(summaries),
+            "dagster/column_schema": column_schema(summaries),
+            "latest_day": latest.partition_date.isoformat(),
+            "latest_report": dg.MetadataValue.md(latest.to_markdown()),
+            "days": dg.MetadataValue.md(markdown_table(summaries, MAX_DAYS_LISTED)),
+            "zero_sales_share": float(latest.summary["zero_sales_share"]),
+            "outlier_count": int(latest.summary["outlier_count"]),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=ROW_COUNT_CHECK,
+                passed=off.empty,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"days_off": dg.MetadataValue.md(markdown_table(off, MAX_DAYS_LISTED))},
+            )
+        ],
+    )

@@ -1,0 +1,31 @@
+"""Turning core results into metadata an operator reads in the Dagster UI."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dagster import TableColumn, TableSchema
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_DAGSTER_TYPES = {"i": "int", "u": "int", "f": "float", "b": "bool", "M": "datetime"}
+
+
+def column_schema(frame: pd.DataFrame) -> TableSchema:
+    """The `dagster/column_schema` of a frame: column names and coarse types."""
+    return TableSchema(
+        columns=[
+            TableColumn(name=str(name), type=_DAGSTER_TYPES.get(dtype.kind, "string"))
+            for name, dtype in frame.dtypes.items()
+        ]
+    )
+
+
+def markdown_table(frame: pd.DataFrame, max_rows: int = 20) -> str:
+    """A frame as a markdown table, cut to `max_rows` with a note saying how many were left out."""
+    if frame.empty:
+        return "_(none)_"
+    shown = frame.head(max_rows).to_markdown(index=False)
+    left_out = len(frame) - max_rows
+    return shown + (f"\n\n_…and {left_out} more rows._" if left_out > 0 else "")

@@ -1,0 +1,15 @@
+"""Asset jobs: named selections an operator launches, schedules run and backfills target."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from forecast_assets.ingest import raw_sales, sales_quality_report
+from forecast_assets.partitions import daily_partitions
+
+ingest_job = dg.define_asset_job(
+    "ingest_job",
+    selection=dg.AssetSelection.assets(raw_sales, sales_quality_report),
+    partitions_def=daily_partitions,
+    description="Ingest a day's landing file: raw_sales (contract checked) and its quality report.",
+)

@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from forecast_assets.ingest import (
+    CONTRACT_CHECK,
+    EXTRA_COLUMNS_CHECK,
+    raw_sales,
+    sales_quality_report,
+)
+from forecast_jobs.definitions import defs
+from forecast_jobs.jobs import ingest_job
+from forecast_jobs.launch import execute_partition_range
+from forecastops.ingest import CONTRACT_TABLE, QUALITY_TABLE, QUARANTINE_TABLE, RAW_SALES_TABLE
+from forecastops.lake import Lake
+from forecastops.simulator import SimulationSpec, write_landing_files
+from resources.storage import LakeStorage, LandingSalesSource
+
+START = date(2025, 2, 1)
+DAYS = 35
+BROKEN_DAY = START + timedelta(days=30)
+
+
+def _resources(workdir: Path) -> dict[str, object]:
+    return {
+        "landing": LandingSalesSource(landing_dir=str(workdir / "landing")),
+        "storage": LakeStorage(root=str(workdir / "lake")),
+    }
+
+
+def _simulate(workdir: Path, **corrupt: str) -> None:
+    spec = SimulationSpec(
+        start=START,
+        end=START + timedelta(days=DAYS - 1),
+        stores=2,
+        products=6,
+        seed=3,
+        corrupt_days={date.fromisoformat(d): kind for d, kind in corrupt.items()},
+    )
+    write_landing_files(spec, workdir / "landing")
+
+
+def _materialize(workdir: Path, day: date) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [raw_sales, sales_quality_report],
+        partition_key=day.isoformat(),
+        resources=_resources(workdir),
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def _job_with(workdir: Path) -> dg.JobDefinition:
+    return dg.Definitions(
+        assets=[raw_sales, sales_quality_report],
+        jobs=[ingest_job],
+        resources=_resources(workdir),
+    ).resolve_job_def("ingest_job")
+
+
+def test_a_range_run_ingests_every_day_and_reports_quality(workdir: Path) -> None:
+    _simulate(workdir)
+    last = START + timedelta(days=DAYS - 1)
+    with dg.instance_for_test() as instance:
+        result = execute_partition_range(_job_with(workdir), START, last, instance)
+        materialized = instance.get_materialized_partitions(dg.AssetKey("sales_quality_report"))
+    assert result.success
+    lake = Lake(workdir / "lake")
+    assert len(lake.partition_days(RAW_SALES_TABLE)) == DAYS
+    assert len(lake.partition_days(QUALITY_TABLE)) == DAYS
+    assert len(materialized) == DAYS
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks[CONTRACT_CHECK] and checks[EXTRA_COLUMNS_CHECK]
+
+
+def test_a_contract_break_blocks_everything_downstream_of_that_day(workdir: Path) -> None:
+    _simulate(workdir, **{BROKEN_DAY.isoformat(): "negative_units"})
+    result = _materialize(workdir, BROKEN_DAY)
+    assert not result.success
+    [evaluation] = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == CONTRACT_CHECK
+    ]
+    assert not evaluation.passed
+    failure_cases = evaluation.metadata["failure_cases"].value
+    assert "units_sold" in failure_cases and "greater_than_or_equal_to(0)" in failure_cases
+    assert evaluation.metadata["rejected_days"].value == [BROKEN_DAY.isoformat()]
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert materialized == {dg.AssetKey("raw_sales")}
+    lake = Lake(workdir / "lake")
+    assert not lake.has_partition(RAW_SALES_TABLE, BROKEN_DAY)
+    assert not lake.has_partition(QUALITY_TABLE, BROKEN_DAY)
+    assert lake.has_partition(QUARANTINE_TABLE, BROKEN_DAY)
+    record = lake.read_partition(CONTRACT_TABLE, BROKEN_DAY)
+    assert not record["passed"].item()
+
+
+def test_a_broken_redelivery_removes_the_earlier_valid_partition(workdir: Path) -> None:
+    _simulate(workdir)
+    assert _materialize(workdir, BROKEN_DAY).success
+    _simulate(workdir, **{BROKEN_DAY.isoformat(): "duplicates"})
+    assert not _materialize(workdir, BROKEN_DAY).success
+    assert not Lake(workdir / "lake").has_partition(RAW_SALES_TABLE, BROKEN_DAY)
+
+
+def test_rematerializing_a_partition_leaves_identical_data(workdir: Path) -> None:
+    _simulate(workdir)
+    lake = Lake(workdir / "lake")
+    assert _materialize(workdir, BROKEN_DAY).success
+    first = lake.read_partition(RAW_SALES_TABLE, BROKEN_DAY)
+    first_quality = lake.read_partition(QUALITY_TABLE, BROKEN_DAY, "summary")
+    assert _materialize(workdir, BROKEN_DAY).success
+    pd.testing.assert_frame_equal(first, lake.read_partition(RAW_SALES_TABLE, BROKEN_DAY))
+    pd.testing.assert_frame_equal(
+        first_quality, lake.read_partition(QUALITY_TABLE, BROKEN_DAY, "summary")
+    )
+    assert lake.connect().sql("SELECT count(*) FROM raw_sales").fetchall() == [(len(first),)]
+
+
+def test_a_missing_landing_file_fails_naming_the_expected_path_and_writes_nothing(
+    workdir: Path,
+) -> None:
+    result = _materialize(workdir, BROKEN_DAY)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message  # type: ignore[union-attr]
+    assert str(workdir / "landing" / f"sales_{BROKEN_DAY.isoformat()}.csv") in message
+    assert list((workdir / "lake").iterdir()) == []
+
+
+def test_a_range_with_one_broken_day_stores_the_good_days_and_names_the_bad_one(
+    workdir: Path,
+) -> None:
+    _simulate(workdir, **{BROKEN_DAY.isoformat(): "missing_column"})
+    last = START + timedelta(days=DAYS - 1)
+    with dg.instance_for_test() as instance:
+        result = execute_partition_range(
+            _job_with(workdir), START, last, instance, raise_on_error=False
+        )
+    assert not result.success
+    lake = Lake(workdir / "lake")
+    assert len(lake.partition_days(RAW_SALES_TABLE)) == DAYS - 1
+    assert lake.partition_days(QUALITY_TABLE) == []
+    [evaluation] = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == CONTRACT_CHECK
+    ]
+    assert evaluation.metadata["rejected_days"].value == [BROKEN_DAY.isoformat()]
+    assert "column_in_dataframe" in evaluation.metadata["failure_cases"].value
+
+
+def test_extra_columns_pass_the_contract_with_a_warning(workdir: Path) -> None:
+    _simulate(workdir)
+    path = workdir / "landing" / f"sales_{BROKEN_DAY.isoformat()}.csv"
+    frame = pd.read_csv(path)
+    frame["weather"] = "sunny"
+    frame.to_csv(path, index=False)
+    result = _materialize(workdir, BROKEN_DAY)
+    assert result.success
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks[CONTRACT_CHECK].passed
+    assert not checks[EXTRA_COLUMNS_CHECK].passed
+    assert checks[EXTRA_COLUMNS_CHECK].severity == dg.AssetCheckSeverity.WARN
+    stored = Lake(workdir / "lake").read_partition(RAW_SALES_TABLE, BROKEN_DAY)
+    assert (stored["weather"] == "sunny").all()
+
+
+def test_the_daily_ingest_schedule_requests_the_day_that_just_ended() -> None:
+    schedule = defs.resolve_schedule_def("daily_ingest_schedule")
+    assert schedule.cron_schedule == "0 6 * * *"
+    assert schedule.execution_timezone == "UTC"
+    tick_time = pd.Timestamp("2025-03-10 06:00", tz="UTC").to_pydatetime()
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick_time)
+        [request] = list(schedule.evaluate_tick(context).run_requests or [])
+    assert request.partition_key == "2025-03-09"

@@ -1,0 +1,129 @@
+"""The `forecastops` command: its commands, and a clear refusal of every bad flag or setting."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from forecastops.cli import app
+from forecastops.ingest import build_quality_reports, ingest_days
+from forecastops.lake import Lake
+
+runner = CliRunner()
+
+
+def _invoke(home: Path, *args: str, **env: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), env={"FORECASTOPS_HOME": str(home), **env})
+
+
+def test_simulate_writes_one_landing_file_per_day(tmp_path: Path) -> None:
+    result = _invoke(
+        tmp_path,
+        "simulate",
+        "--start",
+        "2025-01-01",
+        "--end",
+        "2025-01-05",
+        "--stores",
+        "2",
+        "--products",
+        "2",
+        "--corrupt",
+        "2025-01-03:duplicates",
+    )
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "landing").iterdir())
+    assert names == [f"sales_2025-01-0{d}.csv" for d in range(1, 6)]
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--start", "2025-02-30", "--end", "2025-03-01"], "--start"),
+        (["--start", "2025-03-01", "--end", "2025-02-01"], "end"),
+        (["--start", "2025-01-01", "--end", "2025-01-02", "--stores", "0"], "--stores"),
+        (
+            ["--start", "2025-01-01", "--end", "2025-01-02", "--corrupt", "2025-01-01:melted"],
+            "--corrupt",
+        ),
+        (["--start", "2025-01-01", "--end", "2025-01-02", "--format", "xlsx"], "--format"),
+        (["--days", "5", "--start", "2025-01-01"], "--days"),
+        (["--end", "2025-01-01"], "--start"),
+    ],
+)
+def test_simulate_refuses_bad_flags_and_writes_nothing(
+    tmp_path: Path, args: list[str], named: str
+) -> None:
+    result = _invoke(tmp_path, "simulate", *args)
+    assert result.exit_code == 2, result.output
+    assert named in result.output
+    assert not (tmp_path / "landing").exists()
+
+
+def test_a_bad_setting_is_named_and_nothing_is_written(tmp_path: Path) -> None:
+    result = _invoke(tmp_path, "simulate", "--days", "3", FORECASTOPS_START_DATE="01/02/2025")
+    assert result.exit_code == 2
+    assert "FORECASTOPS_START_DATE='01/02/2025'" in result.output
+    assert not (tmp_path / "landing").exists()
+
+
+def test_quality_prints_a_stored_report_and_explains_a_missing_one(tmp_path: Path) -> None:
+    assert (
+        _invoke(
+            tmp_path,
+            "simulate",
+            "--start",
+            "2025-01-01",
+            "--end",
+            "2025-01-10",
+            "--stores",
+            "2",
+            "--products",
+            "3",
+        ).exit_code
+        == 0
+    )
+    lake = Lake(tmp_path / "lake")
+    days = [date(2025, 1, d) for d in range(1, 11)]
+    ingest_days(lake, tmp_path / "landing", days)
+    build_quality_reports(lake, days, history_days=28)
+
+    shown = _invoke(tmp_path, "quality", "--date", "2025-01-10")
+    assert shown.exit_code == 0, shown.output
+    assert "row_count" in shown.output and "zero_sales_share" in shown.output
+
+    missing = _invoke(tmp_path, "quality", "--date", "2025-02-01")
+    assert missing.exit_code == 1
+    assert "No quality report for 2025-02-01" in missing.output
+
+    bad = _invoke(tmp_path, "quality", "--date", "tomorrow")
+    assert bad.exit_code == 2 and "--date" in bad.output
+
+
+def test_sql_queries_the_lake_and_reports_bad_sql(tmp_path: Path) -> None:
+    assert (
+        _invoke(
+            tmp_path,
+            "simulate",
+            "--start",
+            "2025-01-01",
+            "--end",
+            "2025-01-03",
+            "--stores",
+            "1",
+            "--products",
+            "2",
+        ).exit_code
+        == 0
+    )
+    ingest_days(
+        Lake(tmp_path / "lake"), tmp_path / "landing", [date(2025, 1, d) for d in (1, 2, 3)]
+    )
+    result = _invoke(tmp_path, "sql", "SELECT count(DISTINCT day) AS days FROM sales_contract")
+    assert result.exit_code == 0, result.output
+    assert "3" in result.output.splitlines()[-1]
+    broken = _invoke(tmp_path, "sql", "SELEKT 1")
+    assert broken.exit_code == 1 and "Query failed" in broken.output
