@@ -1,0 +1,266 @@
+"""Forecasters: baselines against hand-computed values, LightGBM determinism, skill, fallbacks,
+persistence, and the one predict() contract they share."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import forecastops.features as features
+from forecastops.features import FUTURE_COLUMNS, FeatureSpec, feature_columns
+from forecastops.models import (
+    CANDIDATE_NAMES,
+    MIN_HISTORY_DAYS,
+    LightGBMForecaster,
+    MovingAverage,
+    SeasonalNaive,
+    future_frame,
+    make_forecaster,
+    spec_path,
+)
+
+START = pd.Timestamp("2024-01-01")
+WEEKLY_PROFILE = np.array([0.6, 0.7, 0.8, 1.0, 1.3, 1.8, 1.5])  # Monday .. Sunday
+REGULAR_PRICE = 4.0
+PROMO_PRICE = 3.2
+SERIES = (("S1", "P1"), ("S1", "P2"), ("S2", "P1"), ("S2", "P2"))
+HORIZON = 28
+
+
+def weekly_sales(days: int = 200, series: Sequence[tuple[str, str]] = SERIES) -> pd.DataFrame:
+    """Long daily sales: per series a level x weekly profile, doubled on promoted days (about
+    one day in eight, at a discounted price), with Poisson noise; sorted by date and series."""
+    rng = np.random.default_rng(7)
+    dates = pd.date_range(START, periods=days, freq="D")
+    frames = []
+    for index, (store, product) in enumerate(series):
+        promo = rng.random(days) < 0.125
+        mean = (6.0 + 8.0 * index) * WEEKLY_PROFILE[dates.dayofweek] * np.where(promo, 2.0, 1.0)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "date": dates,
+                    "store_id": store,
+                    "product_id": product,
+                    "units_sold": rng.poisson(mean).astype(np.int64),
+                    "price": np.where(promo, PROMO_PRICE, REGULAR_PRICE),
+                    "on_promotion": promo,
+                }
+            )
+        )
+    return (
+        pd.concat(frames, ignore_index=True)
+        .sort_values(["date", "store_id", "product_id"])
+        .reset_index(drop=True)
+    )
+
+
+def split(sales: pd.DataFrame, cutoff: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """History up to `cutoff` and the future rows (actual covariates) of the horizon after it."""
+    horizon_end = cutoff + pd.Timedelta(days=HORIZON)
+    history = sales[sales["date"] <= cutoff]
+    upcoming = (sales["date"] > cutoff) & (sales["date"] <= horizon_end)
+    return history, sales.loc[upcoming, list(FUTURE_COLUMNS)].reset_index(drop=True)
+
+
+def wape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    return float(np.abs(actual - forecast).sum() / np.abs(actual).sum())
+
+
+@pytest.fixture(scope="module")
+def sales() -> pd.DataFrame:
+    return weekly_sales()
+
+
+@pytest.fixture(scope="module")
+def cutoff(sales: pd.DataFrame) -> pd.Timestamp:
+    return sales["date"].max() - pd.Timedelta(days=HORIZON)
+
+
+@pytest.fixture(scope="module")
+def fitted(sales: pd.DataFrame, cutoff: pd.Timestamp) -> LightGBMForecaster:
+    return LightGBMForecaster("tweedie").fit(split(sales, cutoff)[0])
+
+
+def tiny_history(units: Sequence[int]) -> pd.DataFrame:
+    """One series ("S1", "P1") selling `units` on consecutive days from START."""
+    return weekly_sales(len(units), SERIES[:1]).assign(
+        units_sold=np.asarray(units, dtype=np.int64), price=REGULAR_PRICE, on_promotion=False
+    )
+
+
+def tiny_future(history: pd.DataFrame, days: int) -> pd.DataFrame:
+    first = history["date"].max() + pd.Timedelta(days=1)
+    return pd.DataFrame(
+        {
+            "date": pd.date_range(first, periods=days, freq="D"),
+            "store_id": "S1",
+            "product_id": "P1",
+            "price": REGULAR_PRICE,
+            "on_promotion": False,
+        }
+    )
+
+
+def test_seasonal_naive_repeats_the_last_week_before_the_cutoff() -> None:
+    history = tiny_history(list(range(14)))  # units 0..13, cutoff = day 13
+    predicted = SeasonalNaive().fit(history).predict(history, tiny_future(history, 10))
+
+    assert predicted["forecast"].tolist() == [7, 8, 9, 10, 11, 12, 13, 7, 8, 9]
+
+
+def test_moving_average_is_the_mean_of_the_last_window_days() -> None:
+    history = tiny_history(list(range(14)))
+    gappy = history[history["date"] != history["date"].max() - pd.Timedelta(days=1)]
+
+    last_three = MovingAverage(3).predict(history, tiny_future(history, 5))["forecast"]
+    default = MovingAverage().predict(history, tiny_future(history, 5))["forecast"]
+    with_gap = MovingAverage(3).predict(gappy, tiny_future(history, 5))["forecast"]
+
+    assert last_three.tolist() == [12.0] * 5  # (11 + 12 + 13) / 3
+    assert default.tolist() == [6.5] * 5  # 28-day window, 14 days of history: mean of 0..13
+    assert with_gap.tolist() == [8.0] * 5  # the missing day 12 counts as 0: (11 + 0 + 13) / 3
+
+
+def test_lightgbm_is_deterministic(sales: pd.DataFrame, cutoff: pd.Timestamp) -> None:
+    history, future = split(sales, cutoff)
+
+    first = LightGBMForecaster("poisson").fit(history).predict(history, future)
+    second = LightGBMForecaster("poisson").fit(history).predict(history, future)
+
+    np.testing.assert_array_equal(first["forecast"].to_numpy(), second["forecast"].to_numpy())
+
+
+def test_lightgbm_beats_seasonal_naive_on_a_weekly_pattern_with_promotions(
+    sales: pd.DataFrame, cutoff: pd.Timestamp, fitted: LightGBMForecaster
+) -> None:
+    history, future = split(sales, cutoff)
+    actual = sales.loc[sales["date"] > cutoff, "units_sold"].to_numpy(dtype=float)
+
+    model_wape = wape(actual, fitted.predict(history, future)["forecast"].to_numpy())
+    naive_wape = wape(actual, SeasonalNaive().predict(history, future)["forecast"].to_numpy())
+
+    assert model_wape < 0.8 * naive_wape, (model_wape, naive_wape)
+    top = fitted.feature_importance(top=5)
+    assert list(top.columns) == ["feature", "gain"] and len(top) == 5
+    assert top["gain"].is_monotonic_decreasing
+    everything = fitted.feature_importance(top=len(feature_columns(FeatureSpec())))
+    assert set(everything["feature"]) == set(feature_columns(FeatureSpec()))
+
+
+def test_short_and_missing_histories_get_the_fallbacks(
+    sales: pd.DataFrame, cutoff: pd.Timestamp, fitted: LightGBMForecaster
+) -> None:
+    history, future = split(sales, cutoff)
+    young_start = cutoff - pd.Timedelta(days=MIN_HISTORY_DAYS - 2)  # 27 days: seasonal naive
+    baby_start = cutoff - pd.Timedelta(days=2)  # 3 days: moving average
+    is_young = (history["product_id"] == "P2") & (history["store_id"] == "S1")
+    is_baby = (history["product_id"] == "P2") & (history["store_id"] == "S2")
+    history = history[
+        ~(is_young & (history["date"] < young_start)) & ~(is_baby & (history["date"] < baby_start))
+    ]
+    newcomer = future[future["store_id"] == "S1"].assign(store_id="S9")  # no history at all
+    future = pd.concat([future, newcomer], ignore_index=True)
+
+    predicted = fitted.predict(history, future)
+    naive = SeasonalNaive().predict(history, future)
+
+    def forecast(frame: pd.DataFrame, store: str, product: str) -> np.ndarray:
+        rows = (frame["store_id"] == store) & (frame["product_id"] == product)
+        return frame.loc[rows, "forecast"].to_numpy()
+
+    np.testing.assert_array_equal(forecast(predicted, "S1", "P2"), forecast(naive, "S1", "P2"))
+    baby_days = history[(history["store_id"] == "S2") & (history["product_id"] == "P2")]
+    assert len(baby_days) == 3
+    np.testing.assert_allclose(forecast(predicted, "S2", "P2"), baby_days["units_sold"].mean())
+    assert (forecast(predicted, "S9", "P1") == 0).all()
+    assert (forecast(predicted, "S9", "P2") == 0).all()
+    modelled = forecast(predicted, "S1", "P1")
+    assert not np.array_equal(modelled, forecast(naive, "S1", "P1"))
+
+
+def test_save_and_load_give_identical_predictions(
+    sales: pd.DataFrame, cutoff: pd.Timestamp, fitted: LightGBMForecaster, tmp_path: Path
+) -> None:
+    history, future = split(sales, cutoff)
+
+    model_file, spec_file = fitted.save(tmp_path / "registry" / "model.txt")
+    loaded = LightGBMForecaster.load(model_file)
+
+    assert spec_file == spec_path(model_file) and spec_file.name == "model.spec.json"
+    assert json.loads(spec_file.read_text())["feature_spec"]["lags"] == [7, 14, 28]
+    assert loaded.name == fitted.name and loaded.spec == fitted.spec
+    np.testing.assert_array_equal(
+        loaded.predict(history, future)["forecast"].to_numpy(),
+        fitted.predict(history, future)["forecast"].to_numpy(),
+    )
+
+
+def test_load_refuses_a_model_of_another_feature_set(
+    fitted: LightGBMForecaster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model_file, _ = fitted.save(tmp_path / "model.txt")
+    monkeypatch.setattr(features, "FEATURES_SCHEMA_VERSION", features.FEATURES_SCHEMA_VERSION + 1)
+
+    with pytest.raises(ValueError, match="retrain"):
+        LightGBMForecaster.load(model_file)
+
+
+@pytest.mark.parametrize("name", CANDIDATE_NAMES)
+def test_every_candidate_returns_future_in_order_with_non_negative_forecasts(
+    name: str, sales: pd.DataFrame, cutoff: pd.Timestamp
+) -> None:
+    history, future = split(sales, cutoff)
+    shuffled = future.sample(frac=1.0, random_state=3)  # scrambled order, non-default index
+
+    forecaster = make_forecaster(name)
+    predicted = forecaster.fit(history).predict(history, shuffled)
+
+    assert forecaster.name == name
+    pd.testing.assert_frame_equal(predicted.drop(columns="forecast"), shuffled)
+    assert predicted["forecast"].dtype == np.float64
+    assert (predicted["forecast"] >= 0).all() and predicted["forecast"].notna().all()
+
+
+def test_bad_requests_are_refused(sales: pd.DataFrame, cutoff: pd.Timestamp) -> None:
+    history, future = split(sales, cutoff)
+    with pytest.raises(ValueError, match="Unknown forecaster"):
+        make_forecaster("prophet")
+    with pytest.raises(RuntimeError, match="not fitted"):
+        LightGBMForecaster().predict(history, future)
+    with pytest.raises(ValueError, match="on or before"):
+        SeasonalNaive().predict(history, future.assign(date=cutoff))
+
+
+def test_future_frame_carries_the_last_regular_price_without_promotion() -> None:
+    sales = weekly_sales(days=60)
+    cutoff = sales["date"].max()
+    last_day = sales["date"] == cutoff
+    sales.loc[last_day, ["price", "on_promotion"]] = [PROMO_PRICE, True]  # promoted at the cutoff
+    gone = (sales["store_id"] == "S2") & (sales["product_id"] == "P2")
+    sales = sales[~(gone & (sales["date"] > cutoff - pd.Timedelta(days=10)))]
+
+    future = future_frame(sales, cutoff.date(), horizon=3)
+
+    assert list(future.columns) == list(FUTURE_COLUMNS)
+    assert len(future) == 3 * 3  # S2/P2 stopped selling 10 days ago
+    assert future["date"].min() == cutoff + pd.Timedelta(days=1)
+    assert future["date"].max() == cutoff + pd.Timedelta(days=3)
+    assert (future["price"] == REGULAR_PRICE).all()
+    assert not future["on_promotion"].any()
+
+
+def test_importing_models_does_not_import_lightgbm() -> None:
+    script = "import sys, forecastops.models; print('lightgbm' in sys.modules)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+    assert loaded == "False"
