@@ -524,10 +524,9 @@ def _stacking_key(frame: pd.DataFrame) -> tuple[object, ...] | None:
     """
     if len(frame) == 0 or not frame.columns.is_unique:
         return None
-    all_dtypes = frame.dtypes
-    if any(name not in all_dtypes.index for name in CONTRACT_COLUMNS):
+    if any(name not in frame.columns for name in CONTRACT_COLUMNS):
         return None
-    dtypes = tuple(all_dtypes[name] for name in CONTRACT_COLUMNS)
+    dtypes = tuple(frame[name].dtype for name in CONTRACT_COLUMNS)
     dates = frame["date"]
     if pd.api.types.is_datetime64_any_dtype(dates.dtype):
         return dtypes

@@ -22,10 +22,11 @@ from forecastops.contract import (
     LandingFileError,
     find_landing_file,
     read_landing_file,
-    validate_sales,
+    validate_sales_batch,
 )
 from forecastops.lake import Lake
-from forecastops.quality import QualityReport, build_quality_report
+from forecastops.quality import QualityReport
+from forecastops.quality import build_quality_reports as build_reports
 
 RAW_SALES_TABLE = "raw_sales"
 CONTRACT_TABLE = "sales_contract"
@@ -92,33 +93,51 @@ def _contract_record(outcome: DayIngest) -> pd.DataFrame:
     )
 
 
-def ingest_day(lake: Lake, day: date, source: Path) -> DayIngest:
-    """Read, validate and store one day's landing file; see the module docstring for the rules."""
-    checksum = _sha256(source)
+def _read(source: Path) -> pd.DataFrame | LandingFileError:
     try:
-        frame = read_landing_file(source)
+        return read_landing_file(source)
     except LandingFileError as error:
-        contract = ContractResult.unreadable(str(error))
-    else:
-        contract = validate_sales(frame, day)
-    outcome = DayIngest(day=day, source=source, source_sha256=checksum, contract=contract)
-    if contract.passed:
+        return error
+
+
+def _store(lake: Lake, outcome: DayIngest, frame: pd.DataFrame | LandingFileError) -> None:
+    contract = outcome.contract
+    if contract.passed and isinstance(frame, pd.DataFrame):
         stored = contract.validated.join(frame[list(contract.extra_columns)])
-        lake.write_partition(RAW_SALES_TABLE, day, {"data": stored})
-        lake.delete_partition(QUARANTINE_TABLE, day)
+        lake.write_partition(RAW_SALES_TABLE, outcome.day, {"data": stored})
+        lake.delete_partition(QUARANTINE_TABLE, outcome.day)
     else:
-        lake.delete_partition(RAW_SALES_TABLE, day)
+        lake.delete_partition(RAW_SALES_TABLE, outcome.day)
         lake.write_partition(
-            QUARANTINE_TABLE, day, {"data": contract.failures.astype({"failure_case": str})}
+            QUARANTINE_TABLE, outcome.day, {"data": contract.failures.astype({"failure_case": str})}
         )
-    lake.write_partition(CONTRACT_TABLE, day, {"data": _contract_record(outcome)})
-    return outcome
+    lake.write_partition(CONTRACT_TABLE, outcome.day, {"data": _contract_record(outcome)})
 
 
 def ingest_days(lake: Lake, landing_dir: Path, days: Sequence[date]) -> list[DayIngest]:
-    """Ingest a range of days; all landing files must exist before any day is written."""
+    """Read, validate and store each day's landing file (see the module docstring).
+
+    All landing files must exist before any day is written. The contract runs over all
+    readable days at once (`validate_sales_batch`), with the same verdicts as day by day.
+    """
     sources = locate_landing_files(landing_dir, days)
-    return [ingest_day(lake, day, sources[day]) for day in days]
+    frames = {day: _read(sources[day]) for day in days}
+    readable = {day: f for day, f in frames.items() if isinstance(f, pd.DataFrame)}
+    verdicts = validate_sales_batch(readable)
+    outcomes = []
+    for day in days:
+        frame = frames[day]
+        contract = (
+            verdicts[day]
+            if isinstance(frame, pd.DataFrame)
+            else ContractResult.unreadable(str(frame))
+        )
+        outcome = DayIngest(
+            day=day, source=sources[day], source_sha256=_sha256(sources[day]), contract=contract
+        )
+        _store(lake, outcome, frame)
+        outcomes.append(outcome)
+    return outcomes
 
 
 def build_quality_reports(
@@ -126,41 +145,30 @@ def build_quality_reports(
 ) -> list[QualityReport]:
     """Build and store the quality report of each day from the validated lake.
 
-    The lake is read once for the whole range plus `history_days` of lead-in, so a two-year
-    backfill does not re-read every partition a month's worth of times.
+    The lake is read once for the whole range plus `history_days` of lead-in and the reports
+    are computed together (`forecastops.quality.build_quality_reports`).
     """
     if not days:
         return []
     first, last = min(days), max(days)
+    missing = [day for day in days if not lake.has_partition(RAW_SALES_TABLE, day)]
+    if missing:
+        raise FileNotFoundError(
+            f"The lake has no validated raw_sales partition for {', '.join(map(str, missing[:5]))}"
+            f"{' …' if len(missing) > 5 else ''} (expected e.g. "
+            f"{lake.partition_path(RAW_SALES_TABLE, missing[0])}). Its contract check failed or "
+            "it was never ingested; fix the landing file and re-materialize raw_sales for it."
+        )
     window = [first - timedelta(days=offset) for offset in range(history_days, 0, -1)]
     window += [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
-    everything = lake.read_days(RAW_SALES_TABLE, window)
-    if everything.empty:
-        raise FileNotFoundError(
-            f"The lake has no validated raw_sales for {first.isoformat()}..{last.isoformat()} "
-            f"under {lake.table_path(RAW_SALES_TABLE)}. Materialize raw_sales first."
-        )
-    by_day = {ts.date(): frame for ts, frame in everything.groupby("date", sort=True)}
-    reports = []
-    for day in days:
-        day_frame = by_day.get(day)
-        if day_frame is None:
-            raise FileNotFoundError(
-                f"The lake has no validated raw_sales partition {day.isoformat()} "
-                f"(expected {lake.partition_path(RAW_SALES_TABLE, day)}). "
-                "Its contract check failed or it was never ingested; fix the landing file "
-                "and re-materialize raw_sales for that day."
-            )
-        history_window = [day - timedelta(days=offset) for offset in range(history_days, 0, -1)]
-        history_frames = [by_day[d] for d in history_window if d in by_day]
-        history = (
-            pd.concat(history_frames, ignore_index=True) if history_frames else day_frame.iloc[0:0]
-        )
-        report = build_quality_report(day_frame, history, day)
+    sales = lake.read_days(RAW_SALES_TABLE, window)
+    reports = build_reports(sales, days, history_days)
+    for report in reports:
         lake.write_partition(
-            QUALITY_TABLE, day, {part: _quality_part(report, part) for part in QUALITY_PARTS}
+            QUALITY_TABLE,
+            report.partition_date,
+            {part: _quality_part(report, part) for part in QUALITY_PARTS},
         )
-        reports.append(report)
     return reports
 
 
