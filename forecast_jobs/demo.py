@@ -32,13 +32,16 @@ def demo_range(settings: Settings, days: int, today: date | None = None) -> tupl
 
 
 def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
-    """Simulate `days` of landing files, then materialize ingest for the whole range in one run."""
+    """Simulate `days` of landing files, ingest them in one run, then run the retrain cycle at
+    the last day (features, challenger, backtest, promotion, forecasts)."""
     import dagster as dg
 
     from forecast_jobs.instance import prepare_dagster_home
     from forecast_jobs.launch import execute_partition_range
+    from forecastops.cycle import FORECASTS_TABLE
     from forecastops.ingest import CONTRACT_TABLE
     from forecastops.lake import Lake
+    from forecastops.registry import ModelRegistry
     from forecastops.simulator import SimulationSpec, write_landing_files
 
     os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
@@ -55,6 +58,13 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
         result = execute_partition_range(
             defs.resolve_job_def("ingest_job"), first, last, instance, raise_on_error=False
         )
+        retrain = (
+            defs.resolve_job_def("retrain_job").execute_in_process(
+                instance=instance, partition_key=last.isoformat(), raise_on_error=False
+            )
+            if result.success
+            else None
+        )
     lake = Lake(settings.lake_path)
     contract = (
         lake.connect()
@@ -64,15 +74,37 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
         )
         .fetchall()[0]
     )
+    days, rows, rejected = contract
     typer.echo(
-        f"\ningest_job run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}\n"
-        f"  partitions {first.isoformat()}..{last.isoformat()}\n"
-        f"  lake {settings.lake_path}: {contract}\n"
+        f"\ningest_job run {result.run_id}: {_verdict(result.success)}\n"
+        f"  partitions {first.isoformat()}..{last.isoformat()}: {days} days, {rows:,} rows, "
+        f"{rejected} rejected by the contract\n"
+        f"  lake: {settings.lake_path}"
+    )
+    if retrain is not None:
+        champion = ModelRegistry(settings.mlflow_uri, settings.model_name).alias_version("champion")
+        forecast_rows = (
+            len(lake.read_partition(FORECASTS_TABLE, last))
+            if lake.has_partition(FORECASTS_TABLE, last)
+            else 0
+        )
+        typer.echo(
+            f"retrain_job run {retrain.run_id} (cutoff {last.isoformat()}): "
+            f"{_verdict(retrain.success)}\n"
+            f"  champion: version {champion or 'none'} of {settings.model_name} "
+            f"({settings.mlflow_uri})\n"
+            f"  forecasts: {forecast_rows:,} rows (P10/P50/P90, next {settings.horizon_days} days)"
+        )
+    typer.echo(
         f"\nInspect: forecastops quality --date {last.isoformat()}\n"
         "Open the UI: make ui  (then http://127.0.0.1:3000)"
     )
-    if not result.success:
+    if not (result.success and retrain is not None and retrain.success):
         raise typer.Exit(1)
+
+
+def _verdict(success: bool) -> str:
+    return "SUCCESS" if success else "FAILURE"
 
 
 def main() -> None:

@@ -5,6 +5,13 @@ from __future__ import annotations
 import dagster as dg
 
 from forecast_assets.ingest import raw_sales, sales_quality_report
+from forecast_assets.model import (
+    backtest,
+    challenger_model,
+    forecasts,
+    promotion_decision,
+    sales_features,
+)
 from forecast_assets.partitions import daily_partitions
 
 ingest_job = dg.define_asset_job(
@@ -12,4 +19,14 @@ ingest_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(raw_sales, sales_quality_report),
     partitions_def=daily_partitions,
     description="Ingest a day's landing file: raw_sales (contract checked) and its quality report.",
+)
+
+retrain_job = dg.define_asset_job(
+    "retrain_job",
+    selection=dg.AssetSelection.assets(
+        sales_features, challenger_model, backtest, promotion_decision, forecasts
+    ),
+    partitions_def=daily_partitions,
+    description="The retrain cycle for one cutoff day: features -> challenger -> backtest -> "
+    "promotion gate -> champion forecasts.",
 )

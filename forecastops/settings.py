@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from datetime import date, time
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
@@ -44,6 +45,27 @@ class Settings(BaseSettings):
     )
     quality_history_days: int = Field(
         28, ge=1, le=366, description="Days of validated history the quality report compares with."
+    )
+    model_name: str = Field(
+        "demand_forecaster", min_length=1, description="Registered MLflow model name."
+    )
+    experiment_name: str = Field("forecastops", min_length=1, description="MLflow experiment.")
+    objective: Literal["tweedie", "poisson"] = Field(
+        "tweedie", description="LightGBM objective of the daily challenger."
+    )
+    training_window_days: int = Field(
+        120, ge=28, le=1095, description="Days of history the challenger trains on."
+    )
+    horizon_days: int = Field(28, ge=1, le=90, description="Forecast horizon in days.")
+    backtest_days: int = Field(
+        90, ge=30, le=730, description="Days at the end of the data the backtest evaluates."
+    )
+    backtest_folds: int = Field(3, ge=3, le=12, description="Rolling-origin folds (>= 3).")
+    min_wape_improvement: float = Field(
+        0.05, ge=0, lt=1, description="Relative WAPE gain over the champion needed to promote."
+    )
+    max_store_degradation: float = Field(
+        0.10, ge=0, description="Largest relative WAPE loss any store may suffer on promotion."
     )
     dagster_home: Path | None = Field(
         None,

@@ -1,0 +1,304 @@
+"""Model plane assets, partitioned on the training cutoff day:
+features -> challenger -> backtest -> promotion decision -> forecasts."""
+
+# No `from __future__ import annotations`: Dagster reads the `context` annotation at definition
+# time. The core (pandas, LightGBM, MLflow) loads inside the bodies.
+import base64
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from forecast_assets.ingest import raw_sales
+from forecast_assets.metadata import column_schema, markdown_table
+from forecast_assets.partitions import daily_partitions
+from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
+from resources.storage import LakeStorage
+
+GATE_CHECK = "promotion_gate"
+TOP_FEATURES = 10
+TRAINING_LOOKBACK_PARTITIONS = 180
+
+
+def _cutoff(context: dg.AssetExecutionContext) -> date:
+    return date.fromisoformat(context.partition_key)
+
+
+def _png_markdown(path: Path, title: str) -> str:
+    encoded = base64.b64encode(path.read_bytes()).decode()
+    return f"![{title}](data:image/png;base64,{encoded})"
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=[
+        dg.AssetDep(
+            raw_sales,
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-TRAINING_LOOKBACK_PARTITIONS, end_offset=0
+            ),
+        )
+    ],
+    group_name="model",
+    kinds={"pandas", "parquet"},
+)
+def sales_features(
+    context: dg.AssetExecutionContext, storage: LakeStorage, retrain: RetrainPolicy
+) -> dg.MaterializeResult:
+    """The modelling table of the training window ending at the cutoff: lags, rolling stats,
+    calendar, price and promotion features (only contract-valid days feed it)."""
+    from forecastops.cycle import build_features
+
+    table, version, sha = build_features(storage.lake, _cutoff(context), retrain.policy)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(table),
+            "dagster/column_schema": column_schema(table),
+            "feature_set_version": version,
+            "data_sha256": sha,
+            "series": int(table[["store_id", "product_id"]].drop_duplicates().shape[0]),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=[sales_features],
+    group_name="model",
+    kinds={"lightgbm", "mlflow"},
+)
+def challenger_model(
+    context: dg.AssetExecutionContext,
+    storage: LakeStorage,
+    retrain: RetrainPolicy,
+    mlflow_registry: MlflowRegistry,
+) -> dg.MaterializeResult:
+    """One global LightGBM model trained on the window ending at the cutoff, registered as a
+    new version of the registered model with the alias `challenger`."""
+    from forecastops.cycle import data_sha256, history_until
+    from forecastops.features import feature_set_version
+    from forecastops.models import LightGBMForecaster
+
+    cutoff, policy = _cutoff(context), retrain.policy
+    sales = history_until(
+        storage.lake, cutoff, policy.window_days + policy.feature_spec.lookback_days
+    )
+    model = LightGBMForecaster(
+        objective=policy.objective,  # type: ignore[arg-type]
+        spec=policy.feature_spec,
+        window_days=policy.window_days,
+    ).fit(sales)
+    importance = model.feature_importance(TOP_FEATURES)
+    registry = mlflow_registry.registry
+    champion = registry.alias_version("champion")
+    champion_top = registry.version_tags(champion).get("top_features", "") if champion else ""
+    top = ",".join(importance["feature"].head(3))
+    with tempfile.TemporaryDirectory() as folder:
+        model.save(Path(folder) / "model.txt")
+        registered = registry.register_challenger(
+            Path(folder),
+            params={**model.lightgbm_params, "window_days": policy.window_days},
+            metrics={"training_rows": float(len(sales))},
+            tags={
+                "training_cutoff": cutoff.isoformat(),
+                "window_days": str(policy.window_days),
+                "objective": policy.objective,
+                "feature_set_version": feature_set_version(policy.feature_spec),
+                "data_sha256": data_sha256(sales),
+                "dagster_run_id": context.run_id,
+                "partition": context.partition_key,
+                "top_features": top,
+            },
+            actor=f"dagster:{context.run_id}",
+        )
+    changed = sorted(set(top.split(",")) ^ set(champion_top.split(","))) if champion_top else []
+    return dg.MaterializeResult(
+        metadata={
+            "model_version": registered.version,
+            "mlflow_run": dg.MetadataValue.url(registered.run_url)
+            if registered.run_url and registered.run_url.startswith("http")
+            else dg.MetadataValue.text(registered.run_url or registered.run_id),
+            "model_uri": registered.model_uri,
+            "top_features": dg.MetadataValue.md(markdown_table(importance)),
+            "top3_vs_champion": (
+                f"champion v{champion} top 3: {champion_top}; "
+                f"changed: {', '.join(changed) or 'none'}"
+                if champion
+                else "no champion yet"
+            ),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=[challenger_model],
+    group_name="model",
+    kinds={"pandas", "mlflow"},
+)
+def backtest(
+    context: dg.AssetExecutionContext,
+    storage: LakeStorage,
+    retrain: RetrainPolicy,
+    mlflow_registry: MlflowRegistry,
+) -> dg.MaterializeResult:
+    """Rolling-origin backtest of every candidate family (seasonal naive, moving average,
+    LightGBM tweedie and poisson): WAPE, MAE, RMSE, bias, MASE per series, store, product and
+    overall, a ranking with why the winner won, interval coverage and a plot."""
+    from forecastops.backtest import plot_backtest
+    from forecastops.cycle import run_cycle_backtest
+
+    cutoff, policy = _cutoff(context), retrain.policy
+    result, ranking = run_cycle_backtest(storage.lake, cutoff, policy)
+    plot = plot_backtest(result, storage.lake.partition_path("backtest", cutoff) / "backtest.png")
+    challenger = policy.challenger_candidate
+    registry = mlflow_registry.registry
+    version = registry.alias_version("challenger")
+    overall = result.metrics[result.metrics["level"] == "overall"]
+    metrics = {
+        f"backtest_{name}": float(overall.loc[overall["candidate"] == challenger, name].iloc[0])
+        for name in ("wape", "mae", "rmse", "bias", "mase")
+    }
+    if version:
+        registry.set_version_tags(version, {k: f"{v:.6f}" for k, v in metrics.items()})
+        registry.log_to_version_run(version, metrics=metrics, artifacts={"backtest": plot})
+    return dg.MaterializeResult(
+        metadata={
+            "ranking": dg.MetadataValue.md(result.ranking().to_markdown()),
+            "overall": dg.MetadataValue.md(
+                markdown_table(overall[["candidate", "wape", "mae", "rmse", "bias", "mase", "n"]])
+            ),
+            "interval_coverage": dg.MetadataValue.md(result.coverage(challenger).to_markdown()),
+            "plot": dg.MetadataValue.md(_png_markdown(plot, "backtest")),
+            "fold_cutoffs": [c.isoformat() for c in result.cutoffs],
+            **{k: dg.MetadataValue.float(v) for k, v in metrics.items()},
+            "winner": str(ranking.iloc[0]["candidate"]),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=[backtest],
+    group_name="model",
+    kinds={"mlflow"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            GATE_CHECK,
+            asset="promotion_decision",
+            description="Warns when the challenger did not pass the promotion gate.",
+        )
+    ],
+)
+def promotion_decision(
+    context: dg.AssetExecutionContext,
+    storage: LakeStorage,
+    retrain: RetrainPolicy,
+    mlflow_registry: MlflowRegistry,
+) -> dg.MaterializeResult:
+    """The gate: the challenger becomes champion only when the backtest says it is better
+    (see docs/promotion.md). A failed gate is a warning, not a failure."""
+    from forecastops.cycle import BACKTEST_TABLE, gate_input, record_decision
+    from forecastops.promotion import decide_promotion
+
+    cutoff, policy = _cutoff(context), retrain.policy
+    registry = mlflow_registry.registry
+    challenger = registry.alias_version("challenger")
+    if challenger is None:
+        raise dg.Failure("No challenger in the registry: materialize challenger_model first.")
+    challenger_tags = registry.version_tags(challenger)
+    champion = registry.alias_version("champion")
+    champion_tags = registry.version_tags(champion) if champion else {}
+    gate = gate_input(
+        storage.lake.read_partition(BACKTEST_TABLE, cutoff, "metrics"),
+        policy,
+        (challenger, date.fromisoformat(challenger_tags["training_cutoff"])),
+        (
+            champion,
+            date.fromisoformat(champion_tags["training_cutoff"]),
+            champion_tags.get("objective", policy.objective),
+        )
+        if champion
+        else None,
+    )
+    decision = decide_promotion(gate, policy.promotion)
+    record_decision(storage.lake, cutoff, decision, gate)
+    if decision.promote:
+        registry.move_alias(
+            "champion",
+            challenger,
+            actor=f"dagster:{context.run_id}",
+            reason="; ".join(decision.reasons),
+        )
+    registry.set_version_tags(
+        challenger,
+        {"promotion_decision": "promoted" if decision.promote else "rejected"},
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "promoted": decision.promote,
+            "challenger_version": challenger,
+            "champion_version": registry.alias_version("champion") or "none",
+            "decision": dg.MetadataValue.md(decision.to_markdown()),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=GATE_CHECK,
+                passed=decision.promote,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"reasons": dg.MetadataValue.md(decision.to_markdown())},
+            )
+        ],
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=[promotion_decision],
+    group_name="model",
+    kinds={"pandas", "parquet"},
+)
+def forecasts(
+    context: dg.AssetExecutionContext,
+    storage: LakeStorage,
+    retrain: RetrainPolicy,
+    mlflow_registry: MlflowRegistry,
+) -> dg.MaterializeResult:
+    """The champion's P10/P50/P90 forecast for every series over the next horizon; each row
+    names its model version, feature set, training data hash and Dagster run."""
+    from forecastops.cycle import make_forecasts
+
+    cutoff, policy = _cutoff(context), retrain.policy
+    registry = mlflow_registry.registry
+    champion = registry.alias_version("champion")
+    if champion is None:
+        raise dg.Failure(
+            "No champion in the registry yet: no challenger has passed the gate. Forecasts "
+            "need a champion (see the promotion_decision asset, or `forecastops promote`)."
+        )
+    tags = registry.version_tags(champion)
+    family = f"lightgbm_{tags.get('objective', policy.objective)}"
+    table = make_forecasts(
+        storage.lake,
+        cutoff,
+        policy,
+        registry.load_forecaster(champion),
+        family,
+        {
+            "model_version": champion,
+            "feature_set_version": tags.get("feature_set_version", ""),
+            "data_sha256": tags.get("data_sha256", ""),
+            "dagster_run_id": context.run_id,
+        },
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(table),
+            "dagster/column_schema": column_schema(table),
+            "model_version": champion,
+            "horizon_days": policy.horizon,
+            "total_p50": float(table["p50"].sum()),
+            "preview": dg.MetadataValue.md(markdown_table(table.head(10))),
+        }
+    )

@@ -1,0 +1,164 @@
+"""The retrain cycle on a small simulated retailer, against a real MLflow store."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from forecast_assets.ingest import raw_sales, sales_quality_report
+from forecast_assets.model import (
+    GATE_CHECK,
+    backtest,
+    challenger_model,
+    forecasts,
+    promotion_decision,
+    sales_features,
+)
+from forecast_jobs.jobs import ingest_job, retrain_job
+from forecast_jobs.launch import execute_partition_range
+from forecastops.cycle import DECISION_TABLE, FEATURES_TABLE, FORECASTS_TABLE
+from forecastops.lake import Lake
+from forecastops.registry import ModelRegistry
+from forecastops.simulator import SimulationSpec, write_landing_files
+from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
+from resources.storage import LakeStorage, LandingSalesSource
+
+pytestmark = pytest.mark.slow
+
+START = date(2025, 1, 1)
+DAYS = 150
+CUTOFF = START + timedelta(days=DAYS - 1)
+POLICY = RetrainPolicy(window_days=60, horizon_days=14, backtest_days=42, backtest_folds=3)
+
+
+def _definitions(workdir: Path) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[
+            raw_sales,
+            sales_quality_report,
+            sales_features,
+            challenger_model,
+            backtest,
+            promotion_decision,
+            forecasts,
+        ],
+        jobs=[ingest_job, retrain_job],
+        resources={
+            "landing": LandingSalesSource(landing_dir=str(workdir / "landing")),
+            "storage": LakeStorage(root=str(workdir / "lake")),
+            "mlflow_registry": MlflowRegistry(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}"),
+            "retrain": POLICY,
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def cycle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dg.Definitions]:
+    workdir = tmp_path_factory.mktemp("cycle")
+    spec = SimulationSpec(start=START, end=CUTOFF, stores=2, products=8, seed=5)
+    write_landing_files(spec, workdir / "landing")
+    defs = _definitions(workdir)
+    with dg.instance_for_test() as instance:
+        assert execute_partition_range(
+            defs.resolve_job_def("ingest_job"), START, CUTOFF, instance
+        ).success
+        first = defs.resolve_job_def("retrain_job").execute_in_process(
+            instance=instance, partition_key=(CUTOFF - timedelta(days=1)).isoformat()
+        )
+        second = defs.resolve_job_def("retrain_job").execute_in_process(
+            instance=instance, partition_key=CUTOFF.isoformat()
+        )
+    assert first.success and second.success
+    return workdir, defs
+
+
+def test_the_first_model_becomes_champion_and_forecasts_carry_lineage(
+    cycle: tuple[Path, dg.Definitions],
+) -> None:
+    workdir, _ = cycle
+    registry = ModelRegistry(f"sqlite:///{workdir / 'mlflow.db'}")
+    history = registry.history()
+    champion_moves = [move.to_version for move in history if move.alias == "champion"]
+    assert champion_moves[0] == "1"
+    lake = Lake(workdir / "lake")
+    table = lake.read_partition(FORECASTS_TABLE, CUTOFF)
+    assert set(table.columns) >= {
+        "date",
+        "store_id",
+        "product_id",
+        "p10",
+        "p50",
+        "p90",
+        "model_version",
+        "feature_set_version",
+        "data_sha256",
+        "dagster_run_id",
+    }
+    assert (table["p10"] <= table["p90"]).all()
+    assert table["date"].min() == pd.Timestamp(CUTOFF + timedelta(days=1))
+    assert table["date"].max() == pd.Timestamp(CUTOFF + timedelta(days=14))
+    champion = registry.alias_version("champion")
+    assert set(table["model_version"]) == {champion}
+    tags = registry.version_tags(champion or "")
+    assert set(table["data_sha256"]) == {tags["data_sha256"]}
+    assert lake.has_partition(FEATURES_TABLE, CUTOFF)
+
+
+def test_every_version_carries_its_lineage_tags(cycle: tuple[Path, dg.Definitions]) -> None:
+    workdir, _ = cycle
+    registry = ModelRegistry(f"sqlite:///{workdir / 'mlflow.db'}")
+    versions = registry.versions()
+    assert len(versions) == 2
+    assert registry.alias_version("challenger") == "2"
+    for version in versions:
+        tags = version["tags"]
+        for name in (
+            "training_cutoff",
+            "window_days",
+            "feature_set_version",
+            "data_sha256",
+            "artifact_sha256",
+            "dagster_run_id",
+            "partition",
+            "backtest_wape",
+            "promotion_decision",
+        ):
+            assert tags.get(name), (version["version"], name)
+
+
+def test_the_gate_decision_is_recorded_with_its_reasons(
+    cycle: tuple[Path, dg.Definitions],
+) -> None:
+    workdir, _ = cycle
+    lake = Lake(workdir / "lake")
+    decision = lake.read_partition(DECISION_TABLE, CUTOFF)
+    rules = lake.read_partition(DECISION_TABLE, CUTOFF, "rules")
+    assert decision["challenger_version"].item() == "2"
+    assert "seasonal" in decision["reasons"].item().lower()
+    assert set(rules["rule"]) >= {"beats_seasonal_naive", "cutoff_not_older"}
+
+
+def test_a_backfilled_older_cutoff_never_moves_the_champion(
+    cycle: tuple[Path, dg.Definitions],
+) -> None:
+    workdir, defs = cycle
+    registry = ModelRegistry(f"sqlite:///{workdir / 'mlflow.db'}")
+    champion_before = registry.alias_version("champion")
+    older = CUTOFF - timedelta(days=10)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("retrain_job").execute_in_process(
+            instance=instance, partition_key=older.isoformat()
+        )
+    assert result.success
+    [gate] = [e for e in result.get_asset_check_evaluations() if e.check_name == GATE_CHECK]
+    assert not gate.passed and gate.severity == dg.AssetCheckSeverity.WARN
+    assert champion_before is not None
+    assert registry.alias_version("champion") == champion_before
+    lake = Lake(workdir / "lake")
+    assert not lake.read_partition(DECISION_TABLE, older)["promote"].item()
+    rules = lake.read_partition(DECISION_TABLE, older, "rules").set_index("rule")["passed"]
+    assert not rules["cutoff_not_older"]
