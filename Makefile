@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export FORECASTOPS_HOME ?= $(CURDIR)/.forecastops
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: setup demo ui test lint format clean
+.PHONY: setup demo ui test lint format bench clean
 
 # uv installs the locked dependencies; it comes from the registry into a private tools venv so
 # the only prerequisite is Python 3.11 itself.
@@ -36,6 +36,12 @@ lint: setup
 
 test: setup lint
 	$(BIN)/python -m pytest
+
+# Benchmarks print tables; they are not part of the test suite. model_cycle needs mlforecast.
+bench: setup
+	$(UV) sync --locked --group bench
+	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/model_cycle.py --sizes 100,1000
 
 format: setup
 	$(BIN)/ruff format .
