@@ -21,11 +21,11 @@ from forecastops.features import (
     feature_frame,
     feature_set_version,
 )
+from tests.unit import synthetic
 
-START = pd.Timestamp("2024-01-01")
-WEEKLY_PROFILE = np.array([0.6, 0.7, 0.8, 1.0, 1.3, 1.8, 1.5])  # Monday .. Sunday
-REGULAR_PRICE = 4.0
-PROMO_PRICE = 3.2
+START = synthetic.START
+REGULAR_PRICE = synthetic.REGULAR_PRICE
+PROMO_PRICE = synthetic.PROMO_PRICE
 
 
 def weekly_sales(
@@ -33,30 +33,9 @@ def weekly_sales(
     series: Sequence[tuple[str, str]] = (("S1", "P1"), ("S1", "P2"), ("S2", "P1")),
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Long daily sales: per series a level x weekly profile, doubled on promoted days (about
-    one day in ten, at a discounted price), with Poisson noise; sorted by date and series."""
-    rng = np.random.default_rng(seed)
-    dates = pd.date_range(START, periods=days, freq="D")
-    frames = []
-    for index, (store, product) in enumerate(series):
-        promo = rng.random(days) < 0.1
-        mean = (8.0 + 6.0 * index) * WEEKLY_PROFILE[dates.dayofweek] * np.where(promo, 2.0, 1.0)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "date": dates,
-                    "store_id": store,
-                    "product_id": product,
-                    "units_sold": rng.poisson(mean).astype(np.int64),
-                    "price": np.where(promo, PROMO_PRICE, REGULAR_PRICE),
-                    "on_promotion": promo,
-                }
-            )
-        )
-    return (
-        pd.concat(frames, ignore_index=True)
-        .sort_values(["date", "store_id", "product_id"])
-        .reset_index(drop=True)
+    """Three series, about one promoted day in ten (see `tests.unit.synthetic`)."""
+    return synthetic.weekly_sales(
+        days, series, seed=seed, promo_share=0.1, base_level=8.0, level_step=6.0
     )
 
 

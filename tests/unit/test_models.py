@@ -25,40 +25,19 @@ from forecastops.models import (
     make_forecaster,
     spec_path,
 )
+from tests.unit import synthetic
 
-START = pd.Timestamp("2024-01-01")
-WEEKLY_PROFILE = np.array([0.6, 0.7, 0.8, 1.0, 1.3, 1.8, 1.5])  # Monday .. Sunday
-REGULAR_PRICE = 4.0
-PROMO_PRICE = 3.2
+START = synthetic.START
+REGULAR_PRICE = synthetic.REGULAR_PRICE
+PROMO_PRICE = synthetic.PROMO_PRICE
 SERIES = (("S1", "P1"), ("S1", "P2"), ("S2", "P1"), ("S2", "P2"))
 HORIZON = 28
 
 
 def weekly_sales(days: int = 200, series: Sequence[tuple[str, str]] = SERIES) -> pd.DataFrame:
-    """Long daily sales: per series a level x weekly profile, doubled on promoted days (about
-    one day in eight, at a discounted price), with Poisson noise; sorted by date and series."""
-    rng = np.random.default_rng(7)
-    dates = pd.date_range(START, periods=days, freq="D")
-    frames = []
-    for index, (store, product) in enumerate(series):
-        promo = rng.random(days) < 0.125
-        mean = (6.0 + 8.0 * index) * WEEKLY_PROFILE[dates.dayofweek] * np.where(promo, 2.0, 1.0)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "date": dates,
-                    "store_id": store,
-                    "product_id": product,
-                    "units_sold": rng.poisson(mean).astype(np.int64),
-                    "price": np.where(promo, PROMO_PRICE, REGULAR_PRICE),
-                    "on_promotion": promo,
-                }
-            )
-        )
-    return (
-        pd.concat(frames, ignore_index=True)
-        .sort_values(["date", "store_id", "product_id"])
-        .reset_index(drop=True)
+    """Four series, about one promoted day in eight (see `tests.unit.synthetic`)."""
+    return synthetic.weekly_sales(
+        days, series, seed=7, promo_share=0.125, base_level=6.0, level_step=8.0
     )
 
 
