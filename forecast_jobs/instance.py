@@ -1,4 +1,4 @@
-"""The Dagster instance folder: created under FORECASTOPS_HOME with the repo's dagster.yaml."""
+"""The Dagster instance folder: created under FORECASTOPS_HOME with the chosen dagster.yaml."""
 
 from __future__ import annotations
 
@@ -7,14 +7,23 @@ from pathlib import Path
 
 from forecastops.settings import REPO_ROOT, Settings
 
-INSTANCE_TEMPLATE = REPO_ROOT / "dagster.yaml"
+INSTANCE_TEMPLATES = {
+    "embedded": REPO_ROOT / "dagster.yaml",
+    "postgres": REPO_ROOT / "deploy" / "dagster.postgres.yaml",
+}
+MANAGED_MARKER = "# managed-by: forecastops"
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
-    """Create the state folders and give DAGSTER_HOME a dagster.yaml if it has none."""
+    """Create the state folders and write the dagster.yaml of `settings.instance` into
+    DAGSTER_HOME, so switching between the embedded and the PostgreSQL instance is one setting.
+
+    A dagster.yaml without the managed-by marker (first line) was customised by an operator and
+    is left as it is.
+    """
     settings.ensure_folders()
     home = settings.dagster_home_path
     config = home / "dagster.yaml"
-    if not config.exists():
-        shutil.copyfile(INSTANCE_TEMPLATE, config)
+    if not config.exists() or config.read_text().startswith(MANAGED_MARKER):
+        shutil.copyfile(INSTANCE_TEMPLATES[settings.instance], config)
     return home

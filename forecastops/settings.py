@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV_PREFIX = "FORECASTOPS_"
 DEFAULT_HOME = REPO_ROOT / ".forecastops"
+DAGSTER_PG_SCHEME = "postgresql+psycopg2"
 
 
 class SettingsError(ValueError):
@@ -45,6 +46,16 @@ class Settings(BaseSettings):
     )
     quality_history_days: int = Field(
         28, ge=1, le=366, description="Days of validated history the quality report compares with."
+    )
+    instance: Literal["embedded", "postgres"] = Field(
+        "embedded",
+        description="Dagster instance kind: SQLite under DAGSTER_HOME, or PostgreSQL at "
+        "DAGSTER_PG_URL.",
+    )
+    dagster_pg_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("DAGSTER_PG_URL", "FORECASTOPS_DAGSTER_PG_URL"),
+        description="PostgreSQL URL of the Dagster instance (only with instance=postgres).",
     )
     model_name: str = Field(
         "demand_forecaster", min_length=1, description="Registered MLflow model name."
@@ -88,6 +99,21 @@ class Settings(BaseSettings):
                 f"unknown IANA timezone {value!r} (e.g. 'UTC', 'Europe/Berlin')"
             ) from error
         return value
+
+    @model_validator(mode="after")
+    def _postgres_needs_a_url(self) -> Settings:
+        if self.instance == "postgres" and not self.dagster_pg_url:
+            raise ValueError(
+                "FORECASTOPS_INSTANCE=postgres needs DAGSTER_PG_URL "
+                f"(e.g. {DAGSTER_PG_SCHEME}://postgres@127.0.0.1:5432/dagster)"
+            )
+        if self.dagster_pg_url and not self.dagster_pg_url.startswith(f"{DAGSTER_PG_SCHEME}://"):
+            raise ValueError(
+                f"DAGSTER_PG_URL must name the psycopg2 driver, {DAGSTER_PG_SCHEME}://…: "
+                "dagster-postgres needs psycopg2, and SQLAlchemy 2.1 maps a bare postgresql:// "
+                "to psycopg 3"
+            )
+        return self
 
     @property
     def landing_path(self) -> Path:
@@ -147,7 +173,10 @@ def load_settings() -> Settings:
     except ValidationError as error:
         problems = []
         for detail in error.errors():
-            field_name = str(detail["loc"][0]) if detail["loc"] else "?"
+            if not detail["loc"]:  # a rule across settings; its message names the variables
+                problems.append(str(detail["msg"]).removeprefix("Value error, ") + ".")
+                continue
+            field_name = str(detail["loc"][0])
             variable = (
                 _variable_name(field_name) if field_name in Settings.model_fields else field_name
             )

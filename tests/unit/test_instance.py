@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from forecast_jobs.instance import prepare_dagster_home
+from forecastops.settings import Settings, SettingsError, load_settings
+
+
+def test_switching_to_postgres_is_one_setting(tmp_path: Path) -> None:
+    embedded = Settings(home=tmp_path)
+    config = prepare_dagster_home(embedded) / "dagster.yaml"
+    assert "postgres_url" not in config.read_text()
+    prepare_dagster_home(
+        Settings(home=tmp_path, instance="postgres", dagster_pg_url="postgresql+psycopg2://x@h/d")
+    )
+    assert "env: DAGSTER_PG_URL" in config.read_text()
+    prepare_dagster_home(embedded)
+    assert "postgres_url" not in config.read_text()
+
+
+def test_a_customised_dagster_yaml_is_left_alone(tmp_path: Path) -> None:
+    config = prepare_dagster_home(Settings(home=tmp_path)) / "dagster.yaml"
+    config.write_text("telemetry:\n  enabled: false\n")
+    prepare_dagster_home(Settings(home=tmp_path))
+    assert config.read_text() == "telemetry:\n  enabled: false\n"
+
+
+def test_postgres_without_a_url_names_the_missing_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FORECASTOPS_INSTANCE", "postgres")
+    monkeypatch.delenv("DAGSTER_PG_URL", raising=False)
+    with pytest.raises(SettingsError, match="DAGSTER_PG_URL"):
+        load_settings()
+
+
+def test_a_postgres_url_without_the_psycopg2_driver_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FORECASTOPS_INSTANCE", "postgres")
+    monkeypatch.setenv("DAGSTER_PG_URL", "postgresql://postgres@127.0.0.1:5432/dagster")
+    with pytest.raises(SettingsError, match=r"postgresql\+psycopg2://"):
+        load_settings()
