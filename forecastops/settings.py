@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     max_store_degradation: float = Field(
         0.10, ge=0, description="Largest relative WAPE loss any store may suffer on promotion."
     )
+    alerts_db_url: str | None = Field(
+        None,
+        description="Alert store URL: sqlite:////abs/path.db or postgresql://user@host/db. "
+        "Default: SQLite at $FORECASTOPS_HOME/alerts.db.",
+    )
     dagster_home: Path | None = Field(
         None,
         validation_alias=AliasChoices("DAGSTER_HOME", "FORECASTOPS_DAGSTER_HOME"),
@@ -132,6 +137,10 @@ class Settings(BaseSettings):
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
         return f"sqlite:///{(self.home / 'mlflow' / 'mlflow.db').resolve()}"
+
+    @property
+    def alerts_url(self) -> str:
+        return self.alerts_db_url or f"sqlite:///{(self.home / 'alerts.db').resolve()}"
 
     def writable_folders(self) -> dict[str, Path]:
         """The folders ForecastOps writes to, keyed by the env var that sets each."""

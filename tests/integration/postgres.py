@@ -22,11 +22,14 @@ def fresh_database(prefix: str = "forecastops_test") -> Iterator[str]:
     """Create a uniquely named database, yield its URL, drop it afterwards."""
     import sqlalchemy as sa
 
-    admin = sa.create_engine(f"{SERVER_URL}/postgres", isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        f"{SERVER_URL}/postgres", isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
     try:
         with admin.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
     except sa.exc.OperationalError as error:
+        admin.dispose()
         message = f"PostgreSQL on 127.0.0.1:5432 is unreachable ({error.orig}); {START_HINT}"
         if os.environ.get("CI"):
             pytest.fail(message)
@@ -38,12 +41,9 @@ def fresh_database(prefix: str = "forecastops_test") -> Iterator[str]:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:
         with admin.connect() as connection:
-            connection.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            left = connection.execute(
+                sa.text("SELECT count(*) FROM pg_database WHERE datname = :name"), {"name": name}
+            ).scalar_one()
         admin.dispose()
+        assert left == 0, f"test database {name} was not dropped"
