@@ -33,8 +33,6 @@ from tests.integration.postgres import fresh_database
 pytestmark = pytest.mark.postgres
 
 SERVER = "postgres@127.0.0.1:5432"
-ADMIN_URL = f"postgresql+psycopg://{SERVER}/postgres"
-START_COMMAND = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 WORKERS = 8
 
 
