@@ -591,7 +591,7 @@ def _try_stack(
         ends = np.cumsum(row_counts)
         positions = np.searchsorted(ends, rows.to_numpy(dtype=np.int64), side="right")
         return {}, {days[position] for position in np.unique(positions)}
-    columns = {name: coerced[name].array for name in CONTRACT_COLUMNS}
+    columns = {name: _column_values(coerced[name]) for name in CONTRACT_COLUMNS}
     starts = np.concatenate([[0], np.cumsum(row_counts)])
     results = {
         day: ContractResult(
@@ -606,6 +606,11 @@ def _try_stack(
         for day, part, start, end in zip(days, parts, starts[:-1], starts[1:], strict=True)
     }
     return results, set()
+
+
+def _column_values(column: pd.Series) -> Any:
+    """The values of `column` as a numpy array when its dtype is numpy's (fast to slice)."""
+    return column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
 
 
 def _stack_column(columns: list[pd.Series]) -> Any:
