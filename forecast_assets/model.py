@@ -75,10 +75,20 @@ def challenger_model(
     mlflow_registry: MlflowRegistry,
 ) -> dg.MaterializeResult:
     """One global LightGBM model trained on the window ending at the cutoff, registered as a
-    new version of the registered model with the alias `challenger`."""
+    new version of the registered model with the alias `challenger`. The run also keeps the
+    exact training snapshot (Parquet) and the in-sample `train_wape`, so `forecastops
+    reproduce --version N` can refit the version and check it."""
     from forecastops.cycle import data_sha256, history_until
     from forecastops.features import feature_set_version
     from forecastops.models import LightGBMForecaster
+    from forecastops.operations import (
+        TRAIN_WAPE_METRIC,
+        TRAINING_DATA_ARTIFACT,
+        TRAINING_DATA_FILE,
+        TRAINING_DATA_TAG,
+        TRAINING_ROWS_METRIC,
+        in_sample_wape,
+    )
 
     cutoff, policy = _cutoff(context), retrain.policy
     sales = history_until(
@@ -95,12 +105,19 @@ def challenger_model(
     champion_top = registry.version_tags(champion).get("top_features", "") if champion else ""
     top = ",".join(importance["feature"].head(3))
     with tempfile.TemporaryDirectory() as folder:
-        model.save(Path(folder) / "model.txt")
+        model.save(Path(folder) / "model" / "model.txt")
+        snapshot = Path(folder) / TRAINING_DATA_FILE
+        sales.to_parquet(snapshot, index=False)
         registered = registry.register_challenger(
-            Path(folder),
+            Path(folder) / "model",
             params={**model.lightgbm_params, "window_days": policy.window_days},
-            metrics={"training_rows": float(len(sales))},
+            metrics={
+                TRAINING_ROWS_METRIC: float(len(sales)),
+                TRAIN_WAPE_METRIC: in_sample_wape(model, sales),
+            },
+            artifacts={TRAINING_DATA_ARTIFACT: snapshot},
             tags={
+                TRAINING_DATA_TAG: f"{TRAINING_DATA_ARTIFACT}/{TRAINING_DATA_FILE}",
                 "training_cutoff": cutoff.isoformat(),
                 "window_days": str(policy.window_days),
                 "objective": policy.objective,

@@ -13,6 +13,7 @@ from forecast_assets.model import (
     sales_features,
 )
 from forecast_jobs.jobs import ingest_job, retrain_job
+from forecast_jobs.registry_jobs import promote_model_job, rollback_model_job
 from forecast_jobs.schedules import daily_ingest_schedule
 from forecastops.settings import load_settings
 from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
@@ -30,7 +31,7 @@ defs = dg.Definitions(
         promotion_decision,
         forecasts,
     ],
-    jobs=[ingest_job, retrain_job],
+    jobs=[ingest_job, retrain_job, promote_model_job, rollback_model_job],
     schedules=[daily_ingest_schedule],
     resources={
         "landing": LandingSalesSource(landing_dir=str(_settings.landing_path)),

@@ -1,0 +1,170 @@
+"""The registry's Dagster side: challenger_model records a reproducible training snapshot, and
+the launchpad jobs promote_model_job / rollback_model_job move the champion as the run, or fail
+with a clear description and change nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from forecast_assets.model import challenger_model, sales_features
+from forecast_jobs.registry_jobs import (
+    PROMOTE_OP,
+    ROLLBACK_OP,
+    promote_model_job,
+    rollback_model_job,
+)
+from forecastops.ingest import RAW_SALES_TABLE
+from forecastops.lake import Lake
+from forecastops.operations import (
+    REPRODUCE_TOLERANCE,
+    TRAIN_WAPE_METRIC,
+    TRAINING_DATA_TAG,
+    reproduce_version,
+)
+from forecastops.registry import CHALLENGER, CHAMPION, ModelRegistry
+from forecastops.simulator import SimulationSpec, simulate_sales
+from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
+from resources.storage import LakeStorage
+
+START = date(2025, 1, 1)
+DAYS = 100
+CUTOFF = START + timedelta(days=DAYS - 1)
+POLICY = RetrainPolicy(window_days=60, horizon_days=14, backtest_days=42, backtest_folds=3)
+
+
+def empty_mlflow_store() -> Path:
+    """An empty MLflow SQLite store, made once per test session in its temporary home
+    (creating the tables takes seconds; copying the file takes milliseconds)."""
+    template = Path(os.environ["FORECASTOPS_HOME"]) / "mlflow-template" / "mlflow.db"
+    if not template.is_file():
+        template.parent.mkdir(parents=True, exist_ok=True)
+        ModelRegistry(f"sqlite:///{template}").alias_version(CHAMPION)
+    return template
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two versions trained by challenger_model on a simulated lake (2 stores x 8 products):
+    v1 passed the gate and is champion; v2, the challenger, was rejected by the gate."""
+    workdir = tmp_path_factory.mktemp("registry-jobs")
+    lake = Lake(workdir / "lake")
+    sales = simulate_sales(SimulationSpec(start=START, end=CUTOFF, stores=2, products=8, seed=5))
+    for day, rows in sales.groupby("date"):
+        lake.write_partition(RAW_SALES_TABLE, day.date(), {"data": rows.reset_index(drop=True)})
+    shutil.copyfile(empty_mlflow_store(), workdir / "mlflow.db")
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    resources = {
+        "storage": LakeStorage(root=str(workdir / "lake")),
+        "mlflow_registry": MlflowRegistry(tracking_uri=uri),
+        "retrain": POLICY,
+    }
+    for cutoff in (CUTOFF - timedelta(days=1), CUTOFF):
+        assert dg.materialize(
+            [sales_features, challenger_model],
+            partition_key=cutoff.isoformat(),
+            resources=resources,
+        ).success
+    registry = ModelRegistry(uri)
+    registry.set_version_tags("1", {"backtest_wape": "0.2", "promotion_decision": "promoted"})
+    registry.move_alias(CHAMPION, "1", actor="dagster:run-gate", reason="gate passed")
+    registry.set_version_tags("2", {"backtest_wape": "0.3", "promotion_decision": "rejected"})
+    return workdir
+
+
+@pytest.fixture
+def registry(store: Path, tmp_path: Path) -> ModelRegistry:
+    """The module's registry on a private copy of its database (artifacts stay shared)."""
+    shutil.copyfile(store / "mlflow.db", tmp_path / "mlflow.db")
+    return ModelRegistry(f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+
+def _run(
+    job: dg.JobDefinition, registry: ModelRegistry, op: str, **config: object
+) -> dg.ExecuteInProcessResult:
+    return job.execute_in_process(
+        run_config={"ops": {op: {"config": config}}},
+        resources={"mlflow_registry": MlflowRegistry(tracking_uri=registry.tracking_uri)},
+        raise_on_error=False,
+    )
+
+
+def _failure(result: dg.ExecuteInProcessResult, op: str) -> str:
+    assert not result.success
+    failure = result.failure_data_for_node(op)
+    assert failure is not None and failure.user_failure_data is not None
+    return str(failure.user_failure_data.description)
+
+
+def aliases(registry: ModelRegistry) -> dict[str, str | None]:
+    return {alias: registry.alias_version(alias) for alias in (CHAMPION, CHALLENGER)}
+
+
+def test_a_challenger_refits_from_its_recorded_snapshot_to_the_same_metric(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    tags = registry.version_tags("2")
+    assert tags[TRAINING_DATA_TAG] == "training_data/training_sales.parquet"
+
+    result = reproduce_version(registry, "2", tmp_path / "work")
+
+    assert result.data_matches
+    assert result.wape_difference <= REPRODUCE_TOLERANCE
+    assert 0 < result.recorded_wape < 1
+    assert result.booster_matches, "LightGBM is deterministic here: the refit is byte-identical"
+    assert result.reproduced
+    assert TRAIN_WAPE_METRIC in result.to_frame()["check"].iloc[3]
+
+
+def test_promote_job_moves_the_champion_as_the_run_and_rollback_undoes_it(
+    registry: ModelRegistry,
+) -> None:
+    promoted = _run(promote_model_job, registry, PROMOTE_OP, version=2, force=True, reason="hotfix")
+    assert promoted.success
+    assert aliases(registry) == {CHAMPION: "2", CHALLENGER: "2"}
+    move = registry.history()[-1]
+    assert move.actor == f"dagster:{promoted.run_id}"
+    assert move.reason.startswith("hotfix [forced past: the promotion gate rejected it")
+
+    rolled_back = _run(rollback_model_job, registry, ROLLBACK_OP, reason="hotfix was worse")
+    assert rolled_back.success
+    assert registry.alias_version(CHAMPION) == "1"
+    move = registry.history()[-1]
+    assert (move.from_version, move.to_version) == ("2", "1")
+    assert (move.actor, move.reason) == (f"dagster:{rolled_back.run_id}", "hotfix was worse")
+
+
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        ({"version": 7}, "ops.promote_model.config.version: Version 7 does not exist"),
+        ({"version": 0}, "ops.promote_model.config.version"),
+        ({"version": 2}, "ops.promote_model.config.force: Version 2 is not promotable"),
+        ({"version": 1, "reason": " "}, "ops.promote_model.config.reason"),
+    ],
+)
+def test_promote_job_refusals_name_the_config_field_and_change_nothing(
+    registry: ModelRegistry, config: dict[str, object], named: str
+) -> None:
+    before = (aliases(registry), len(registry.history()))
+
+    description = _failure(_run(promote_model_job, registry, PROMOTE_OP, **config), PROMOTE_OP)
+
+    assert named in description
+    assert (aliases(registry), len(registry.history())) == before
+
+
+def test_rollback_job_without_a_previous_champion_fails_and_changes_nothing(
+    registry: ModelRegistry,
+) -> None:
+    before = (aliases(registry), len(registry.history()))
+
+    description = _failure(_run(rollback_model_job, registry, ROLLBACK_OP), ROLLBACK_OP)
+
+    assert description.startswith("No previous champion to roll back to")
+    assert (aliases(registry), len(registry.history())) == before

@@ -1,0 +1,384 @@
+"""`forecastops promote | rollback | history | status | forecasts | reproduce` against a real
+MLflow SQLite store and lake: the happy paths, and every refusal exits non-zero, names the flag
+and leaves the aliases where they were."""
+
+from __future__ import annotations
+
+import getpass
+import io
+import json
+import os
+import re
+import shutil
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from forecast_assets.model import challenger_model, sales_features
+from forecastops.cli import app
+from forecastops.cycle import DECISION_TABLE, FORECASTS_TABLE
+from forecastops.ingest import RAW_SALES_TABLE
+from forecastops.lake import Lake
+from forecastops.registry import CHALLENGER, CHAMPION, ModelRegistry
+from forecastops.simulator import SimulationSpec, simulate_sales
+from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
+from resources.storage import LakeStorage
+
+START = date(2025, 1, 1)
+DAYS = 100
+CUTOFF = START + timedelta(days=DAYS - 1)
+FORECAST_DAYS = 7
+POLICY = RetrainPolicy(window_days=60, horizon_days=14, backtest_days=42, backtest_folds=3)
+runner = CliRunner()
+
+
+def empty_mlflow_store() -> Path:
+    """An empty MLflow SQLite store, made once per test session in its temporary home
+    (creating the tables takes seconds; copying the file takes milliseconds)."""
+    template = Path(os.environ["FORECASTOPS_HOME"]) / "mlflow-template" / "mlflow.db"
+    if not template.is_file():
+        template.parent.mkdir(parents=True, exist_ok=True)
+        ModelRegistry(f"sqlite:///{template}").alias_version(CHAMPION)
+    return template
+
+
+def _write_forecasts(lake: Lake, sales: pd.DataFrame, cutoff: date, version: str) -> None:
+    """A stored forecast of the next `FORECAST_DAYS` days: the actuals + 1 unit."""
+    days = pd.date_range(cutoff + timedelta(days=1), periods=FORECAST_DAYS)
+    rows = sales[sales["date"].isin(days)][["date", "store_id", "product_id", "units_sold"]]
+    p50 = rows.pop("units_sold").astype(float) + 1.0
+    lake.write_partition(
+        FORECASTS_TABLE,
+        cutoff,
+        {
+            "data": rows.assign(
+                p10=p50 * 0.8,
+                p50=p50,
+                p90=p50 * 1.2,
+                horizon_step=(rows["date"] - pd.Timestamp(cutoff)).dt.days,
+                training_cutoff=cutoff.isoformat(),
+                model_version=version,
+                feature_set_version="abc123",
+                data_sha256="f" * 64,
+                dagster_run_id="run-1",
+            ).reset_index(drop=True)
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A lake of 100 simulated days (2 stores x 8 products) and a registry with two versions
+    trained by challenger_model: both passed the gate; v2 is champion (after v1) and
+    challenger. Version 2's forecasts of the last two weeks are stored."""
+    workdir = tmp_path_factory.mktemp("registry-cli")
+    lake = Lake(workdir / "lake")
+    sales = simulate_sales(SimulationSpec(start=START, end=CUTOFF, stores=2, products=8, seed=5))
+    for day, rows in sales.groupby("date"):
+        lake.write_partition(RAW_SALES_TABLE, day.date(), {"data": rows.reset_index(drop=True)})
+    shutil.copyfile(empty_mlflow_store(), workdir / "mlflow.db")
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    resources = {
+        "storage": LakeStorage(root=str(lake.root)),
+        "mlflow_registry": MlflowRegistry(tracking_uri=uri),
+        "retrain": POLICY,
+    }
+    registry = ModelRegistry(uri)
+    for cutoff in (CUTOFF - timedelta(days=20), CUTOFF - timedelta(days=14)):
+        assert dg.materialize(
+            [sales_features, challenger_model],
+            partition_key=cutoff.isoformat(),
+            resources=resources,
+        ).success
+        version = registry.alias_version(CHALLENGER)
+        assert version is not None
+        registry.set_version_tags(
+            version, {"backtest_wape": "0.25", "promotion_decision": "promoted"}
+        )
+        registry.move_alias(CHAMPION, version, actor="dagster:run-gate", reason="gate passed")
+        lake.write_partition(
+            DECISION_TABLE,
+            cutoff,
+            {
+                "data": pd.DataFrame(
+                    {"promote": [True], "challenger_version": [version], "reasons": ["better"]}
+                )
+            },
+        )
+    for offset in range(14, 0, -1):
+        _write_forecasts(lake, sales, CUTOFF - timedelta(days=offset), "2")
+    return workdir
+
+
+@pytest.fixture
+def env(home: Path, tmp_path: Path) -> dict[str, str]:
+    """Settings of an operator shell on a private copy of the registry (shared lake)."""
+    shutil.copyfile(home / "mlflow.db", tmp_path / "mlflow.db")
+    return {
+        "FORECASTOPS_HOME": str(tmp_path),
+        "FORECASTOPS_LAKE_DIR": str(home / "lake"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+    }
+
+
+@pytest.fixture
+def registry(env: dict[str, str]) -> ModelRegistry:
+    return ModelRegistry(env["MLFLOW_TRACKING_URI"])
+
+
+def invoke(env: dict[str, str], *args: str) -> Result:
+    return runner.invoke(app, list(args), env=env)
+
+
+def flat(text: str) -> str:
+    """Output with the error panel's borders and line wrapping removed."""
+    return re.sub(r"[\s│╭╮╰╯─]+", " ", text)
+
+
+def state(registry: ModelRegistry) -> tuple[str | None, str | None, int]:
+    """Where the aliases point and how many moves are recorded."""
+    return (
+        registry.alias_version(CHAMPION),
+        registry.alias_version(CHALLENGER),
+        len(registry.history()),
+    )
+
+
+BEFORE = ("2", "2", 4)
+
+
+# -- promote and rollback ---------------------------------------------------------------------
+
+
+def test_promote_with_yes_moves_the_champion_as_the_os_user(
+    env: dict[str, str], registry: ModelRegistry
+) -> None:
+    result = invoke(env, "promote", "--version", "1", "--yes", "--reason", "v2 over-forecasts")
+
+    assert result.exit_code == 0, result.output
+    assert "champion: 2 -> 1" in result.stdout
+    move = registry.history()[-1]
+    assert (move.alias, move.from_version, move.to_version) == (CHAMPION, "2", "1")
+    assert (move.actor, move.reason) == (getpass.getuser(), "v2 over-forecasts")
+
+
+def test_promoting_the_champion_again_changes_nothing(
+    env: dict[str, str], registry: ModelRegistry
+) -> None:
+    result = invoke(env, "promote", "--version", "2", "--yes")
+
+    assert result.exit_code == 0 and "already champion; nothing changed" in result.stdout
+    assert state(registry) == BEFORE
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "named"),
+    [
+        (["--version", "9", "--yes"], 2, "--version"),
+        (["--version", "0", "--yes"], 2, "--version"),
+        (["--version", "two", "--yes"], 2, "--version"),
+        (["--yes"], 2, "--version"),
+        (["--version", "1", "--yes", "--reason", "  "], 2, "--reason"),
+        (["--version", "1"], 2, "--yes"),  # no terminal to confirm on
+    ],
+)
+def test_promote_usage_errors_name_the_flag_and_change_nothing(
+    env: dict[str, str], registry: ModelRegistry, args: list[str], code: int, named: str
+) -> None:
+    result = invoke(env, "promote", *args)
+
+    assert result.exit_code == code, result.output
+    assert named in result.output
+    assert state(registry) == BEFORE
+
+
+def test_an_unknown_version_is_named_with_the_versions_there_are(env: dict[str, str]) -> None:
+    result = invoke(env, "promote", "--version", "9", "--yes")
+
+    assert "Version 9 does not exist" in flat(result.output)
+    assert "versions: 1, 2" in flat(result.output)
+
+
+def test_a_version_the_gate_rejected_is_refused_unless_forced(
+    env: dict[str, str], registry: ModelRegistry
+) -> None:
+    registry.set_version_tags("1", {"promotion_decision": "rejected"})
+
+    refused = invoke(env, "promote", "--version", "1", "--yes")
+    assert refused.exit_code == 1
+    assert "Refused: Version 1 is not promotable" in refused.stderr and "--force" in refused.stderr
+    assert state(registry) == BEFORE
+
+    forced = invoke(env, "promote", "--version", "1", "--yes", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert registry.alias_version(CHAMPION) == "1"
+    assert "[forced past: the promotion gate rejected it" in registry.history()[-1].reason
+
+
+def test_promote_on_a_terminal_asks_and_only_yes_moves(
+    env: dict[str, str], registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    assert _on_a_terminal(monkeypatch, "n\n", "promote", "--version", "1") == 1
+    assert state(registry) == BEFORE
+    assert _on_a_terminal(monkeypatch, "y\n", "promote", "--version", "1") == 0
+    assert registry.alias_version(CHAMPION) == "1"
+
+
+def _on_a_terminal(monkeypatch: pytest.MonkeyPatch, answer: str, *args: str) -> int:
+    """Run the CLI in this process with stdin a real pseudo-terminal holding `answer`."""
+    leader, follower = os.openpty()
+    os.write(leader, answer.encode())
+    try:
+        with open(follower, encoding="utf-8") as terminal:
+            monkeypatch.setattr(sys, "stdin", terminal)
+            monkeypatch.setattr(sys, "stdout", io.StringIO())
+            with pytest.raises(SystemExit) as exited:
+                app([*args], prog_name="forecastops")
+    finally:
+        os.close(leader)
+    return int(exited.value.code or 0)
+
+
+def test_rollback_returns_to_the_previous_champion(
+    env: dict[str, str], registry: ModelRegistry
+) -> None:
+    result = invoke(env, "rollback", "--yes", "--reason", "v2 forecasts drifted")
+
+    assert result.exit_code == 0, result.output
+    assert registry.alias_version(CHAMPION) == "1"
+    move = registry.history()[-1]
+    assert (move.from_version, move.actor, move.reason) == (
+        "2",
+        getpass.getuser(),
+        "v2 forecasts drifted",
+    )
+
+
+def test_rollback_without_a_previous_champion_or_a_registry_is_refused(tmp_path: Path) -> None:
+    env = {"FORECASTOPS_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": ""}
+    missing = invoke(env, "rollback", "--yes")
+    assert missing.exit_code == 1 and "No MLflow registry at" in missing.stderr
+
+    (tmp_path / "mlflow").mkdir()
+    shutil.copyfile(empty_mlflow_store(), tmp_path / "mlflow" / "mlflow.db")
+    refused = invoke(env, "rollback", "--yes")
+    assert refused.exit_code == 1
+    assert "No previous champion to roll back to" in flat(refused.stderr)
+
+
+def test_rollback_without_yes_and_without_a_terminal_is_refused(
+    env: dict[str, str], registry: ModelRegistry
+) -> None:
+    result = invoke(env, "rollback")
+
+    assert result.exit_code == 2 and "--yes" in result.output
+    assert state(registry) == BEFORE
+
+
+def test_history_lists_every_alias_move(env: dict[str, str]) -> None:
+    result = invoke(env, "history")
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert [cell.strip() for cell in lines[0].strip("|").split("|")] == [
+        "moved_at",
+        "alias",
+        "change",
+        "actor",
+        "reason",
+    ]
+    assert len(lines) == 2 + 4
+    assert "| champion | 1 -> 2 | dagster:run-gate | gate passed" in re.sub(r" +", " ", lines[-1])
+
+
+# -- status, forecasts, reproduce -------------------------------------------------------------
+
+
+def test_status_prints_the_champion_and_the_challenger_as_json(env: dict[str, str]) -> None:
+    result = invoke(env, "status")
+
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.stdout)
+    champion, challenger = status["champion"], status["challenger"]
+    assert champion["version"] == "2" and champion["status"] == "serving"
+    assert champion["training_cutoff"] == (CUTOFF - timedelta(days=14)).isoformat()
+    assert champion["last_scored_day"] == CUTOFF.isoformat() and champion["days_scored_7d"] == 7
+    assert 0 < champion["wape_7d"] < 1 and champion["mae_7d"] == pytest.approx(1.0)
+    assert champion["trend"] in ("improving", "stable", "degrading")
+    assert challenger["version"] == "2" and challenger["backtest"]["wape"] == 0.25
+    assert challenger["promotion_eligible"] is True
+    assert challenger["decision_source"].startswith("lake promotion_decision")
+
+
+def test_forecasts_export_as_csv_to_stdout_and_parquet_to_a_file(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    cutoff = (CUTOFF - timedelta(days=1)).isoformat()
+    csv = invoke(env, "forecasts", "--date", cutoff)
+    assert csv.exit_code == 0, csv.output
+    table = pd.read_csv(io.StringIO(csv.stdout))
+    assert list(table.columns[:7]) == [
+        "date",
+        "store_id",
+        "product_id",
+        "p10",
+        "p50",
+        "p90",
+        "model_version",
+    ]
+    assert {"feature_set_version", "data_sha256", "dagster_run_id"} <= set(table.columns)
+    assert table["date"].iloc[0] == CUTOFF.isoformat()
+
+    out = tmp_path / "export" / "forecasts.parquet"
+    parquet = invoke(env, "forecasts", "--date", cutoff, "--format", "parquet", "--out", str(out))
+    assert parquet.exit_code == 0, parquet.output
+    assert len(pd.read_parquet(out)) == len(table)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "named"),
+    [
+        (["--date", "2025-13-01"], 2, "--date"),
+        (["--date", "2025-04-01", "--format", "parquet"], 2, "--out"),
+        (["--date", "2025-04-01", "--format", "xlsx"], 2, "--format"),
+        (["--date", "2025-01-05"], 1, "dg launch --job retrain_job --partition 2025-01-05"),
+    ],
+)
+def test_forecasts_refusals_say_what_to_do(
+    env: dict[str, str], args: list[str], code: int, named: str
+) -> None:
+    result = invoke(env, "forecasts", *args)
+
+    assert result.exit_code == code, result.output
+    assert named in flat(result.output)
+
+
+def test_reproduce_refits_a_version_to_the_recorded_metric(env: dict[str, str]) -> None:
+    result = invoke(env, "reproduce", "--version", "2")
+
+    assert result.exit_code == 0, result.output
+    rows = {
+        cells[1].strip(): [cell.strip() for cell in cells[2:5]]
+        for line in result.stdout.splitlines()
+        if line.startswith("| ") and (cells := line.split("|"))
+    }
+    wape = next(values for name, values in rows.items() if name.startswith("train_wape"))
+    assert abs(float(wape[0]) - float(wape[1])) <= 1e-6 and wape[2] == "yes"
+    assert rows["training data sha256"][2] == "yes"
+    assert rows["booster artifact sha256 (information)"][2] == "yes"
+    assert "Reproduced" in result.stdout
+
+
+def test_reproduce_of_an_unknown_version_is_a_usage_error(env: dict[str, str]) -> None:
+    result = invoke(env, "reproduce", "--version", "5")
+
+    assert result.exit_code == 2 and "--version" in result.output
