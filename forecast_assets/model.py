@@ -104,10 +104,18 @@ def challenger_model(
     champion = registry.alias_version("champion")
     champion_top = registry.version_tags(champion).get("top_features", "") if champion else ""
     top = ",".join(importance["feature"].head(3))
+    changed = sorted(set(top.split(",")) ^ set(champion_top.split(","))) if champion_top else []
+    top_vs_champion = (
+        f"champion v{champion} top 3: {champion_top}; changed: {', '.join(changed) or 'none'}"
+        if champion
+        else "no champion yet"
+    )
     with tempfile.TemporaryDirectory() as folder:
         model.save(Path(folder) / "model" / "model.txt")
         snapshot = Path(folder) / TRAINING_DATA_FILE
         sales.to_parquet(snapshot, index=False)
+        importance_file = Path(folder) / "feature_importance.csv"
+        importance.to_csv(importance_file, index=False)
         registered = registry.register_challenger(
             Path(folder) / "model",
             params={**model.lightgbm_params, "window_days": policy.window_days},
@@ -115,7 +123,7 @@ def challenger_model(
                 TRAINING_ROWS_METRIC: float(len(sales)),
                 TRAIN_WAPE_METRIC: in_sample_wape(model, sales),
             },
-            artifacts={TRAINING_DATA_ARTIFACT: snapshot},
+            artifacts={TRAINING_DATA_ARTIFACT: snapshot, "feature_importance": importance_file},
             tags={
                 TRAINING_DATA_TAG: f"{TRAINING_DATA_ARTIFACT}/{TRAINING_DATA_FILE}",
                 "training_cutoff": cutoff.isoformat(),
@@ -126,10 +134,10 @@ def challenger_model(
                 "dagster_run_id": context.run_id,
                 "partition": context.partition_key,
                 "top_features": top,
+                "top3_vs_champion": top_vs_champion,
             },
             actor=f"dagster:{context.run_id}",
         )
-    changed = sorted(set(top.split(",")) ^ set(champion_top.split(","))) if champion_top else []
     return dg.MaterializeResult(
         metadata={
             "model_version": registered.version,
@@ -138,12 +146,7 @@ def challenger_model(
             else dg.MetadataValue.text(registered.run_url or registered.run_id),
             "model_uri": registered.model_uri,
             "top_features": dg.MetadataValue.md(markdown_table(importance)),
-            "top3_vs_champion": (
-                f"champion v{champion} top 3: {champion_top}; "
-                f"changed: {', '.join(changed) or 'none'}"
-                if champion
-                else "no champion yet"
-            ),
+            "top3_vs_champion": top_vs_champion,
         }
     )
 

@@ -9,51 +9,19 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from forecast_assets.ingest import raw_sales, sales_quality_report
-from forecast_assets.model import (
-    GATE_CHECK,
-    backtest,
-    challenger_model,
-    forecasts,
-    promotion_decision,
-    sales_features,
-)
-from forecast_jobs.jobs import ingest_job, retrain_job
+from forecast_assets.model import GATE_CHECK
 from forecast_jobs.launch import execute_partition_range
 from forecastops.cycle import DECISION_TABLE, FEATURES_TABLE, FORECASTS_TABLE
 from forecastops.lake import Lake
 from forecastops.registry import ModelRegistry
 from forecastops.simulator import SimulationSpec, write_landing_files
-from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
-from resources.storage import LakeStorage, LandingSalesSource
+from tests.dagster.pipeline import pipeline_definitions
 
 pytestmark = pytest.mark.slow
 
 START = date(2025, 1, 1)
 DAYS = 150
 CUTOFF = START + timedelta(days=DAYS - 1)
-POLICY = RetrainPolicy(window_days=60, horizon_days=14, backtest_days=42, backtest_folds=3)
-
-
-def _definitions(workdir: Path) -> dg.Definitions:
-    return dg.Definitions(
-        assets=[
-            raw_sales,
-            sales_quality_report,
-            sales_features,
-            challenger_model,
-            backtest,
-            promotion_decision,
-            forecasts,
-        ],
-        jobs=[ingest_job, retrain_job],
-        resources={
-            "landing": LandingSalesSource(landing_dir=str(workdir / "landing")),
-            "storage": LakeStorage(root=str(workdir / "lake")),
-            "mlflow_registry": MlflowRegistry(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}"),
-            "retrain": POLICY,
-        },
-    )
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +29,7 @@ def cycle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dg.Definition
     workdir = tmp_path_factory.mktemp("cycle")
     spec = SimulationSpec(start=START, end=CUTOFF, stores=2, products=8, seed=5)
     write_landing_files(spec, workdir / "landing")
-    defs = _definitions(workdir)
+    defs = pipeline_definitions(workdir)
     with dg.instance_for_test() as instance:
         assert execute_partition_range(
             defs.resolve_job_def("ingest_job"), START, CUTOFF, instance
@@ -125,9 +93,11 @@ def test_every_version_carries_its_lineage_tags(cycle: tuple[Path, dg.Definition
             "dagster_run_id",
             "partition",
             "backtest_wape",
+            "top3_vs_champion",
             "promotion_decision",
         ):
             assert tags.get(name), (version["version"], name)
+    assert "champion v1 top 3" in versions[1]["tags"]["top3_vs_champion"]
 
 
 def test_the_gate_decision_is_recorded_with_its_reasons(
