@@ -129,6 +129,10 @@ class Settings(BaseSettings):
         return (self.lake_dir or self.home / "lake").resolve()
 
     @property
+    def reports_path(self) -> Path:
+        return (self.home / "reports").resolve()
+
+    @property
     def dagster_home_path(self) -> Path:
         return (self.dagster_home or self.home / "dagster").resolve()
 

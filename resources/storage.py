@@ -31,3 +31,14 @@ class LandingSalesSource(dg.ConfigurableResource):
     @property
     def path(self) -> Path:
         return Path(self.landing_dir)
+
+
+class ReportsFolder(dg.ConfigurableResource):
+    """Human-readable reports (drift HTML, incident reports): `$FORECASTOPS_HOME/reports`."""
+
+    root: str
+
+    def path_for(self, name: str) -> Path:
+        folder = Path(self.root)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / name

@@ -1,0 +1,97 @@
+"""Monitoring over the lake: the daily drift score of the recent window against the champion's
+training window, persisted per day so sensors only read it (they compute nothing heavy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from forecastops.cycle import CyclePolicy, history_until
+from forecastops.features import build_training_frame
+from forecastops.lake import Lake
+
+if TYPE_CHECKING:
+    from forecastops.drift import DriftPolicy, DriftResult
+
+DRIFT_TABLE = "drift_score"
+CURRENT_WINDOW_DAYS = 28
+
+
+@dataclass(frozen=True)
+class DriftReference:
+    """Where the reference window comes from: the champion's training window when there is a
+    champion, else the `window_days` days just before the current window."""
+
+    cutoff: date
+    window_days: int
+    source: str  # e.g. "champion v3" or "previous window (no champion yet)"
+
+
+def reference_for(
+    day: date, policy: CyclePolicy, champion: tuple[str, date, int] | None
+) -> DriftReference:
+    """The reference window for the drift score of `day`; `champion` = (version, training
+    cutoff, window days) or None."""
+    if champion is not None:
+        version, cutoff, window = champion
+        return DriftReference(cutoff=cutoff, window_days=window, source=f"champion v{version}")
+    return DriftReference(
+        cutoff=day - timedelta(days=CURRENT_WINDOW_DAYS),
+        window_days=policy.window_days,
+        source="previous window (no champion yet)",
+    )
+
+
+def _window_features(lake: Lake, cutoff: date, days: int, policy: CyclePolicy) -> pd.DataFrame:
+    spec = policy.feature_spec
+    sales = history_until(lake, cutoff, days + spec.lookback_days)
+    return build_training_frame(sales, spec, start=cutoff - timedelta(days=days - 1), end=cutoff)
+
+
+def score_drift(
+    lake: Lake,
+    day: date,
+    policy: CyclePolicy,
+    reference: DriftReference,
+    drift_policy: DriftPolicy,
+    html_path: Path,
+) -> DriftResult:
+    """Score the data drift of the `CURRENT_WINDOW_DAYS` days ending at `day` against the
+    reference window, write Evidently's HTML report to `html_path`, and store the per-feature
+    scores, null-rate changes and a one-row summary in the lake (`drift_score` table)."""
+    from forecastops.drift import detect_data_drift, drift_feature_columns
+
+    columns, categorical = drift_feature_columns(policy.feature_spec)
+    result = detect_data_drift(
+        _window_features(lake, reference.cutoff, reference.window_days, policy),
+        _window_features(lake, day, CURRENT_WINDOW_DAYS, policy),
+        columns,
+        categorical,
+        drift_policy,
+        html_path=html_path,
+    )
+    summary = pd.DataFrame(
+        {
+            "partition_date": [day.isoformat()],
+            "overall_score": [result.overall_score],
+            "alarm": [result.alarm],
+            "drift_share": [result.drift_share],
+            "dataset_drifted": [result.dataset_drifted],
+            "target_shift": [result.target_shift],
+            "target_drifted": [result.target_drifted],
+            "top_features": [",".join(result.drifted_features[:5])],
+            "reference": [reference.source],
+            "reference_cutoff": [reference.cutoff.isoformat()],
+            "html_report": [str(html_path)],
+        }
+    )
+    lake.write_partition(
+        DRIFT_TABLE,
+        day,
+        {"data": summary, "features": result.features, "null_rates": result.null_rates},
+    )
+    return result

@@ -1,0 +1,282 @@
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecastops.metrics import MASE_SCALE, metrics_by
+from forecastops.performance import (
+    DEGRADING,
+    DRIFTING,
+    HEALTHY,
+    INSUFFICIENT_DATA,
+    NO_BASELINE,
+    REALIZED_COLUMNS,
+    STATUSES,
+    PerformancePolicy,
+    classify,
+    realized_metrics,
+    score_forecasts,
+)
+from forecastops.simulator import DriftScenario, SimulationSpec, simulate_sales
+
+SERIES = ["store_id", "product_id"]
+CUTOFF = date(2024, 9, 30)  # the champion's training cutoff; it forecasts the 28 days after
+HORIZON = 28
+AS_OF = CUTOFF + timedelta(days=HORIZON)
+
+
+def _sales(drift: DriftScenario | None = None) -> pd.DataFrame:
+    spec = SimulationSpec(
+        start=CUTOFF - timedelta(days=150),
+        end=AS_OF,
+        stores=2,
+        products=10,
+        seed=1,
+        drift=drift,
+    )
+    return simulate_sales(spec)
+
+
+def _flat_forecast(sales: pd.DataFrame, cutoff: date, version: str = "v1") -> pd.DataFrame:
+    """Rows of the forecasts table: each series' mean of the 28 days up to `cutoff`, for the
+    28 days after it (a forecast that knows nothing of what happens after the cutoff)."""
+    end = pd.Timestamp(cutoff)
+    recent = sales[(sales["date"] > end - pd.Timedelta(days=28)) & (sales["date"] <= end)]
+    level = recent.groupby(SERIES, as_index=False).agg(p50=("units_sold", "mean"))
+    days = pd.DataFrame({"date": pd.date_range(end + pd.Timedelta(days=1), periods=HORIZON)})
+    rows = days.merge(level, how="cross")
+    return rows.assign(
+        horizon_step=(rows["date"] - end).dt.days,
+        training_cutoff=cutoff.isoformat(),
+        model_version=version,
+    )
+
+
+def _backtest_metrics(scored: pd.DataFrame) -> pd.DataFrame:
+    """The backtest table's metrics rows of one candidate (series and overall levels)."""
+    scored = scored.assign(**{MASE_SCALE: np.nan}, candidate="lightgbm_tweedie")
+    return pd.concat(
+        [
+            metrics_by(scored, ["candidate", *SERIES]).assign(level="series"),
+            metrics_by(scored, ["candidate"]).assign(level="overall"),
+        ],
+        ignore_index=True,
+    )
+
+
+def _champion_baseline(sales: pd.DataFrame) -> pd.DataFrame:
+    """The flat forecaster's rolling-origin backtest before the cutoff: three 28-day folds."""
+    folds = [_flat_forecast(sales, CUTOFF - timedelta(days=28 * k)) for k in (1, 2, 3)]
+    return _backtest_metrics(pd.concat([score_forecasts(fold, sales) for fold in folds]))
+
+
+def _constant_error_forecast(sales: pd.DataFrame, first: date, last: date) -> pd.DataFrame:
+    """Forecasts off by exactly 0.5 units every day (sign alternating), issued the day before."""
+    rows = sales[(sales["date"] >= pd.Timestamp(first)) & (sales["date"] <= pd.Timestamp(last))]
+    sign = np.where(np.arange(len(rows)) % 2 == 0, 1.0, -1.0)
+    return pd.DataFrame(
+        {
+            "date": rows["date"].to_numpy(),
+            "store_id": rows["store_id"].to_numpy(),
+            "product_id": rows["product_id"].to_numpy(),
+            "p50": rows["units_sold"].to_numpy() + 0.5 * sign,
+            "training_cutoff": (rows["date"] - pd.Timedelta(days=1)).dt.date.astype(str),
+            "model_version": "v1",
+        }
+    )
+
+
+def _hand_scored(abs_errors: dict[str, float], days: int, end: date = AS_OF) -> pd.DataFrame:
+    """Scored rows of series S1/<product>, each with the same absolute error every day."""
+    dates = pd.date_range(end=pd.Timestamp(end), periods=days)
+    frames = [
+        pd.DataFrame(
+            {
+                "date": dates,
+                "store_id": "S1",
+                "product_id": product,
+                "actual": 10.0,
+                "forecast": 10.0 + error,
+            }
+        )
+        for product, error in abs_errors.items()
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _hand_baseline(maes: dict[str, float]) -> pd.DataFrame:
+    rows = [
+        {"level": "series", "store_id": "S1", "product_id": p, "mae": m} for p, m in maes.items()
+    ]
+    overall = {"level": "overall", "store_id": None, "product_id": None, "mae": 2.0}
+    return pd.DataFrame([*rows, overall])
+
+
+def test_accurate_forecasts_are_healthy() -> None:
+    sales = _sales()
+    backtest = score_forecasts(
+        _constant_error_forecast(sales, CUTOFF - timedelta(days=83), CUTOFF), sales
+    )
+    live = score_forecasts(
+        _constant_error_forecast(sales, CUTOFF + timedelta(days=1), AS_OF), sales
+    )
+    result = classify(realized_metrics(live, AS_OF), _backtest_metrics(backtest))
+
+    assert result.model_status == HEALTHY
+    assert result.overall_degradation == pytest.approx(0.0)
+    assert result.overall_mae == pytest.approx(0.5)
+    live_days = live.groupby(SERIES).size()
+    assert result.counts[HEALTHY] == (live_days >= PerformancePolicy().min_points).sum() > 0
+    assert result.counts[DRIFTING] == result.counts[DEGRADING] == 0
+    # the rest were discontinued before or launched during the window
+    assert result.counts[HEALTHY] + result.counts[INSUFFICIENT_DATA] == len(result.series)
+    assert result.days == HORIZON
+    assert list(result.counts) == list(STATUSES)
+    assert "Champion performance: healthy" in result.to_markdown()
+
+
+def test_forecasts_from_before_a_demand_shift_are_drifting() -> None:
+    drift = DriftScenario(start=CUTOFF + timedelta(days=1), demand_factor=1.8)
+    sales = _sales(drift)  # the days up to the cutoff are those of the undrifted simulation
+    baseline = _champion_baseline(sales)
+    scored = score_forecasts(_flat_forecast(sales, CUTOFF), sales)
+    result = classify(realized_metrics(scored, AS_OF), baseline)
+
+    assert result.model_status == DRIFTING
+    assert result.overall_degradation > 2 * PerformancePolicy().drifting_threshold
+    assert result.counts[DRIFTING] > len(result.series) / 2
+    assert result.series["status"].iloc[0] == DRIFTING  # worst first
+    assert (result.series["bias"].dropna() < 0.1).all()  # the flat forecast under-forecasts
+    assert "Champion performance: drifting" in result.to_markdown()
+
+
+def test_the_same_forecaster_without_a_shift_is_not_drifting() -> None:
+    sales = _sales()
+    scored = score_forecasts(_flat_forecast(sales, CUTOFF), sales)
+    result = classify(realized_metrics(scored, AS_OF), _champion_baseline(sales))
+    assert result.model_status != DRIFTING
+    assert result.overall_degradation < PerformancePolicy().drifting_threshold
+
+
+def test_the_15_percent_rule_at_its_boundaries() -> None:
+    # baseline MAE 2.0 everywhere; realized MAE = the constant absolute error
+    errors = {"HEALTHY": 2.1, "JUST_DEGRADING": 2.12, "AT_15": 2.3, "OVER_15": 2.32, "BETTER": 1.0}
+    realized = realized_metrics(_hand_scored(errors, days=28), AS_OF)
+    result = classify(realized, _hand_baseline(dict.fromkeys(errors, 2.0)))
+    status = result.series.set_index("product_id")["status"].to_dict()
+    assert status == {
+        "HEALTHY": HEALTHY,  # +5 % is not more than 5 %
+        "JUST_DEGRADING": DEGRADING,
+        "AT_15": DEGRADING,  # +15 % is not more than 15 %
+        "OVER_15": DRIFTING,
+        "BETTER": HEALTHY,
+    }
+    degradation = result.series.set_index("product_id")["degradation"]
+    assert degradation["AT_15"] == pytest.approx(0.15)
+    assert result.counts == {
+        DRIFTING: 1,
+        DEGRADING: 2,
+        HEALTHY: 2,
+        NO_BASELINE: 0,
+        INSUFFICIENT_DATA: 0,
+    }
+    # model: pooled MAE (2.1 + 2.12 + 2.3 + 2.32 + 1.0) / 5 = 1.968 against 2.0
+    assert result.overall_degradation == pytest.approx(1.968 / 2.0 - 1)
+    assert result.model_status == HEALTHY
+
+
+def test_series_with_too_few_scored_days_have_insufficient_data() -> None:
+    scored = pd.concat(
+        [
+            _hand_scored({"SIX_DAYS": 9.0}, days=6),
+            _hand_scored({"SEVEN_DAYS": 9.0}, days=7),
+            _hand_scored({"NEW": 9.0}, days=20),
+        ]
+    )
+    baseline = _hand_baseline({"SIX_DAYS": 2.0, "SEVEN_DAYS": 2.0, "GONE": 2.0})
+    result = classify(realized_metrics(scored, AS_OF), baseline)
+    status = result.series.set_index("product_id")["status"].to_dict()
+    assert status == {
+        "SIX_DAYS": INSUFFICIENT_DATA,
+        "SEVEN_DAYS": DRIFTING,
+        "NEW": NO_BASELINE,  # launched after the backtest
+        "GONE": INSUFFICIENT_DATA,  # in the backtest, never scored
+    }
+    assert result.series.set_index("product_id").loc["GONE", "n"] == 0
+
+    too_short = realized_metrics(_hand_scored({"SEVEN_DAYS": 9.0}, days=5), AS_OF)
+    assert classify(too_short, baseline).model_status == INSUFFICIENT_DATA
+
+
+def test_score_forecasts_uses_the_forecast_in_force_on_each_day() -> None:
+    day = pd.Timestamp(AS_OF)
+
+    def row(product: str, p50: float, cutoff: str, version: str = "v1") -> dict[str, object]:
+        return {
+            "date": day,
+            "store_id": "S1",
+            "product_id": product,
+            "p50": p50,
+            "training_cutoff": cutoff,
+            "model_version": version,
+        }
+
+    forecasts = pd.DataFrame(
+        [
+            row("P1", 1.0, "2024-10-25"),
+            row("P1", 2.0, "2024-10-27"),
+            row("P1", 3.0, "2024-10-28"),  # issued on the day itself: not a forecast
+            row("P1", 4.0, "2024-10-27", version="v0"),
+            row("P9", 5.0, "2024-10-27"),
+        ]
+    )
+    actuals = pd.DataFrame(
+        [{"date": day.date(), "store_id": "S1", "product_id": "P1", "units_sold": 4}]
+    )
+    scored = score_forecasts(forecasts, actuals, model_version="v1")
+    assert len(scored) == 1  # P9 has no actual; the cutoff-day forecast is not in force
+    picked = scored.iloc[0]
+    assert picked[["forecast", "actual", "error", "abs_error"]].tolist() == [2.0, 4.0, -2.0, 2.0]
+    assert picked["training_cutoff"] == "2024-10-27" and picked["model_version"] == "v1"
+    with pytest.raises(ValueError, match="pass model_version"):
+        score_forecasts(forecasts, actuals)  # v0 and v1 both issued on 2024-10-27
+    with pytest.raises(ValueError, match=r"missing the columns \['p50'\]"):
+        score_forecasts(forecasts.drop(columns="p50"), actuals)
+
+
+def test_realized_metrics_cover_the_last_7_and_28_days_up_to_as_of() -> None:
+    scored = pd.concat(
+        [
+            _hand_scored({"P1": 1.0, "P2": 3.0}, days=40),
+            _hand_scored({"P1": 50.0}, days=3, end=AS_OF + timedelta(days=3)).iloc[-3:],
+        ]
+    ).drop_duplicates(["date", *SERIES], keep="first")
+    realized = realized_metrics(scored, AS_OF)
+    assert list(realized.columns) == list(REALIZED_COLUMNS)
+    overall = realized[realized["level"] == "overall"].set_index("window_days")
+    assert overall.loc[7, "n"] == 14 and overall.loc[28, "n"] == 56  # later days ignored
+    assert overall.loc[28, "days"] == 28
+    assert overall.loc[28, "mae"] == pytest.approx(2.0)
+    assert overall.loc[28, "wape"] == pytest.approx(2.0 / 10.0)
+    series = realized[(realized["level"] == "series") & (realized["window_days"] == 7)]
+    assert series.set_index("product_id")["mae"].to_dict() == {"P1": 1.0, "P2": 3.0}
+    assert realized.loc[realized["level"] == "overall", "store_id"].isna().all()
+
+    empty = realized_metrics(scored, date(2020, 1, 1), windows=(28,))
+    assert len(empty) == 1 and empty["n"].iloc[0] == 0 and math.isnan(empty["mae"].iloc[0])
+
+
+def test_classify_refuses_ambiguous_baselines_and_missing_windows() -> None:
+    realized = realized_metrics(_hand_scored({"P1": 1.0}, days=28), AS_OF, windows=(7,))
+    baseline = _hand_baseline({"P1": 1.0})
+    with pytest.raises(ValueError, match="no 28-day window"):
+        classify(realized, baseline)
+    mixed = pd.concat([baseline.assign(candidate="a"), baseline.assign(candidate="b")])
+    with pytest.raises(ValueError, match="several candidates"):
+        classify(realized_metrics(_hand_scored({"P1": 1.0}, days=28), AS_OF), mixed)
+    with pytest.raises(ValueError, match="drifting_threshold"):
+        PerformancePolicy(degrading_threshold=0.2, drifting_threshold=0.1)
