@@ -1,5 +1,5 @@
 """Monitoring assets: the daily drift score (data drift of the recent window against the
-champion's training window)."""
+champion's training window) and the champion's health (performance drift)."""
 
 # No `from __future__ import annotations`: Dagster reads the `context` annotation at definition
 # time. Evidently and pandas load inside the body.
@@ -9,6 +9,7 @@ import dagster as dg
 
 from forecast_assets.ingest import raw_sales
 from forecast_assets.metadata import markdown_table
+from forecast_assets.model import forecasts
 from forecast_assets.partitions import daily_partitions
 from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
 from resources.storage import LakeStorage, ReportsFolder
@@ -83,6 +84,82 @@ def drift_score(
                 metadata={
                     "overall_score": result.overall_score,
                     "drifted_features": ", ".join(result.drifted_features) or "none",
+                },
+            )
+        ],
+    )
+
+
+HEALTH_CHECK = "champion_not_drifting"
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=[drift_score, forecasts],
+    group_name="monitoring",
+    kinds={"pandas", "mlflow"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            HEALTH_CHECK,
+            asset="model_health",
+            description="Warns when the champion's realized accuracy drifts from its backtest.",
+        )
+    ],
+)
+def model_health(
+    context: dg.AssetExecutionContext,
+    storage: LakeStorage,
+    retrain: RetrainPolicy,
+    mlflow_registry: MlflowRegistry,
+) -> dg.MaterializeResult:
+    """The champion's health on a day: realized MAE/WAPE of its stored forecasts against the
+    actuals that arrived, classified per series and for the model (healthy / degrading /
+    drifting vs its backtest), next to the registry status and the day's drift score."""
+    import json
+
+    from forecastops.monitoring import DRIFT_TABLE, score_performance
+    from forecastops.operations import registry_status
+    from forecastops.performance import PerformancePolicy
+
+    day = date.fromisoformat(context.partition_key)
+    registry, lake = mlflow_registry.registry, storage.lake
+    champion = registry.alias_version("champion")
+    if champion is None:
+        raise dg.Failure("No champion in the registry yet; run retrain_job first.")
+    tags = registry.version_tags(champion)
+    family = f"lightgbm_{tags.get('objective', retrain.policy.objective)}"
+    performance = score_performance(
+        lake,
+        day,
+        (champion, date.fromisoformat(tags["training_cutoff"]), family),
+        PerformancePolicy(),
+    )
+    drift = (
+        lake.read_partition(DRIFT_TABLE, day).iloc[0].to_dict()
+        if lake.has_partition(DRIFT_TABLE, day)
+        else None
+    )
+    status = registry_status(registry, lake)
+    drifting = performance is not None and performance.model_status == "drifting"
+    return dg.MaterializeResult(
+        metadata={
+            "champion_version": champion,
+            "model_status": performance.model_status if performance else "no actuals yet",
+            "overall_degradation": performance.overall_degradation if performance else None,
+            "performance": dg.MetadataValue.md(
+                performance.to_markdown() if performance else "_No scored forecasts yet._"
+            ),
+            "registry_status": dg.MetadataValue.json(json.loads(json.dumps(status, default=str))),
+            "drift_score": drift["overall_score"] if drift else None,
+            "drift_alarm": bool(drift["alarm"]) if drift else None,
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=HEALTH_CHECK,
+                passed=not drifting,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "model_status": performance.model_status if performance else "no actuals yet"
                 },
             )
         ],

@@ -1,5 +1,6 @@
-"""Monitoring over the lake: the daily drift score of the recent window against the champion's
-training window, persisted per day so sensors only read it (they compute nothing heavy)."""
+"""Monitoring over the lake, persisted per day so sensors only read it (they compute nothing
+heavy): the drift score of the recent window against the champion's training window, and the
+champion's realized accuracy against its backtest (performance drift)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from forecastops.lake import Lake
 
 if TYPE_CHECKING:
     from forecastops.drift import DriftPolicy, DriftResult
+    from forecastops.performance import PerformancePolicy, PerformanceResult
 
 DRIFT_TABLE = "drift_score"
 CURRENT_WINDOW_DAYS = 28
@@ -95,3 +97,63 @@ def score_drift(
         {"data": summary, "features": result.features, "null_rates": result.null_rates},
     )
     return result
+
+
+PERFORMANCE_TABLE = "model_performance"
+
+
+def score_performance(
+    lake: Lake,
+    day: date,
+    champion: tuple[str, date, str],
+    policy: PerformancePolicy,
+) -> PerformanceResult | None:
+    """Realized accuracy of the champion up to `day` against its backtest baseline.
+
+    `champion`: (version, training cutoff, candidate family). The champion's stored forecasts
+    (every cutoff's `forecasts` partition it made) are scored against validated actuals; the
+    baseline is the family's backtest at the champion's training cutoff. Stores the per-series
+    classes and a summary row in the lake (`model_performance`); None when nothing can be
+    scored yet (no forecasts whose days have actuals).
+    """
+    from forecastops.cycle import BACKTEST_TABLE, FORECASTS_TABLE
+    from forecastops.performance import classify, realized_metrics, score_forecasts
+
+    version, cutoff, family = champion
+    forecast_days = [d for d in lake.partition_days(FORECASTS_TABLE) if cutoff <= d <= day]
+    forecasts = lake.read_days(FORECASTS_TABLE, forecast_days)
+    if forecasts.empty or not lake.has_partition(BACKTEST_TABLE, cutoff):
+        return None
+    actuals = load_actuals(lake, forecasts["date"].min().date(), day)
+    scored = score_forecasts(forecasts, actuals, model_version=version)
+    if scored.empty:
+        return None
+    baseline = lake.read_partition(BACKTEST_TABLE, cutoff, "metrics")
+    baseline = baseline[baseline["candidate"] == family]
+    result = classify(
+        realized_metrics(scored, day, windows=(policy.window_days,)), baseline, policy
+    )
+    summary = pd.DataFrame(
+        {
+            "partition_date": [day.isoformat()],
+            "model_version": [version],
+            "model_status": [result.model_status],
+            "overall_degradation": [result.overall_degradation],
+            "overall_mae": [result.overall_mae],
+            "baseline_mae": [result.baseline_mae],
+            "scored_days": [result.days],
+            **{f"series_{status}": [count] for status, count in result.counts.items()},
+        }
+    )
+    lake.write_partition(PERFORMANCE_TABLE, day, {"data": summary, "series": result.series})
+    return result
+
+
+def load_actuals(lake: Lake, first: date, last: date) -> pd.DataFrame:
+    """Validated actual units (date, store_id, product_id, units_sold) for `first`..`last`;
+    empty when none have arrived."""
+    from forecastops.contract import CONTRACT_COLUMNS
+    from forecastops.ingest import RAW_SALES_TABLE
+
+    days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+    return lake.read_days(RAW_SALES_TABLE, days, columns=list(CONTRACT_COLUMNS))

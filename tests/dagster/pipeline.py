@@ -14,7 +14,7 @@ from forecast_assets.model import (
     promotion_decision,
     sales_features,
 )
-from forecast_assets.monitoring import drift_score
+from forecast_assets.monitoring import drift_score, model_health
 from forecast_jobs.jobs import ingest_job, retrain_job
 from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
 from resources.storage import LakeStorage, LandingSalesSource, ReportsFolder
@@ -37,6 +37,7 @@ def pipeline_definitions(workdir: Path, policy: RetrainPolicy = SMALL_POLICY) ->
             promotion_decision,
             forecasts,
             drift_score,
+            model_health,
         ],
         jobs=[ingest_job, retrain_job],
         resources={
