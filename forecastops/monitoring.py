@@ -18,6 +18,7 @@ from forecastops.lake import Lake
 if TYPE_CHECKING:
     from forecastops.drift import DriftPolicy, DriftResult
     from forecastops.performance import PerformancePolicy, PerformanceResult
+    from forecastops.triggers import Signals
 
 DRIFT_TABLE = "drift_score"
 CURRENT_WINDOW_DAYS = 28
@@ -157,3 +158,36 @@ def load_actuals(lake: Lake, first: date, last: date) -> pd.DataFrame:
 
     days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
     return lake.read_days(RAW_SALES_TABLE, days, columns=list(CONTRACT_COLUMNS))
+
+
+def latest_signals(lake: Lake) -> Signals | None:
+    """What the monitoring assets stored for the newest day they scored (for the retrain
+    sensor): its drift score, the champion's degradation and whether the day's landing file met
+    the contract. None when nothing is stored yet."""
+    from forecastops.ingest import CONTRACT_TABLE
+    from forecastops.triggers import Signals
+
+    days = set(lake.partition_days(DRIFT_TABLE)) | set(lake.partition_days(PERFORMANCE_TABLE))
+    if not days:
+        return None
+    day = max(days)
+    drift = lake.read_partition(DRIFT_TABLE, day) if lake.has_partition(DRIFT_TABLE, day) else None
+    performance = (
+        lake.read_partition(PERFORMANCE_TABLE, day)
+        if lake.has_partition(PERFORMANCE_TABLE, day)
+        else None
+    )
+    contract = (
+        lake.read_partition(CONTRACT_TABLE, day)
+        if lake.has_partition(CONTRACT_TABLE, day)
+        else None
+    )
+    return Signals(
+        day=day.isoformat(),
+        contract_passed=bool(contract is not None and contract["passed"].item()),
+        drift_score=float(drift["overall_score"].item()) if drift is not None else None,
+        degradation=(
+            float(performance["overall_degradation"].item()) if performance is not None else None
+        ),
+        top_features=str(drift["top_features"].item()) if drift is not None else "",
+    )
