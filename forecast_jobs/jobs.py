@@ -12,6 +12,7 @@ from forecast_assets.model import (
     promotion_decision,
     sales_features,
 )
+from forecast_assets.monitoring import drift_score, model_health
 from forecast_assets.partitions import daily_partitions
 
 ingest_job = dg.define_asset_job(
@@ -29,4 +30,29 @@ retrain_job = dg.define_asset_job(
     partitions_def=daily_partitions,
     description="The retrain cycle for one cutoff day: features -> challenger -> backtest -> "
     "promotion gate -> champion forecasts.",
+)
+
+daily_cycle_job = dg.define_asset_job(
+    "daily_cycle_job",
+    selection=dg.AssetSelection.assets(
+        raw_sales,
+        sales_quality_report,
+        sales_features,
+        challenger_model,
+        backtest,
+        promotion_decision,
+        forecasts,
+        drift_score,
+        model_health,
+    ),
+    partitions_def=daily_partitions,
+    description="The whole day: ingest, the retrain cycle with its promotion gate, forecasts, "
+    "the drift score and the champion's health.",
+)
+
+weekly_backtest_job = dg.define_asset_job(
+    "weekly_backtest_job",
+    selection=dg.AssetSelection.assets(backtest),
+    partitions_def=daily_partitions,
+    description="The full rolling-origin backtest of every candidate family at the latest day.",
 )

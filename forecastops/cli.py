@@ -1,5 +1,6 @@
 """`forecastops`: the one command-line entry point (simulate a retailer, query the lake,
-operate the model registry: promote, rollback, history, status, forecasts, reproduce).
+operate the model registry: promote, rollback, history, status, forecasts, reproduce; queue
+retrains; list, read and act on alerts).
 
 Every bad flag or setting stops with a message that names it and says what to do; nothing is
 written before the input has been checked.
@@ -12,18 +13,21 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, cast
 
 import typer
 
+from forecastops.retrain import MAX_PARTITIONS
 from forecastops.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from forecastops.alerts import Alert, AlertStore
     from forecastops.operations import AliasPlan, OperationRefused
     from forecastops.registry import ModelRegistry
+    from forecastops.retrain import RetrainRefused
     from forecastops.simulator import CorruptionKind
 
 app = typer.Typer(
@@ -438,3 +442,451 @@ def reproduce(
         )
         raise typer.Exit(1)
     typer.echo(f"Reproduced: train_wape within {REPRODUCE_TOLERANCE:.0e} of the recorded value.")
+
+
+# -- retrains and alerts --------------------------------------------------------------------
+# Retrain requests are checked by forecastops.retrain and queued with the real `dagster job
+# backfill`; the alert lifecycle is forecastops.alerts (its docstring states the moves). Exit
+# codes as above: 0 done; 1 refused (an illegal move, a day that cannot be retrained) or failed;
+# 2 bad usage (a flag or an ID that is wrong). Nothing changes unless 0.
+
+
+def _refuse_retrain(error: RetrainRefused) -> NoReturn:
+    """Exit for a refused retrain request: 2 naming the flag for bad usage, else 1."""
+    if error.usage:
+        hint = f"--{error.field}" if error.field else None
+        raise typer.BadParameter(f"{error} Nothing was queued.", param_hint=hint) from None
+    typer.echo(f"Refused: {error} Nothing was queued.", err=True)
+    raise typer.Exit(1) from None
+
+
+def _days_text(days: tuple[date, ...]) -> str:
+    if len(days) <= 7:
+        return ", ".join(day.isoformat() for day in days)
+    return f"{days[0].isoformat()}..{days[-1].isoformat()} ({len(days)} days)"
+
+
+def _queue_retrain(days: tuple[date, ...], settings: Settings) -> None:
+    """Queue one retrain_job run per day and say where to follow it. Raises the core's
+    `RetrainRefused`, `RetrainLaunchError` and `SettingsError` for the caller to report."""
+    from forecastops.retrain import RETRAIN_JOB, queue_retrain
+
+    typer.echo(
+        f"Queuing {len(days)} {RETRAIN_JOB} run(s) with `dagster job backfill` (it loads the "
+        "code location first; this takes a few seconds)...",
+        err=True,
+    )
+    queued = queue_retrain(days, settings)
+    if queued.warning:
+        typer.echo(f"Warning: {queued.warning}", err=True)
+    limit = "" if queued.warning else ", one backfill run at a time (dagster.yaml's limit)"
+    typer.echo(
+        f"Queued backfill {queued.backfill_id}: {len(days)} {RETRAIN_JOB} run(s) for "
+        f"{_days_text(days)} in DAGSTER_HOME={queued.dagster_home}.\n"
+        "The Dagster daemon starts them (`make ui` runs one, or `dagster-daemon run -w "
+        f"workspace.yaml`){limit}. Follow it in the UI at {queued.ui_path}."
+    )
+
+
+@app.command(
+    help=f"""Queue one retrain_job run per cutoff day for the daemon (a backfill).
+
+    The same backfill as the UI's backfill dialog, made with the real `dagster job backfill`.
+    Give --from and --to (a range, both included) or --partitions. Each day must be a partition:
+    from FORECASTOPS_START_DATE to yesterday in FORECASTOPS_TIMEZONE; at most {MAX_PARTITIONS}
+    days per request. The runs wait in the run queue of the instance at DAGSTER_HOME until the
+    daemon starts them (`make ui` runs one, or `dagster-daemon run -w workspace.yaml`). How many
+    run at once is set by dagster.yaml in DAGSTER_HOME: its tag_concurrency_limits entry for
+    dagster/backfill (limit 1) lets one backfill run at a time, so the daily schedule is not
+    starved. Prints the backfill id.
+    """
+)
+def retrain(
+    first: Annotated[
+        str | None, typer.Option("--from", help="First cutoff day (YYYY-MM-DD).")
+    ] = None,
+    last: Annotated[
+        str | None, typer.Option("--to", help="Last cutoff day, included (YYYY-MM-DD).")
+    ] = None,
+    partitions: Annotated[
+        str | None,
+        typer.Option(
+            "--partitions", help="Instead of --from/--to: cutoff days, e.g. 2025-03-01,2025-03-08."
+        ),
+    ] = None,
+) -> None:
+    from forecastops.retrain import (
+        RetrainLaunchError,
+        RetrainRefused,
+        plan_partitions,
+        plan_range,
+    )
+
+    if partitions is not None and (first is not None or last is not None):
+        raise typer.BadParameter(
+            "give either --partitions or --from/--to, not both. Nothing was queued.",
+            param_hint="--partitions",
+        )
+    if partitions is None and (first is None or last is None):
+        missing = "--to" if first is not None else "--from"
+        raise typer.BadParameter(
+            "give --from and --to (a range of cutoff days), or --partitions. Nothing was queued.",
+            param_hint=missing,
+        )
+    settings = _settings()
+    try:
+        if partitions is not None:
+            days = plan_partitions(partitions, settings)
+        else:
+            assert first is not None and last is not None
+            days = plan_range(first, last, settings)
+        _queue_retrain(days, settings)
+    except RetrainRefused as error:
+        _refuse_retrain(error)
+    except SettingsError as error:
+        typer.echo(f"Configuration error:\n{error}", err=True)
+        raise typer.Exit(2) from None
+    except RetrainLaunchError as error:
+        typer.echo(f"Could not queue the retrain: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+alerts_app = typer.Typer(
+    help="The alerts the pipeline raised (run failures, drift, contract breaks, promotions): "
+    "list them, read one, act on it or dismiss it.",
+    no_args_is_help=True,
+)
+app.add_typer(alerts_app, name="alerts")
+
+
+class AlertStatusChoice(StrEnum):
+    """`--status` of `alerts list`: a status of forecastops.alerts.AlertStatus, open or all."""
+
+    unread = "unread"
+    read = "read"
+    actioned = "actioned"
+    dismissed = "dismissed"
+    open = "open"
+    all = "all"
+
+
+class AlertSeverityChoice(StrEnum):
+    """forecastops.alerts.Severity, spelled out for the CLI (which loads SQLAlchemy lazily)."""
+
+    info = "info"
+    warning = "warning"
+    critical = "critical"
+
+
+class AlertTypeChoice(StrEnum):
+    """forecastops.alerts.AlertType, spelled out for the CLI (which loads SQLAlchemy lazily)."""
+
+    data_drift = "data_drift"
+    performance_drift = "performance_drift"
+    contract_break = "contract_break"
+    run_failure = "run_failure"
+    promotion = "promotion"
+
+
+ALERT_TITLE_CHARS_LISTED = 80
+_ID_HINT = "'ID'"
+
+
+@contextmanager
+def _alert_errors() -> Iterator[None]:
+    """Turn the store's errors into messages and exit codes: an unknown ID or a bad value is
+    usage (2), an illegal move or an unreachable store is 1."""
+    from forecastops.alerts import (
+        AlertNotFoundError,
+        AlertStoreConfigError,
+        AlertStoreUnavailableError,
+        AlertTransitionError,
+        InvalidAlertError,
+    )
+
+    try:
+        yield
+    except AlertStoreConfigError as error:
+        typer.echo(f"Configuration error:\n{error}", err=True)
+        raise typer.Exit(2) from None
+    except AlertNotFoundError as error:
+        raise typer.BadParameter(
+            f"{error} List them with `forecastops alerts list --status all`.",
+            param_hint=_ID_HINT,
+        ) from None
+    except InvalidAlertError as error:
+        raise typer.BadParameter(str(error)) from None
+    except AlertTransitionError as error:
+        typer.echo(f"Refused: {error} Nothing changed.", err=True)
+        raise typer.Exit(1) from None
+    except AlertStoreUnavailableError as error:
+        typer.echo(f"Alert store error: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _alert_store(settings: Settings) -> AlertStore | None:
+    """The settings' alert store with its schema; None when it is a SQLite file that does not
+    exist yet (no alert was ever raised), which is not created, so a mistyped FORECASTOPS_HOME
+    leaves nothing behind. Call inside `_alert_errors()`."""
+    from forecastops.alerts import AlertStore
+
+    store = AlertStore(settings.alerts_url)
+    url = store.engine.url
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return None
+    store.create_schema()
+    return store
+
+
+def _get_alert(store: AlertStore | None, alert_id: int, settings: Settings) -> Alert:
+    """The alert with this id; an unknown one is a usage error naming ID. Call inside
+    `_alert_errors()`."""
+    from forecastops.alerts import AlertNotFoundError
+
+    if store is None:
+        raise AlertNotFoundError(alert_id, settings.alerts_url)
+    return store.get(alert_id)
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _print_alert(alert: Alert) -> None:
+    """An alert in full: its fields, links, recommendation, notes and message."""
+    by = f", by {alert.actor}" if alert.actor else ""
+    rows = [
+        ("severity", alert.severity.value),
+        ("type", alert.type.value),
+        ("status", f"{alert.status.value} (since {_when(alert.status_changed_at)}{by})"),
+        ("created", _when(alert.created_at)),
+        ("subject", alert.subject or "-"),
+    ]
+    rows += [("link", f"{link.label}: {link.url}") for link in alert.links]
+    if alert.recommendation is not None:
+        recommended = json.dumps(dict(alert.recommendation))
+        if alert.is_open:
+            recommended += f" (approve: forecastops alerts action {alert.id} --approve)"
+        rows.append(("recommends", recommended))
+    if alert.notes:
+        rows.append(("notes", alert.notes))
+    width = max(len(label) for label, _ in rows)
+    typer.echo(f"Alert {alert.id}: {alert.title}")
+    for label, value in rows:
+        typer.echo(f"  {label.ljust(width)}  {value}")
+    if alert.message:
+        typer.echo(f"\n{alert.message}")
+
+
+_ALERT_ID_ARGUMENT = typer.Argument(
+    metavar="ID", help="Alert id (see `forecastops alerts list`).", show_default=False
+)
+
+
+@alerts_app.command("list")
+def list_alerts(
+    status: Annotated[
+        AlertStatusChoice,
+        typer.Option(
+            "--status",
+            help="open = unread or read (still wanting attention); all = every status.",
+        ),
+    ] = AlertStatusChoice.open,
+    severity: Annotated[
+        AlertSeverityChoice | None, typer.Option("--severity", help="Only this severity.")
+    ] = None,
+    alert_type: Annotated[
+        AlertTypeChoice | None, typer.Option("--type", help="Only this type.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="Show at most this many, newest first.")
+    ] = 100,
+) -> None:
+    """List alerts, newest first (the open ones unless --status says otherwise).
+
+    Columns: id, severity, type, title, subject, created_at (UTC), status; then the open
+    alerts per severity.
+    """
+    from tabulate import tabulate
+
+    from forecastops.alerts import OPEN_STATUSES, AlertStatus, Severity
+
+    settings = _settings()
+    statuses: tuple[AlertStatus, ...] | None = (
+        None
+        if status is AlertStatusChoice.all
+        else OPEN_STATUSES
+        if status is AlertStatusChoice.open
+        else (AlertStatus(status.value),)
+    )
+    with _alert_errors():
+        store = _alert_store(settings)
+        if store is None:
+            typer.echo(
+                f"No alerts: none has been raised yet (no alert store at {settings.alerts_url})."
+            )
+            return
+        alerts = store.list(
+            status=statuses,
+            severity=severity.value if severity else None,
+            type=alert_type.value if alert_type else None,
+            limit=limit,
+        )
+        counts = store.open_counts()
+    filters = [f"status {status.value}"]
+    filters += [f"severity {severity.value}"] if severity else []
+    filters += [f"type {alert_type.value}"] if alert_type else []
+    if alerts:
+        rows = [
+            [
+                alert.id,
+                alert.severity.value,
+                alert.type.value,
+                _table_cell(_cut(alert.title, ALERT_TITLE_CHARS_LISTED)),
+                _table_cell(alert.subject or ""),
+                _when(alert.created_at),
+                alert.status.value,
+            ]
+            for alert in alerts
+        ]
+        headers = ["id", "severity", "type", "title", "subject", "created_at", "status"]
+        typer.echo(tabulate(rows, headers=headers, tablefmt="pipe"))
+        more = (
+            f"; the newest {limit} are shown, raise --limit for more"
+            if len(alerts) == limit
+            else ""
+        )
+        typer.echo(f"\n{len(alerts)} alert(s) with {', '.join(filters)}{more}.")
+    else:
+        typer.echo(f"No alerts with {', '.join(filters)}.")
+    by_severity = (Severity.CRITICAL, Severity.WARNING, Severity.INFO)
+    open_text = ", ".join(f"{counts[s]} {s.value}" for s in by_severity)
+    typer.echo(f"Open: {open_text}. Read one with `forecastops alerts read ID`.")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _table_cell(text: str) -> str:
+    """Text safe inside a markdown table cell: one line, pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+@alerts_app.command("show")
+def show_alert(alert_id: Annotated[int, _ALERT_ID_ARGUMENT]) -> None:
+    """Print an alert in full without changing its status."""
+    settings = _settings()
+    with _alert_errors():
+        alert = _get_alert(_alert_store(settings), alert_id, settings)
+    _print_alert(alert)
+
+
+@alerts_app.command("read")
+def read_alert(alert_id: Annotated[int, _ALERT_ID_ARGUMENT]) -> None:
+    """Mark an unread alert read and print it in full.
+
+    Recorded with your OS user. Refused (exit 1) unless the alert is unread; `forecastops
+    alerts show ID` prints any alert.
+    """
+    settings = _settings()
+    with _alert_errors():
+        store = _alert_store(settings)
+        _get_alert(store, alert_id, settings)
+        assert store is not None  # _get_alert found the alert in it
+        alert = store.mark_read(alert_id, _actor())
+    _print_alert(alert)
+
+
+@alerts_app.command("action")
+def action_alert(
+    alert_id: Annotated[int, _ALERT_ID_ARGUMENT],
+    approve: Annotated[
+        bool,
+        typer.Option(
+            "--approve",
+            help="Done what it asks (actioned). An alert recommending a retrain queues that "
+            "retrain, as `forecastops retrain --partitions D` does.",
+        ),
+    ] = False,
+    dismiss: Annotated[
+        bool, typer.Option("--dismiss", help="Nothing to do (dismissed); --notes can say why.")
+    ] = False,
+    notes: Annotated[
+        str | None, typer.Option("--notes", help="A sentence recorded with the alert.")
+    ] = None,
+) -> None:
+    """Close an open alert: --approve (actioned) or --dismiss; both are final.
+
+    Recorded with your OS user and the notes. Refused (exit 1), with nothing changed, when the
+    alert is already actioned or dismissed, or when it recommends retraining a day that cannot
+    be retrained. The alert is closed before its retrain is queued, so two operators approving
+    at once queue it once; if queueing then fails, the message gives the `forecastops retrain`
+    command to run.
+    """
+    if approve == dismiss:
+        raise typer.BadParameter(
+            "give exactly one of --approve (done what it asks) or --dismiss (nothing to do). "
+            "Nothing changed.",
+            param_hint="--approve/--dismiss",
+        )
+    if notes is not None and not notes.strip():
+        raise typer.BadParameter(
+            "the notes are blank; say in a sentence what was done or why, or leave --notes out. "
+            "Nothing changed.",
+            param_hint="--notes",
+        )
+    from forecastops.retrain import RetrainLaunchError, RetrainRefused
+
+    settings = _settings()
+    with _alert_errors():
+        store = _alert_store(settings)
+        alert = _get_alert(store, alert_id, settings)
+        assert store is not None  # _get_alert found the alert in it
+        days = _recommended_retrain(alert, settings) if approve and alert.is_open else None
+        if approve:
+            alert = store.action(alert_id, _actor(), notes.strip() if notes else None)
+        else:
+            alert = store.dismiss(alert_id, _actor(), notes.strip() if notes else None)
+    typer.echo(f"Alert {alert.id} {alert.status.value} by {alert.actor}: {alert.title}")
+    if days is None:
+        if approve and alert.recommendation is not None:
+            typer.echo(
+                f"Its recommendation {json.dumps(dict(alert.recommendation))} has no automatic "
+                "action; carry it out by hand."
+            )
+        return
+    try:
+        _queue_retrain(days, settings)
+    except (RetrainRefused, RetrainLaunchError, SettingsError) as error:
+        typer.echo(
+            f"Alert {alert.id} is actioned, but its retrain was not queued: {error}\n"
+            f"Queue it with: forecastops retrain --partitions {','.join(map(str, days))}",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+
+
+def _recommended_retrain(alert: Alert, settings: Settings) -> tuple[date, ...] | None:
+    """The days an open alert's recommendation asks to retrain, checked now so that an approval
+    which cannot be carried out changes nothing; None when it recommends no retrain."""
+    from forecastops.retrain import RetrainRefused, instance_config_problem, plan_partitions
+
+    recommendation = alert.recommendation or {}
+    if recommendation.get("action") != "retrain":
+        return None
+    partition = recommendation.get("partition")
+    try:
+        if not isinstance(partition, str):
+            raise RetrainRefused(f"it names no partition day ({json.dumps(dict(recommendation))}).")
+        days = plan_partitions(partition, settings)
+        instance_config_problem(settings)
+    except RetrainRefused as error:
+        typer.echo(
+            f"Refused: alert {alert.id} recommends a retrain that cannot be queued: {error} "
+            "Nothing changed. Dismiss it (--dismiss --notes ...), or queue a retrain of a valid "
+            "day with `forecastops retrain` and then approve or dismiss it.",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    return days

@@ -15,7 +15,16 @@ from forecast_jobs.definitions import defs
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-HEAVY_MODULES = ("pandas", "pandera", "mlflow", "evidently", "lightgbm", "sklearn", "duckdb")
+HEAVY_MODULES = (
+    "pandas",
+    "pandera",
+    "mlflow",
+    "evidently",
+    "lightgbm",
+    "sklearn",
+    "duckdb",
+    "sqlalchemy",
+)
 
 
 def _shape() -> dict[str, object]:

@@ -1,0 +1,110 @@
+"""Monitoring: the open alerts of the alert store, shown in the Dagster UI.
+
+`open_alerts` reads the store (it computes nothing); materialize it (one click in the UI) to
+refresh the table in its metadata. `forecastops alerts list` is the live view from a shell.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the `context` annotation at definition
+# time. The alert store (SQLAlchemy) and pandas load inside the body.
+from typing import TYPE_CHECKING
+
+import dagster as dg
+
+from resources.alerts import AlertStoreResource
+
+if TYPE_CHECKING:
+    from forecastops.alerts import Alert
+
+CRITICAL_CHECK = "no_critical_alerts"
+MAX_ALERTS_LISTED = 50
+TABLE_COLUMNS = ("id", "severity", "type", "title", "subject", "created_at", "status")
+
+
+@dg.asset(
+    group_name="monitoring",
+    check_specs=[
+        dg.AssetCheckSpec(
+            CRITICAL_CHECK,
+            asset="open_alerts",
+            description="No critical alert is open (unread or read); act on or dismiss them "
+            "with `forecastops alerts action ID`.",
+        )
+    ],
+)
+def open_alerts(alert_store: AlertStoreResource) -> dg.MaterializeResult:
+    """The open (unread or read) alerts, critical first, then newest first: counts per severity
+    and a table (id, severity, type, title, subject, created_at, status)."""
+    from forecastops.alerts import OPEN_STATUSES, Severity
+
+    store = alert_store.store
+    counts = store.open_counts()
+    by_severity = [Severity.CRITICAL, Severity.WARNING, Severity.INFO]
+    listed: list[Alert] = []
+    for severity in by_severity:
+        room = MAX_ALERTS_LISTED - len(listed)
+        if counts[severity] and room > 0:
+            listed += store.list(status=OPEN_STATUSES, severity=severity, limit=room)
+    critical = [alert for alert in listed if alert.severity is Severity.CRITICAL]
+    total = sum(counts.values())
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": total,
+            **{f"open_{severity}": counts[severity] for severity in by_severity},
+            "alerts": dg.MetadataValue.md(_alerts_table(listed, total)),
+            "alert_store": store.display_url,
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=CRITICAL_CHECK,
+                passed=counts[Severity.CRITICAL] == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=(
+                    f"{counts[Severity.CRITICAL]} critical alert(s) open; read them with "
+                    "`forecastops alerts read ID` and act on or dismiss them."
+                    if counts[Severity.CRITICAL]
+                    else "No critical alert is open."
+                ),
+                metadata={
+                    "open_critical": counts[Severity.CRITICAL],
+                    "critical_alerts": dg.MetadataValue.md(
+                        _alerts_table(critical, counts[Severity.CRITICAL])
+                    ),
+                },
+            )
+        ],
+    )
+
+
+def _alerts_table(alerts: "list[Alert]", total: int) -> str:
+    """`alerts` as a markdown table of `TABLE_COLUMNS`, with a note when `total` (the open
+    alerts of those severities) is more than the rows shown."""
+    import pandas as pd
+
+    if not alerts:
+        return "_(none)_"
+    rows = pd.DataFrame(
+        [
+            {
+                "id": alert.id,
+                "severity": alert.severity.value,
+                "type": alert.type.value,
+                "title": _cell(alert.title),
+                "subject": _cell(alert.subject or ""),
+                "created_at": alert.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                "status": alert.status.value,
+            }
+            for alert in alerts
+        ],
+        columns=list(TABLE_COLUMNS),
+    )
+    table = rows.to_markdown(index=False)
+    if total > len(alerts):
+        table += (
+            f"\n\n_…and {total - len(alerts)} more open; `forecastops alerts list` lists them._"
+        )
+    return table
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a markdown table cell: one line, pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")

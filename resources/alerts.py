@@ -1,0 +1,38 @@
+"""The alert store (`forecastops.alerts`) as a Dagster resource, for assets and sensors."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING
+
+import dagster as dg
+
+if TYPE_CHECKING:
+    from forecastops.alerts import AlertStore
+
+_STORES: dict[tuple[int, str], AlertStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+class AlertStoreResource(dg.ConfigurableResource):
+    """Alerts in the SQL database at `url` (`FORECASTOPS_ALERTS_DB_URL`; default SQLite at
+    `$FORECASTOPS_HOME/alerts.db`)."""
+
+    url: str
+
+    @property
+    def store(self) -> AlertStore:
+        """The store at `url`, with its schema created. One store (engine and connection pool)
+        per URL and process: the schema is checked on first use only, and a forked process
+        builds its own store rather than sharing its parent's connections."""
+        key = (os.getpid(), self.url)
+        with _STORES_LOCK:
+            store = _STORES.get(key)
+            if store is None:
+                from forecastops.alerts import AlertStore  # SQLAlchemy loads on first use only
+
+                store = AlertStore(self.url)
+                store.create_schema()
+                _STORES[key] = store
+            return store

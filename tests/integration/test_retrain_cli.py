@@ -1,0 +1,115 @@
+"""`forecastops retrain`: every bad flag is refused before anything is queued; the real command,
+and approving an alert that recommends a retrain, queue a `retrain_job` backfill in the
+instance. The daemon executing such backfills is covered by test_cli_backfill.py."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from typer.testing import CliRunner, Result
+
+from forecastops.alerts import AlertStatus, AlertStore, AlertType, Severity
+from forecastops.cli import app
+from tests.integration.helpers import isolated_env, run
+
+runner = CliRunner()
+
+
+def invoke(home: Path, *args: str) -> Result:
+    return runner.invoke(
+        app,
+        ["retrain", *args],
+        env={"FORECASTOPS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")},
+    )
+
+
+def text(result: Result) -> str:
+    """The output with the error box drawn around it removed and whitespace collapsed."""
+    return " ".join(result.output.replace("│", " ").split())
+
+
+@pytest.mark.parametrize(
+    ("args", "named", "says"),
+    [
+        ([], "--from", "give --from and --to"),
+        (["--from", "2025-01-03"], "--to", "give --from and --to"),
+        (["--to", "2025-01-03"], "--from", "give --from and --to"),
+        (["--partitions", "2025-01-03", "--from", "2025-01-02"], "--partitions", "not both"),
+        (["--from", "2025/01/03", "--to", "2025-01-04"], "--from", "YYYY-MM-DD"),
+        (["--from", "2025-01-03", "--to", "2025-01-32"], "--to", "YYYY-MM-DD"),
+        (["--from", "2025-01-04", "--to", "2025-01-03"], "--to", "on or after the first"),
+        (["--from", "2024-12-30", "--to", "2025-01-03"], "--from", "FORECASTOPS_START_DATE"),
+        (["--from", "2025-01-03", "--to", "2099-01-01"], "--to", "not a partition yet"),
+        (["--from", "2025-01-01", "--to", "2026-01-02"], "--to", "more than 366"),
+        (["--partitions", "2025-01-03,,2025-01-04"], "--partitions", "empty item"),
+        (["--partitions", "2025-01-03 2025-01-04"], "--partitions", "YYYY-MM-DD"),
+        (["--partitions", "2099-01-01"], "--partitions", "not a partition yet"),
+    ],
+)
+def test_bad_flags_are_refused_naming_the_flag_and_nothing_is_queued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], named: str, says: str
+) -> None:
+    launched: list[Any] = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: launched.append(a))
+    result = invoke(tmp_path, *args)
+    assert result.exit_code == 2
+    assert f"Invalid value for {named}" in text(result)
+    assert says in text(result) and "Nothing was queued." in text(result)
+    assert launched == []
+    assert not (tmp_path / "dagster").exists()
+
+
+def test_the_help_names_the_backfill_concurrency_limit() -> None:
+    help_text = " ".join(runner.invoke(app, ["retrain", "--help"]).output.split())
+    assert "dagster/backfill" in help_text and "dagster.yaml" in help_text
+    assert "at most 366 days" in help_text
+
+
+def _backfill(dagster_home: Path, output: str) -> tuple[list[str], dict[str, str]]:
+    """The partitions of the backfill the output names, and the status of each of its runs."""
+    match = re.search(r"Queued backfill (\w+):", output)
+    assert match, output
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        backfill = instance.get_backfill(match.group(1))
+        runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": match.group(1)}))
+    assert backfill is not None
+    assert backfill.partition_set_origin is not None
+    assert backfill.partition_set_origin.partition_set_name == "retrain_job_partition_set"
+    return list(backfill.partition_names or []), {
+        run.tags["dagster/partition"]: run.status.value for run in runs
+    }
+
+
+@pytest.mark.slow
+def test_retrain_queues_one_run_per_day_for_the_daemon(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    result = run(["forecastops", "retrain", "--from", "2025-01-03", "--to", "2025-01-04"], env)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    partitions, runs = _backfill(tmp_path / "dagster", result.stdout)
+    assert partitions == ["2025-01-03", "2025-01-04"]
+    assert runs == {"2025-01-03": "QUEUED", "2025-01-04": "QUEUED"}
+
+
+@pytest.mark.slow
+def test_approving_an_alert_queues_the_retrain_it_recommends(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    with AlertStore(f"sqlite:///{tmp_path / 'alerts.db'}") as store:
+        store.create_schema()
+        alert = store.raise_alert(
+            type=AlertType.RUN_FAILURE,
+            severity=Severity.CRITICAL,
+            title="retrain_job failed for partition 2025-01-05",
+            message="",
+            recommendation={"action": "retrain", "partition": "2025-01-05"},
+        )
+        result = run(["forecastops", "alerts", "action", str(alert.id), "--approve"], env)
+        assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+        assert store.get(alert.id).status is AlertStatus.ACTIONED
+    partitions, runs = _backfill(tmp_path / "dagster", result.stdout)
+    assert partitions == ["2025-01-05"]
+    assert runs == {"2025-01-05": "QUEUED"}
