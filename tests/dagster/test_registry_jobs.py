@@ -4,7 +4,6 @@ with a clear description and change nothing."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,21 +30,12 @@ from forecastops.registry import CHALLENGER, CHAMPION, ModelRegistry
 from forecastops.simulator import SimulationSpec, simulate_sales
 from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
 from resources.storage import LakeStorage
+from tests.registry_helpers import empty_mlflow_store
 
 START = date(2025, 1, 1)
 DAYS = 100
 CUTOFF = START + timedelta(days=DAYS - 1)
 POLICY = RetrainPolicy(window_days=60, horizon_days=14, backtest_days=42, backtest_folds=3)
-
-
-def empty_mlflow_store() -> Path:
-    """An empty MLflow SQLite store, made once per test session in its temporary home
-    (creating the tables takes seconds; copying the file takes milliseconds)."""
-    template = Path(os.environ["FORECASTOPS_HOME"]) / "mlflow-template" / "mlflow.db"
-    if not template.is_file():
-        template.parent.mkdir(parents=True, exist_ok=True)
-        ModelRegistry(f"sqlite:///{template}").alias_version(CHAMPION)
-    return template
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ how to start it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from typing import Any
@@ -28,12 +28,12 @@ from forecastops.alerts import (
     AlertType,
     Severity,
 )
+from tests.alert_races import WORKERS, race
 from tests.integration.postgres import fresh_database
 
 pytestmark = pytest.mark.postgres
 
 SERVER = "postgres@127.0.0.1:5432"
-WORKERS = 8
 
 
 @pytest.fixture(scope="module")
@@ -69,26 +69,6 @@ def drift_alert(store: AlertStore, **overrides: Any) -> Alert:
     }
     fields.update(overrides)
     return store.raise_alert(**fields)
-
-
-def race(attempt: Callable[[int], Alert]) -> tuple[list[Alert], list[AlertTransitionError]]:
-    """Run `attempt(worker)` in WORKERS threads released together; split wins and losses."""
-    barrier = threading.Barrier(WORKERS)
-
-    def run(worker: int) -> Alert:
-        barrier.wait(timeout=10)
-        return attempt(worker)
-
-    with ThreadPoolExecutor(WORKERS) as pool:
-        futures = [pool.submit(run, worker) for worker in range(WORKERS)]
-    wins: list[Alert] = []
-    losses: list[AlertTransitionError] = []
-    for future in futures:
-        try:
-            wins.append(future.result())
-        except AlertTransitionError as error:
-            losses.append(error)
-    return wins, losses
 
 
 @pytest.mark.parametrize("scheme", ["postgresql", "postgresql+psycopg"])

@@ -22,13 +22,14 @@ from typer.testing import CliRunner
 
 from forecast_assets.model import challenger_model, sales_features
 from forecastops.cli import app
-from forecastops.cycle import DECISION_TABLE, FORECASTS_TABLE
+from forecastops.cycle import DECISION_TABLE
 from forecastops.ingest import RAW_SALES_TABLE
 from forecastops.lake import Lake
 from forecastops.registry import CHALLENGER, CHAMPION, ModelRegistry
 from forecastops.simulator import SimulationSpec, simulate_sales
 from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
 from resources.storage import LakeStorage
+from tests.registry_helpers import empty_mlflow_store, write_forecasts
 
 START = date(2025, 1, 1)
 DAYS = 100
@@ -38,38 +39,12 @@ POLICY = RetrainPolicy(window_days=60, horizon_days=14, backtest_days=42, backte
 runner = CliRunner()
 
 
-def empty_mlflow_store() -> Path:
-    """An empty MLflow SQLite store, made once per test session in its temporary home
-    (creating the tables takes seconds; copying the file takes milliseconds)."""
-    template = Path(os.environ["FORECASTOPS_HOME"]) / "mlflow-template" / "mlflow.db"
-    if not template.is_file():
-        template.parent.mkdir(parents=True, exist_ok=True)
-        ModelRegistry(f"sqlite:///{template}").alias_version(CHAMPION)
-    return template
-
-
 def _write_forecasts(lake: Lake, sales: pd.DataFrame, cutoff: date, version: str) -> None:
     """A stored forecast of the next `FORECAST_DAYS` days: the actuals + 1 unit."""
     days = pd.date_range(cutoff + timedelta(days=1), periods=FORECAST_DAYS)
     rows = sales[sales["date"].isin(days)][["date", "store_id", "product_id", "units_sold"]]
     p50 = rows.pop("units_sold").astype(float) + 1.0
-    lake.write_partition(
-        FORECASTS_TABLE,
-        cutoff,
-        {
-            "data": rows.assign(
-                p10=p50 * 0.8,
-                p50=p50,
-                p90=p50 * 1.2,
-                horizon_step=(rows["date"] - pd.Timestamp(cutoff)).dt.days,
-                training_cutoff=cutoff.isoformat(),
-                model_version=version,
-                feature_set_version="abc123",
-                data_sha256="f" * 64,
-                dagster_run_id="run-1",
-            ).reset_index(drop=True)
-        },
-    )
+    write_forecasts(lake, rows, cutoff, version, p50)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import dataclasses
 import multiprocessing
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,9 +33,9 @@ from forecastops.alerts import (
     Severity,
 )
 from forecastops.settings import SettingsError
+from tests.alert_races import WORKERS, race
 
 T0 = datetime(2025, 3, 2, 6, 0, tzinfo=UTC)
-WORKERS = 8
 
 
 class StepClock:
@@ -75,33 +75,6 @@ def drift_alert(store: AlertStore, **overrides: Any) -> Alert:
     }
     fields.update(overrides)
     return store.raise_alert(**fields)
-
-
-def race(attempt: Callable[[int], Alert]) -> tuple[list[Alert], list[AlertTransitionError]]:
-    """Run `attempt(worker)` in WORKERS threads released at the same instant.
-
-    Returns the alerts of the attempts that succeeded and the transition errors of those that
-    lost; any other exception (e.g. "database is locked") propagates and fails the test.
-    """
-    barrier = threading.Barrier(WORKERS)
-
-    def run(worker: int) -> Alert:
-        barrier.wait(timeout=10)
-        return attempt(worker)
-
-    with ThreadPoolExecutor(WORKERS) as pool:
-        futures = [pool.submit(run, worker) for worker in range(WORKERS)]
-    wins: list[Alert] = []
-    losses: list[AlertTransitionError] = []
-    for future in futures:
-        try:
-            wins.append(future.result())
-        except AlertTransitionError as error:
-            losses.append(error)
-    return wins, losses
-
-
-# --- lifecycle ------------------------------------------------------------------------------
 
 
 def test_raised_alert_is_unread_and_keeps_every_field(store: AlertStore) -> None:

@@ -4,7 +4,6 @@ hand-built lake, the status report and the forecast export."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -13,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecastops.cycle import DECISION_TABLE, FORECASTS_TABLE
+from forecastops.cycle import DECISION_TABLE
 from forecastops.ingest import RAW_SALES_TABLE
 from forecastops.lake import Lake
 from forecastops.models import LightGBMForecaster
@@ -35,6 +34,7 @@ from forecastops.operations import (
     stored_forecasts,
 )
 from forecastops.registry import CHALLENGER, CHAMPION, ModelRegistry
+from tests.registry_helpers import empty_mlflow_store, write_forecasts
 
 CUTOFFS = {"1": "2025-02-26", "2": "2025-02-27", "3": "2025-02-28", "4": "2025-03-01"}
 GATE_TAGS = {
@@ -48,16 +48,6 @@ GATE_TAGS = {
     "4": {},  # registered, never backtested
 }
 SERIES = (("S1", "P1"), ("S1", "P2"))
-
-
-def empty_mlflow_store() -> Path:
-    """An empty MLflow SQLite store, made once per test session in its temporary home
-    (creating the tables takes seconds; copying the file takes milliseconds)."""
-    template = Path(os.environ["FORECASTOPS_HOME"]) / "mlflow-template" / "mlflow.db"
-    if not template.is_file():
-        template.parent.mkdir(parents=True, exist_ok=True)
-        ModelRegistry(f"sqlite:///{template}").alias_version(CHAMPION)
-    return template
 
 
 def tiny_sales(days: int = 60) -> pd.DataFrame:
@@ -281,23 +271,7 @@ def _write_forecasts(lake: Lake, cutoff: date, days: int, version: str, p50: flo
         [(day, store, product) for day in dates for store, product in SERIES],
         columns=["date", "store_id", "product_id"],
     )
-    lake.write_partition(
-        FORECASTS_TABLE,
-        cutoff,
-        {
-            "data": rows.assign(
-                p10=p50 * 0.8,
-                p50=p50,
-                p90=p50 * 1.2,
-                horizon_step=(rows["date"] - pd.Timestamp(cutoff)).dt.days,
-                training_cutoff=cutoff.isoformat(),
-                model_version=version,
-                feature_set_version="abc123",
-                data_sha256="f" * 64,
-                dagster_run_id="run-1",
-            )
-        },
-    )
+    write_forecasts(lake, rows, cutoff, version, p50)
 
 
 @pytest.fixture
