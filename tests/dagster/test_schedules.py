@@ -11,12 +11,16 @@ from forecast_jobs.definitions import defs
 
 def _requests(name: str, tick: datetime) -> list[dg.RunRequest]:
     schedule = defs.resolve_schedule_def(name)
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
+    # The context is a context manager too: leaving it resets what it set up, so no dead
+    # instance is left behind for tests that run after this one.
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(
             instance=instance,
             scheduled_execution_time=tick,
             repository_def=defs.get_repository_def(),
-        )
+        ) as context,
+    ):
         return list(schedule.evaluate_tick(context).run_requests or [])
 
 
