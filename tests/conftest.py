@@ -30,3 +30,15 @@ def workdir(tmp_path: Path) -> Iterator[Path]:
     (tmp_path / "landing").mkdir()
     (tmp_path / "lake").mkdir()
     yield tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _forget_disposed_dagster_instances() -> Iterator[None]:
+    """Dagster 1.13's `DagsterInstance.__enter__` puts the instance's defs-state storage in a
+    context variable that `__exit__` never resets; once that instance is garbage-collected,
+    the next test that builds a repository fails with "Attempted to resolve undefined
+    DagsterInstance weakref". Clear it after every test."""
+    yield
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    _current_storage.set(None)
