@@ -12,7 +12,7 @@ import dagster as dg
 
 from forecast_assets.ingest import raw_sales
 from forecast_assets.metadata import column_schema, markdown_table
-from forecast_assets.partitions import daily_partitions
+from forecast_assets.partitions import daily_partitions, trailing_window
 from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
 from resources.storage import LakeStorage
 
@@ -32,14 +32,7 @@ def _png_markdown(path: Path, title: str) -> str:
 
 @dg.asset(
     partitions_def=daily_partitions,
-    deps=[
-        dg.AssetDep(
-            raw_sales,
-            partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-TRAINING_LOOKBACK_PARTITIONS, end_offset=0
-            ),
-        )
-    ],
+    deps=[trailing_window(raw_sales, TRAINING_LOOKBACK_PARTITIONS)],
     group_name="model",
     kinds={"pandas", "parquet"},
 )

@@ -10,7 +10,7 @@ import dagster as dg
 from forecast_assets.ingest import raw_sales
 from forecast_assets.metadata import markdown_table
 from forecast_assets.model import forecasts
-from forecast_assets.partitions import daily_partitions
+from forecast_assets.partitions import daily_partitions, trailing_window
 from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
 from resources.storage import LakeStorage, ReportsFolder
 
@@ -20,14 +20,7 @@ DRIFT_LOOKBACK_PARTITIONS = 28
 
 @dg.asset(
     partitions_def=daily_partitions,
-    deps=[
-        dg.AssetDep(
-            raw_sales,
-            partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-DRIFT_LOOKBACK_PARTITIONS, end_offset=0
-            ),
-        )
-    ],
+    deps=[trailing_window(raw_sales, DRIFT_LOOKBACK_PARTITIONS)],
     group_name="monitoring",
     kinds={"evidently", "parquet"},
     check_specs=[

@@ -18,3 +18,11 @@ daily_partitions = dg.DailyPartitionsDefinition(
 def partition_days(context: dg.AssetExecutionContext) -> list[date]:
     """The days a run covers: one for a single-partition run, all of them for a range run."""
     return [date.fromisoformat(key) for key in context.partition_keys]
+
+
+def trailing_window(upstream: dg.AssetsDefinition, days: int) -> dg.AssetDep:
+    """A dependency on the `days` partitions of `upstream` up to and including a partition."""
+    return dg.AssetDep(
+        upstream,
+        partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-days, end_offset=0),
+    )
