@@ -13,6 +13,8 @@ from forecastops.settings import load_settings
 from resources.storage import LakeStorage, LandingSalesSource
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from forecastops.ingest import DayIngest
 
 CONTRACT_CHECK = "sales_contract"
@@ -20,6 +22,23 @@ EXTRA_COLUMNS_CHECK = "no_unexpected_columns"
 ROW_COUNT_CHECK = "row_count_near_history"
 ROW_COUNT_RATIO_BOUNDS = (0.5, 2.0)
 MAX_DAYS_LISTED = 31
+"""Most days a check's report lists (a check is evaluated once per run)."""
+MAX_NOTABLE_DAYS_LISTED = 10
+"""Most notable days (rejected, or off the row-count bounds) a materialization's day table lists
+besides the run's first and last day. Dagster copies a range run's metadata onto the event of
+every partition in it, so that metadata stays a summary; the lake holds every day."""
+SUMMARY_COLUMNS_LISTED = (
+    "date",
+    "row_count",
+    "row_count_ratio",
+    "duplicate_rows",
+    "zero_sales_share",
+    "outlier_count",
+    "new_series_count",
+    "vanished_series_count",
+    "missing_cells",
+)
+"""The quality summary columns of the day table (`outlier_rule` is in each day's report)."""
 
 
 @dg.asset(
@@ -68,6 +87,8 @@ def raw_sales(
 
 
 def _landing_table(outcomes: "list[DayIngest]") -> str:
+    """Day, rows, verdict, file and checksum of the rejected days and the first and last day;
+    every day's is in the lake's `sales_contract` table."""
     import pandas as pd
 
     rows = pd.DataFrame(
@@ -79,8 +100,28 @@ def _landing_table(outcomes: "list[DayIngest]") -> str:
             "sha256": [o.source_sha256[:12] for o in outcomes],
         }
     )
-    failed_first = rows.sort_values("contract", kind="stable")
-    return markdown_table(failed_first, MAX_DAYS_LISTED)
+    return _day_table(
+        rows,
+        rows["contract"] == "FAIL",
+        'every day\'s file and checksum: `forecastops sql "SELECT * FROM sales_contract"`',
+    )
+
+
+def _day_table(days: "pd.DataFrame", notable: "pd.Series", more: str) -> str:
+    """Markdown of the `notable` days of `days` (one row per day, in day order): the first
+    `MAX_NOTABLE_DAYS_LISTED` of them, then the first and the last day, and a note on the rest
+    ending with `more` (where to find every day)."""
+    import numpy as np
+
+    flagged = np.flatnonzero(notable.to_numpy())
+    positions = list(dict.fromkeys([*flagged[:MAX_NOTABLE_DAYS_LISTED], 0, len(days) - 1]))
+    table = markdown_table(days.iloc[positions], len(positions))
+    left_out = len(days) - len(positions)
+    if not left_out:
+        return table
+    unlisted = len(flagged) - min(len(flagged), MAX_NOTABLE_DAYS_LISTED)
+    notable_note = f", {unlisted} of them notable" if unlisted else ""
+    return f"{table}\n\n_…and {left_out} more days{notable_note}; {more}._"
 
 
 def _contract_check(outcomes: "list[DayIngest]") -> dg.AssetCheckResult:
@@ -158,17 +199,28 @@ def sales_quality_report(
         reports = build_quality_reports(storage.lake, partition_days(context), config.history_days)
     except FileNotFoundError as error:
         raise dg.Failure(description=str(error)) from error
-    summaries = pd.concat([r.summary_frame() for r in reports], ignore_index=True)
+    summaries = pd.DataFrame([report.summary for report in reports])
     latest = reports[-1]
     ratio = pd.to_numeric(summaries["row_count_ratio"], errors="coerce")
-    off = summaries[(ratio < ROW_COUNT_RATIO_BOUNDS[0]) | (ratio > ROW_COUNT_RATIO_BOUNDS[1])]
+    is_off = (ratio < ROW_COUNT_RATIO_BOUNDS[0]) | (ratio > ROW_COUNT_RATIO_BOUNDS[1])
+    off = summaries[is_off]
+    # a range run's metadata lands on every partition's event: one day's report only for one day
+    one_day = (
+        {"latest_report": dg.MetadataValue.md(latest.to_markdown())} if len(reports) == 1 else {}
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(summaries),
             "dagster/column_schema": column_schema(summaries),
             "latest_day": latest.partition_date.isoformat(),
-            "latest_report": dg.MetadataValue.md(latest.to_markdown()),
-            "days": dg.MetadataValue.md(markdown_table(summaries, MAX_DAYS_LISTED)),
+            **one_day,
+            "days": dg.MetadataValue.md(
+                _day_table(
+                    summaries.loc[:, list(SUMMARY_COLUMNS_LISTED)],
+                    is_off,
+                    "each day's full report: `forecastops quality --date YYYY-MM-DD`",
+                )
+            ),
             "zero_sales_share": float(latest.summary["zero_sales_share"]),
             "outlier_count": int(latest.summary["outlier_count"]),
         },

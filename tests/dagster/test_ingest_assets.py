@@ -15,8 +15,16 @@ from forecast_assets.ingest import (
 from forecast_jobs.definitions import defs
 from forecast_jobs.jobs import ingest_job
 from forecast_jobs.launch import execute_partition_range
-from forecastops.ingest import CONTRACT_TABLE, QUALITY_TABLE, QUARANTINE_TABLE, RAW_SALES_TABLE
+from forecastops.ingest import (
+    CONTRACT_TABLE,
+    QUALITY_TABLE,
+    QUARANTINE_TABLE,
+    RAW_SALES_TABLE,
+    REPORT_PARTS,
+    load_quality_report,
+)
 from forecastops.lake import Lake
+from forecastops.quality import build_quality_reports
 from forecastops.simulator import SimulationSpec, write_landing_files
 from resources.storage import LakeStorage, LandingSalesSource
 
@@ -54,6 +62,17 @@ def _materialize(workdir: Path, day: date) -> dg.ExecuteInProcessResult:
     )
 
 
+def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, str]:
+    """The metadata of `asset`'s (first) materialization event in the run, as text."""
+    events = result.get_asset_materialization_events()
+    [first, *_] = [e for e in events if e.asset_key == dg.AssetKey(asset)]
+    return {key: str(value.value) for key, value in first.materialization.metadata.items()}
+
+
+def _frame_of(part: str) -> pd.DataFrame:
+    return pd.DataFrame({"store_id": ["s1"], "product_id": ["p1"], "part": [part]})
+
+
 def _job_with(workdir: Path) -> dg.JobDefinition:
     return dg.Definitions(
         assets=[raw_sales, sales_quality_report],
@@ -75,6 +94,49 @@ def test_a_range_run_ingests_every_day_and_reports_quality(workdir: Path) -> Non
     assert len(materialized) == DAYS
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks[CONTRACT_CHECK] and checks[EXTRA_COLUMNS_CHECK]
+    # every partition's event carries the run's metadata: a summary, not one day's report
+    quality = _metadata(result, "sales_quality_report")
+    assert "latest_report" not in quality
+    assert quality["days"].count("\n| 2025-") == 2  # the first and the last day
+    assert f"{DAYS - 2} more days" in quality["days"]
+
+
+def test_a_single_day_run_shows_that_days_report(workdir: Path) -> None:
+    _simulate(workdir)
+    result = _materialize(workdir, BROKEN_DAY)
+    assert result.success
+    quality = _metadata(result, "sales_quality_report")
+    assert f"### Data quality {BROKEN_DAY.isoformat()}" in quality["latest_report"]
+    assert f"sales_{BROKEN_DAY.isoformat()}.csv" in _metadata(result, "raw_sales")["landing_files"]
+
+
+def test_the_stored_quality_report_reads_back_as_computed(workdir: Path) -> None:
+    _simulate(workdir)
+    last = START + timedelta(days=DAYS - 1)
+    path = workdir / "landing" / f"sales_{last.isoformat()}.csv"
+    delivered = pd.read_csv(path, dtype={"store_id": str, "product_id": str})
+    delivered.iloc[1:].to_csv(path, index=False)  # one series vanishes on the last day
+    with dg.instance_for_test() as instance:
+        assert execute_partition_range(_job_with(workdir), START, last, instance).success
+    lake = Lake(workdir / "lake")
+    days = lake.partition_days(QUALITY_TABLE)
+    computed = build_quality_reports(lake.read_days(RAW_SALES_TABLE, days), days, 28)
+    for report in computed:
+        stored = load_quality_report(lake, report.partition_date)
+        assert list(stored) == list(REPORT_PARTS)
+        pd.testing.assert_frame_equal(stored["summary"], report.summary_frame())
+        for part in REPORT_PARTS[1:]:
+            pd.testing.assert_frame_equal(stored[part], getattr(report, part))
+    assert sum(len(r.outliers) for r in computed) and len(computed[-1].vanished_series) == 1
+
+
+def test_a_quality_report_stored_one_file_per_part_still_loads(workdir: Path) -> None:
+    lake = Lake(workdir / "lake")
+    parts = {part: _frame_of(part) for part in REPORT_PARTS}
+    lake.write_partition(QUALITY_TABLE, START, parts)
+    stored = load_quality_report(lake, START)
+    for part in REPORT_PARTS:
+        pd.testing.assert_frame_equal(stored[part], parts[part])
 
 
 def test_a_contract_break_blocks_everything_downstream_of_that_day(workdir: Path) -> None:
@@ -149,6 +211,10 @@ def test_a_range_with_one_broken_day_stores_the_good_days_and_names_the_bad_one(
     ]
     assert evaluation.metadata["rejected_days"].value == [BROKEN_DAY.isoformat()]
     assert "column_in_dataframe" in evaluation.metadata["failure_cases"].value
+    landing_files = _metadata(result, "raw_sales")["landing_files"]
+    listed = [line.split("|")[1].strip() for line in landing_files.splitlines()[2:5]]
+    assert listed == [BROKEN_DAY.isoformat(), START.isoformat(), last.isoformat()]
+    assert "| FAIL" in landing_files and f"{DAYS - 3} more days" in landing_files
 
 
 def test_extra_columns_pass_the_contract_with_a_warning(workdir: Path) -> None:

@@ -59,3 +59,105 @@ def test_read_days_skips_absent_days_and_delete_removes(tmp_path: Path) -> None:
     assert lake.delete_partition("t", DAY)
     assert lake.partition_days("t") == []
     assert not lake.delete_partition("t", DAY)
+
+
+def _varied(day: int, rows: int) -> pd.DataFrame:
+    """A frame with the dtypes a lake part meets, some values missing."""
+    return pd.DataFrame(
+        {
+            "date": pd.Timestamp(f"2025-03-{day:02d}") + pd.to_timedelta(range(rows), unit="h"),
+            "store_id": [f"S{i}" if i % 3 else None for i in range(rows)],
+            "units_sold": range(rows),
+            "price": [1.5 * i if i % 2 else float("nan") for i in range(rows)],
+            "on_promotion": [i % 2 == 0 for i in range(rows)],
+            "stock": pd.array([i if i % 2 else None for i in range(rows)], dtype="Int64"),
+            "channel": pd.Categorical(["web", "shop"] * (rows // 2) + ["web"] * (rows % 2)),
+            "at": pd.date_range("2025-03-01", periods=rows, freq="h", tz="Europe/Berlin"),
+        }
+    )
+
+
+def test_a_range_write_reads_back_as_writing_each_day_alone(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    days = [date(2025, 3, d) for d in range(1, 7)]
+    rows = dict(zip(days, [4, 1, 0, 3, 5, 2], strict=True))
+    frames = {day: _varied(day.day, rows[day]) for day in days}
+    frames[days[5]] = frames[days[5]].assign(store_id=None)  # an all-null text column
+    frames[days[3]] = frames[days[3]].assign(weather="sunny")  # an extra column
+    # decimals take their Arrow scale from the values: each day keeps its own
+    money = {day: pd.DataFrame({"amount": [Decimal("1." + "5" * day.day)]}) for day in days}
+    lake = Lake(tmp_path / "lake")
+    lake.write_partitions("t", {day: {"data": frames[day], "money": money[day]} for day in days})
+    for day in days:
+        for part, frame in (("data", frames[day]), ("money", money[day])):
+            alone = tmp_path / "alone" / f"{day.isoformat()}-{part}.parquet"
+            alone.parent.mkdir(exist_ok=True)
+            frame.to_parquet(alone, index=False)
+            expected = pd.read_parquet(alone)
+            pd.testing.assert_frame_equal(lake.read_partition("t", day, part), expected)
+            pd.testing.assert_frame_equal(pd.read_parquet(lake.part_path("t", day, part)), expected)
+        amounts = lake.read_partition("t", day, "money")["amount"]
+        assert list(map(str, amounts)) == list(map(str, pd.read_parquet(alone)["amount"]))
+
+
+def test_a_range_write_that_cannot_store_a_day_names_it_and_writes_nothing(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    first, second = DAY, date(2025, 3, 2)
+    lake.write_partitions("t", {first: {"data": _frame(5)}, second: {"data": _frame(5)}})
+    unwritable = pd.DataFrame({"store_id": [object()], "units_sold": [1]})
+    with pytest.raises(ValueError) as raised:
+        lake.write_partitions("t", {first: {"data": _frame(2)}, second: {"data": unwritable}})
+    assert "'data' of the 2025-03-02 partition" in "".join(raised.value.__notes__)
+    assert [len(lake.read_partition("t", day)) for day in (first, second)] == [5, 5]
+    assert sorted(p.name for p in lake.table_path("t").iterdir()) == [
+        "day=2025-03-01",
+        "day=2025-03-02",
+    ]
+
+
+def test_a_range_rewrite_replaces_every_day_and_leaves_no_staging(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    days = [date(2025, 3, d) for d in range(1, 21)]
+    lake.write_partitions("t", {day: {"data": _frame(4), "extra": _frame(1)} for day in days})
+    lake.write_partitions("t", {day: {"data": _frame(day.day)} for day in days}, workers=4)
+    assert [len(lake.read_partition("t", day)) for day in days] == [day.day for day in days]
+    assert not lake.part_path("t", days[0], "extra").exists()
+    assert sorted(p.name for p in lake.table_path("t").iterdir()) == [
+        f"day={day.isoformat()}" for day in days
+    ]
+
+
+def test_read_days_equals_concatenating_each_day(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    days = [date(2025, 3, d) for d in range(1, 5)]
+    lake.write_partitions("same", {day: {"data": _varied(day.day, day.day)} for day in days})
+    lake.write_partitions(
+        "mixed",
+        {
+            day: {"data": _frame(day.day).assign(**({"weather": "sun"} if day.day % 2 else {}))}
+            for day in days
+        },
+    )
+    for table in ("same", "mixed"):
+        expected = pd.concat(
+            [pd.read_parquet(lake.part_path(table, day)) for day in days], ignore_index=True
+        )
+        pd.testing.assert_frame_equal(lake.read_days(table, days), expected)
+    pd.testing.assert_frame_equal(
+        lake.read_days("same", days, columns=["store_id", "stock"]),
+        pd.concat(
+            [
+                pd.read_parquet(lake.part_path("same", day), columns=["store_id", "stock"])
+                for day in days
+            ],
+            ignore_index=True,
+        ),
+    )
+
+
+def test_read_days_of_a_column_a_day_lacks_names_the_file(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    lake.write_partition("t", DAY, {"data": _frame(2)})
+    with pytest.raises(ValueError, match=r"day=2025-03-01/data\.parquet has no column\(s\) price"):
+        lake.read_days("t", [DAY], columns=["store_id", "price"])
