@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 
 from forecast_assets.alerts import open_alerts
@@ -21,61 +23,73 @@ from forecast_jobs.schedules import (
     daily_ingest_schedule,
     weekly_backtest_schedule,
 )
-from forecastops.settings import ENV_PREFIX, load_settings
+from forecastops.settings import ENV_PREFIX, Settings, load_settings
 from resources.alerts import AlertStoreResource
 from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
 from resources.storage import LakeStorage, LandingSalesSource, ReportsFolder
 from sensors.drift_retrain import drift_retrain_sensor
 from sensors.run_failure import run_failure_alerts
 
-_settings = load_settings()
+PIPELINE_ASSETS = (
+    raw_sales,
+    sales_quality_report,
+    sales_features,
+    challenger_model,
+    backtest,
+    promotion_decision,
+    forecasts,
+    drift_score,
+    model_health,
+    open_alerts,
+)
+"""Every asset, in data-flow order."""
 
-defs = dg.Definitions(
-    assets=[
-        raw_sales,
-        sales_quality_report,
-        sales_features,
-        challenger_model,
-        backtest,
-        promotion_decision,
-        forecasts,
-        drift_score,
-        model_health,
-        open_alerts,
-    ],
-    jobs=[
-        ingest_job,
-        retrain_job,
-        daily_cycle_job,
-        weekly_backtest_job,
-        promote_model_job,
-        rollback_model_job,
-    ],
-    schedules=[daily_ingest_schedule, daily_cycle_schedule, weekly_backtest_schedule],
-    sensors=[drift_retrain_sensor, run_failure_alerts],
-    resources={
-        "landing": LandingSalesSource(landing_dir=str(_settings.landing_path)),
-        "storage": LakeStorage(root=str(_settings.lake_path)),
-        "reports": ReportsFolder(root=str(_settings.reports_path)),
+
+def build_resources(settings: Settings) -> dict[str, Any]:
+    """The resources every asset, sensor and job uses, configured from `settings`."""
+    return {
+        "landing": LandingSalesSource(landing_dir=str(settings.landing_path)),
+        "storage": LakeStorage(root=str(settings.lake_path)),
+        "reports": ReportsFolder(root=str(settings.reports_path)),
         "mlflow_registry": MlflowRegistry(
-            tracking_uri=_settings.mlflow_uri,
-            model_name=_settings.model_name,
-            experiment=_settings.experiment_name,
+            tracking_uri=settings.mlflow_uri,
+            model_name=settings.model_name,
+            experiment=settings.experiment_name,
         ),
         "retrain": RetrainPolicy(
-            window_days=_settings.training_window_days,
-            horizon_days=_settings.horizon_days,
-            backtest_days=_settings.backtest_days,
-            backtest_folds=_settings.backtest_folds,
-            objective=_settings.objective,
-            min_wape_improvement=_settings.min_wape_improvement,
-            max_store_degradation=_settings.max_store_degradation,
+            window_days=settings.training_window_days,
+            horizon_days=settings.horizon_days,
+            backtest_days=settings.backtest_days,
+            backtest_folds=settings.backtest_folds,
+            objective=settings.objective,
+            min_wape_improvement=settings.min_wape_improvement,
+            max_store_degradation=settings.max_store_degradation,
         ),
         # A PostgreSQL URL may carry a password: when the URL is set, the UI shows the variable.
         "alert_store": AlertStoreResource(
             url=dg.EnvVar(f"{ENV_PREFIX}ALERTS_DB_URL")
-            if _settings.alerts_db_url
-            else _settings.alerts_url
+            if settings.alerts_db_url
+            else settings.alerts_url
         ),
-    },
-)
+    }
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """The code location for `settings` (tests point it at a temporary folder)."""
+    return dg.Definitions(
+        assets=list(PIPELINE_ASSETS),
+        jobs=[
+            ingest_job,
+            retrain_job,
+            daily_cycle_job,
+            weekly_backtest_job,
+            promote_model_job,
+            rollback_model_job,
+        ],
+        schedules=[daily_cycle_schedule, daily_ingest_schedule, weekly_backtest_schedule],
+        sensors=[drift_retrain_sensor, run_failure_alerts],
+        resources=build_resources(settings),
+    )
+
+
+defs = build_definitions(load_settings())

@@ -15,18 +15,20 @@ from forecast_assets.model import (
 from forecast_assets.monitoring import drift_score, model_health
 from forecast_assets.partitions import daily_partitions
 
+INGEST_ASSETS = (raw_sales, sales_quality_report)
+RETRAIN_ASSETS = (sales_features, challenger_model, backtest, promotion_decision, forecasts)
+MONITORING_ASSETS = (drift_score, model_health)
+
 ingest_job = dg.define_asset_job(
     "ingest_job",
-    selection=dg.AssetSelection.assets(raw_sales, sales_quality_report),
+    selection=dg.AssetSelection.assets(*INGEST_ASSETS),
     partitions_def=daily_partitions,
     description="Ingest a day's landing file: raw_sales (contract checked) and its quality report.",
 )
 
 retrain_job = dg.define_asset_job(
     "retrain_job",
-    selection=dg.AssetSelection.assets(
-        sales_features, challenger_model, backtest, promotion_decision, forecasts
-    ),
+    selection=dg.AssetSelection.assets(*RETRAIN_ASSETS),
     partitions_def=daily_partitions,
     description="The retrain cycle for one cutoff day: features -> challenger -> backtest -> "
     "promotion gate -> champion forecasts.",
@@ -34,17 +36,7 @@ retrain_job = dg.define_asset_job(
 
 daily_cycle_job = dg.define_asset_job(
     "daily_cycle_job",
-    selection=dg.AssetSelection.assets(
-        raw_sales,
-        sales_quality_report,
-        sales_features,
-        challenger_model,
-        backtest,
-        promotion_decision,
-        forecasts,
-        drift_score,
-        model_health,
-    ),
+    selection=dg.AssetSelection.assets(*INGEST_ASSETS, *RETRAIN_ASSETS, *MONITORING_ASSETS),
     partitions_def=daily_partitions,
     description="The whole day: ingest, the retrain cycle with its promotion gate, forecasts, "
     "the drift score and the champion's health.",
