@@ -3,13 +3,15 @@
 # No `from __future__ import annotations`: Dagster reads the `context` annotation at definition
 # time. pandas and the core's ingest module (pandera) load inside the bodies, keeping the code
 # location fast to load.
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from forecast_assets.alerting import record_alerts, run_links
 from forecast_assets.metadata import column_schema, markdown_table
 from forecast_assets.partitions import daily_partitions, partition_days
 from forecastops.settings import load_settings
+from resources.alerts import AlertStoreResource
 from resources.storage import LakeStorage, LandingSalesSource
 
 if TYPE_CHECKING:
@@ -62,15 +64,23 @@ SUMMARY_COLUMNS_LISTED = (
     ],
 )
 def raw_sales(
-    context: dg.AssetExecutionContext, landing: LandingSalesSource, storage: LakeStorage
+    context: dg.AssetExecutionContext,
+    landing: LandingSalesSource,
+    storage: LakeStorage,
+    alert_store: AlertStoreResource,
 ) -> dg.MaterializeResult:
-    """Each day's landing file, validated against the contract and stored in the lake."""
+    """Each day's landing file, validated against the contract and stored in the lake. Each
+    rejected day raises a critical contract_break alert."""
     from forecastops.ingest import ingest_days
+    from forecastops.pipeline_alerts import contract_break_alerts
 
     try:
         outcomes = ingest_days(storage.lake, landing.path, partition_days(context))
     except FileNotFoundError as error:
         raise dg.Failure(description=str(error)) from error
+    alerts = record_alerts(
+        context, alert_store, contract_break_alerts(outcomes, run_links(context, "raw_sales"))
+    )
     stored_rows = sum(o.contract.row_count for o in outcomes if o.passed)
     first = next((o.contract.validated for o in outcomes if o.passed), None)
     return dg.MaterializeResult(
@@ -82,7 +92,7 @@ def raw_sales(
             "landing_files": dg.MetadataValue.md(_landing_table(outcomes)),
             **({"dagster/column_schema": column_schema(first)} if first is not None else {}),
         },
-        check_results=[_contract_check(outcomes), _extra_columns_check(outcomes)],
+        check_results=[_contract_check(outcomes, alerts), _extra_columns_check(outcomes)],
     )
 
 
@@ -124,7 +134,7 @@ def _day_table(days: "pd.DataFrame", notable: "pd.Series", more: str) -> str:
     return f"{table}\n\n_…and {left_out} more days{notable_note}; {more}._"
 
 
-def _contract_check(outcomes: "list[DayIngest]") -> dg.AssetCheckResult:
+def _contract_check(outcomes: "list[DayIngest]", alerts: dict[str, Any]) -> dg.AssetCheckResult:
     rejected = [o for o in outcomes if not o.passed]
     report = "\n\n".join(
         f"### {o.day.isoformat()} — `{o.source}`\n\n{o.contract.to_markdown()}"
@@ -144,6 +154,7 @@ def _contract_check(outcomes: "list[DayIngest]") -> dg.AssetCheckResult:
             "rejected_days": [o.day.isoformat() for o in rejected],
             "failure_cases": dg.MetadataValue.md(report or "No failures."),
             "failure_count": sum(len(o.contract.failures) for o in rejected),
+            **alerts,
         },
     )
 

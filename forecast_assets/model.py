@@ -10,9 +10,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from forecast_assets.alerting import record_alerts, run_links
 from forecast_assets.ingest import raw_sales
 from forecast_assets.metadata import column_schema, markdown_table
 from forecast_assets.partitions import daily_partitions, trailing_window
+from resources.alerts import AlertStoreResource
 from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
 from resources.storage import LakeStorage
 
@@ -209,11 +211,15 @@ def promotion_decision(
     storage: LakeStorage,
     retrain: RetrainPolicy,
     mlflow_registry: MlflowRegistry,
+    alert_store: AlertStoreResource,
 ) -> dg.MaterializeResult:
     """The gate: the challenger becomes champion only when the backtest says it is better
-    (see docs/promotion.md). A failed gate is a warning, not a failure."""
+    (see docs/promotion.md). A failed gate is a warning, not a failure. A promotion raises an
+    info alert; a drift-triggered retrain that the gate refuses raises a warning."""
     from forecastops.cycle import BACKTEST_TABLE, gate_input, record_decision
+    from forecastops.pipeline_alerts import mlflow_version_link, promotion_alert
     from forecastops.promotion import decide_promotion
+    from forecastops.triggers import TRIGGER_TAG
 
     cutoff, policy = _cutoff(context), retrain.policy
     registry = mlflow_registry.registry
@@ -248,6 +254,17 @@ def promotion_decision(
         challenger,
         {"promotion_decision": "promoted" if decision.promote else "rejected"},
     )
+    links = run_links(context, "promotion_decision")
+    links.append(mlflow_version_link(challenger, registry.version_url(challenger)))
+    alert = record_alerts(
+        context,
+        alert_store,
+        [
+            promotion_alert(
+                cutoff, decision, challenger, champion, context.run.tags.get(TRIGGER_TAG), links
+            )
+        ],
+    )
     return dg.MaterializeResult(
         metadata={
             "promoted": decision.promote,
@@ -260,7 +277,7 @@ def promotion_decision(
                 check_name=GATE_CHECK,
                 passed=decision.promote,
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={"reasons": dg.MetadataValue.md(decision.to_markdown())},
+                metadata={"reasons": dg.MetadataValue.md(decision.to_markdown()), **alert},
             )
         ],
     )

@@ -7,10 +7,12 @@ from datetime import date
 
 import dagster as dg
 
+from forecast_assets.alerting import record_alerts, run_links
 from forecast_assets.ingest import raw_sales
 from forecast_assets.metadata import markdown_table
 from forecast_assets.model import forecasts
 from forecast_assets.partitions import daily_partitions, trailing_window
+from resources.alerts import AlertStoreResource
 from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
 from resources.storage import LakeStorage, ReportsFolder
 
@@ -37,12 +39,15 @@ def drift_score(
     retrain: RetrainPolicy,
     mlflow_registry: MlflowRegistry,
     reports: ReportsFolder,
+    alert_store: AlertStoreResource,
 ) -> dg.MaterializeResult:
     """Data drift of the last 28 days against the champion's training window (Evidently:
     normed Wasserstein for numeric features, PSI for categorical ones), null-rate drift per
-    column and a target-shift proxy on units sold; per-feature scores are stored in the lake."""
+    column and a target-shift proxy on units sold; per-feature scores are stored in the lake.
+    An alarm raises a data_drift alert recommending a retrain of the day."""
     from forecastops.drift import DriftPolicy
     from forecastops.monitoring import reference_for, score_drift
+    from forecastops.pipeline_alerts import data_drift_alert, mlflow_version_link
 
     day = date.fromisoformat(context.partition_key)
     policy = retrain.policy
@@ -58,6 +63,12 @@ def drift_score(
     )
     html = reports.path_for(f"drift_{day.isoformat()}.html")
     result = score_drift(storage.lake, day, policy, reference, DriftPolicy(), html)
+    links = run_links(context, "drift_score")
+    if champion:
+        links.append(mlflow_version_link(champion, registry.version_url(champion)))
+    alert = record_alerts(
+        context, alert_store, [data_drift_alert(day, result, reference.source, html, links)]
+    )
     return dg.MaterializeResult(
         metadata={
             "overall_score": result.overall_score,
@@ -77,6 +88,7 @@ def drift_score(
                 metadata={
                     "overall_score": result.overall_score,
                     "drifted_features": ", ".join(result.drifted_features) or "none",
+                    **alert,
                 },
             )
         ],
@@ -104,6 +116,7 @@ def model_health(
     storage: LakeStorage,
     retrain: RetrainPolicy,
     mlflow_registry: MlflowRegistry,
+    alert_store: AlertStoreResource,
 ) -> dg.MaterializeResult:
     """The champion's health on a day: realized MAE/WAPE of its stored forecasts against the
     actuals that arrived, classified per series and for the model (healthy / degrading /
@@ -113,6 +126,7 @@ def model_health(
     from forecastops.monitoring import DRIFT_TABLE, score_performance
     from forecastops.operations import registry_status
     from forecastops.performance import PerformancePolicy
+    from forecastops.pipeline_alerts import performance_drift_alert
 
     day = date.fromisoformat(context.partition_key)
     registry, lake = mlflow_registry.registry, storage.lake
@@ -134,6 +148,11 @@ def model_health(
     )
     status = registry_status(registry, lake)
     drifting = performance is not None and performance.model_status == "drifting"
+    alert = record_alerts(
+        context,
+        alert_store,
+        [performance_drift_alert(day, champion, performance, run_links(context, "model_health"))],
+    )
     return dg.MaterializeResult(
         metadata={
             "champion_version": champion,
@@ -152,7 +171,8 @@ def model_health(
                 passed=not drifting,
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={
-                    "model_status": performance.model_status if performance else "no actuals yet"
+                    "model_status": performance.model_status if performance else "no actuals yet",
+                    **alert,
                 },
             )
         ],

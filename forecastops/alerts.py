@@ -643,7 +643,7 @@ class AlertStore:
             return self._insert(row_values)
         last_error: IntegrityError | None = None
         for _ in range(DEDUP_ATTEMPTS):
-            existing = self._open_with_key(row_values["dedup_key"])
+            existing = self.open_alert(row_values["dedup_key"])
             if existing is not None:
                 return existing
             try:
@@ -662,7 +662,8 @@ class AlertStore:
             session.flush()
             return _to_alert(row)
 
-    def _open_with_key(self, dedup_key: str) -> Alert | None:
+    def open_alert(self, dedup_key: str) -> Alert | None:
+        """The open (unread or read) alert with this `dedup_key`, or None."""
         with self._session() as session:
             row = session.scalars(
                 select(_AlertRow).where(

@@ -333,6 +333,14 @@ class ModelRegistry:
             return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
         return f"run {run_id} of experiment {experiment_id} in {self.tracking_uri}"
 
+    def version_url(self, version: str) -> str:
+        """Where an operator looks at a version: its page in the MLflow UI when tracking is
+        an HTTP server, else its model URI and the tracking store."""
+        if self.tracking_uri.startswith(_HTTP_SCHEMES):
+            base = self.tracking_uri.rstrip("/")
+            return f"{base}/#/models/{self.model_name}/versions/{version}"
+        return f"models:/{self.model_name}/{version} in {self.tracking_uri}"
+
     def _where(self) -> str:
         return f"model {self.model_name!r} at {self.tracking_uri}"
 

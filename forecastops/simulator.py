@@ -477,9 +477,16 @@ def _write_atomically(path: Path, payload: bytes) -> None:
 
 
 def write_landing_files(
-    spec: SimulationSpec, landing_dir: Path, file_format: FileFormat = "csv"
+    spec: SimulationSpec,
+    landing_dir: Path,
+    file_format: FileFormat = "csv",
+    *,
+    since: date | None = None,
 ) -> list[Path]:
     """Simulate `spec` and write one landing file per day into `landing_dir` (created if missing).
+
+    `since`: write only the days from it on, as new days arriving after files already landed
+    (the earlier days are simulated all the same, so the series continue where they left off).
 
     Files are named `sales_YYYY-MM-DD.<file_format>` and hold that day's rows with the columns
     date, store_id, product_id, units_sold, price, on_promotion. Days listed in
@@ -497,7 +504,8 @@ def write_landing_files(
     bounds = np.searchsorted(clean["date"].to_numpy(), day_starts)
     landing_dir.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
-    for offset in range(spec.n_days):
+    first = 0 if since is None else max((since - spec.start).days, 0)
+    for offset in range(first, spec.n_days):
         day = spec.start + timedelta(days=offset)
         frame = _landing_frame(clean.iloc[bounds[offset] : bounds[offset + 1]], day, file_format)
         kind = spec.corrupt_days.get(day)

@@ -15,6 +15,13 @@ from datetime import datetime, timedelta
 DATA_DRIFT = "data_drift"
 PERFORMANCE_DRIFT = "performance_drift"
 
+TRIGGER_TAG = "forecastops/trigger"
+"""Run tag of a drift-triggered retrain: the trigger (DATA_DRIFT or PERFORMANCE_DRIFT)."""
+REASON_TAG = "forecastops/trigger_reason"
+TOP_DRIFTED_TAG = "forecastops/top_drifted_features"
+ALERT_TAG = "forecastops/alert_id"
+"""Run tag naming the drift alert a triggered retrain answers."""
+
 
 @dataclass(frozen=True)
 class TriggerPolicy:

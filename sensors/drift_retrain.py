@@ -3,19 +3,30 @@
 It only reads what drift_score and model_health stored (sensor ticks time out at 60 s); the
 rules (hysteresis, cooldown, no retrain from a day that broke the contract) are
 `forecastops.triggers.decide_retrain`.
+
+The drift alert the monitoring asset raised for that day recommends the same retrain. When the
+sensor requests it, it actions that alert (its notes name the run key) and tags the run with the
+alert's id, so approving the alert later cannot queue the retrain a second time. An alert the
+sensor does not act on (cooldown, hysteresis) stays open, and approving it queues the retrain.
 """
 
+# No `from __future__ import annotations`: Dagster reads the resource annotations at definition
+# time. The alert store (SQLAlchemy) loads inside the body.
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from forecast_jobs.jobs import retrain_job
+from forecastops.triggers import ALERT_TAG, REASON_TAG, TOP_DRIFTED_TAG, TRIGGER_TAG
+from resources.alerts import AlertStoreResource
 from resources.storage import LakeStorage
 
-TRIGGER_TAG = "forecastops/trigger"
-TOP_DRIFTED_TAG = "forecastops/top_drifted_features"
-REASON_TAG = "forecastops/trigger_reason"
+if TYPE_CHECKING:
+    from forecastops.alerts import Alert
+
 TICK_INTERVAL_SECONDS = 300
+SENSOR_ACTOR = "dagster:drift_retrain_sensor"
 
 
 @dg.sensor(
@@ -23,10 +34,11 @@ TICK_INTERVAL_SECONDS = 300
     minimum_interval_seconds=TICK_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Retrains the latest day when its drift score or the champion's accuracy "
-    "crosses its threshold (with hysteresis and a 24 h cooldown).",
+    "crosses its threshold (with hysteresis and a 24 h cooldown), and actions the drift alert "
+    "that retrain answers.",
 )
 def drift_retrain_sensor(
-    context: dg.SensorEvaluationContext, storage: LakeStorage
+    context: dg.SensorEvaluationContext, storage: LakeStorage, alert_store: AlertStoreResource
 ) -> dg.SensorResult | dg.SkipReason:
     from forecastops.monitoring import latest_signals
     from forecastops.triggers import TriggerPolicy, TriggerState, decide_retrain
@@ -39,6 +51,9 @@ def drift_retrain_sensor(
     )
     if decision.trigger is None or decision.run_key is None:
         return dg.SensorResult(skip_reason=decision.reason, cursor=decision.state.to_cursor())
+    alert = _action_drift_alert(
+        context, alert_store, decision.trigger, decision.day, decision.run_key
+    )
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
@@ -48,8 +63,48 @@ def drift_retrain_sensor(
                     TRIGGER_TAG: decision.trigger,
                     REASON_TAG: decision.reason,
                     TOP_DRIFTED_TAG: signals.top_features or "none",
+                    **({ALERT_TAG: str(alert.id)} if alert is not None else {}),
                 },
             )
         ],
         cursor=decision.state.to_cursor(),
     )
+
+
+def _action_drift_alert(
+    context: dg.SensorEvaluationContext,
+    alert_store: AlertStoreResource,
+    trigger: str,
+    day: str,
+    run_key: str,
+) -> "Alert | None":
+    """Action the open `trigger` alert of `day` (notes: the run key); return it, or None when
+    there is none open (never raised, already dismissed or approved). A store that fails is
+    logged and the retrain goes ahead: the retrain matters more than the alert's bookkeeping."""
+    from forecastops.alerts import (
+        AlertStoreConfigError,
+        AlertStoreUnavailableError,
+        AlertTransitionError,
+    )
+    from forecastops.pipeline_alerts import drift_alert_key
+
+    key = drift_alert_key(trigger, day)
+    try:
+        store = alert_store.store
+        alert = store.open_alert(key)
+        if alert is None:
+            context.log.info(f"No open alert {key}; requesting the retrain ({run_key}) anyway.")
+            return None
+        return store.action(
+            alert.id,
+            SENSOR_ACTOR,
+            f"Retrain of {day} requested by drift_retrain_sensor (run key {run_key}, run tag "
+            f"{ALERT_TAG}={alert.id}); it goes through the promotion gate.",
+        )
+    except AlertTransitionError as error:  # an operator acted on it in the meantime
+        context.log.info(f"Requesting the retrain ({run_key}); alert not actioned: {error}")
+    except (AlertStoreUnavailableError, AlertStoreConfigError) as error:
+        context.log.warning(
+            f"Requesting the retrain ({run_key}); alert {key} not actioned: {error}"
+        )
+    return None

@@ -8,11 +8,15 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from forecastops.alerts import AlertStatus, AlertStore, AlertType, Severity
 from forecastops.ingest import CONTRACT_TABLE
 from forecastops.lake import Lake
 from forecastops.monitoring import DRIFT_TABLE
+from forecastops.pipeline_alerts import drift_alert_key, retrain_recommendation
+from forecastops.triggers import ALERT_TAG, DATA_DRIFT, TOP_DRIFTED_TAG, TRIGGER_TAG
+from resources.alerts import AlertStoreResource
 from resources.storage import LakeStorage
-from sensors.drift_retrain import TOP_DRIFTED_TAG, TRIGGER_TAG, drift_retrain_sensor
+from sensors.drift_retrain import SENSOR_ACTOR, drift_retrain_sensor
 
 DAY = date(2025, 5, 31)
 
@@ -30,12 +34,21 @@ def _store(lake: Lake, score: float, passed: bool = True) -> None:
     lake.write_partition(CONTRACT_TABLE, DAY, {"data": pd.DataFrame({"passed": [passed]})})
 
 
+def _resources(root: Path) -> dict[str, object]:
+    return {
+        "storage": LakeStorage(root=str(root)),
+        "alert_store": AlertStoreResource(url=_alerts_url(root)),
+    }
+
+
+def _alerts_url(root: Path) -> str:
+    return f"sqlite:///{root / 'alerts.db'}"
+
+
 def _tick(lake_root: Path, cursor: str | None = None) -> dg.SensorResult:
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(
-            instance=instance,
-            cursor=cursor,
-            resources={"storage": LakeStorage(root=str(lake_root))},
+            instance=instance, cursor=cursor, resources=_resources(lake_root)
         )
         result = drift_retrain_sensor(context)
     assert isinstance(result, dg.SensorResult)
@@ -50,8 +63,55 @@ def test_a_drifted_day_requests_one_tagged_retrain_and_then_stays_quiet(tmp_path
     assert request.run_key == "data_drift:2025-05-31"
     assert request.tags[TRIGGER_TAG] == "data_drift"
     assert request.tags[TOP_DRIFTED_TAG] == "lag_7,rolling_mean_7"
+    assert ALERT_TAG not in request.tags  # no drift alert was raised for the day
     second = _tick(tmp_path, first.cursor)
     assert not second.run_requests
+
+
+def test_the_retrain_actions_the_days_drift_alert_so_approving_it_cannot_repeat_it(
+    tmp_path: Path,
+) -> None:
+    _store(Lake(tmp_path), score=1.4)
+    store = AlertStore(_alerts_url(tmp_path))
+    store.create_schema()
+    other_day = store.raise_alert(
+        type=AlertType.DATA_DRIFT,
+        severity=Severity.WARNING,
+        title="Data drift on an earlier day",
+        message="",
+        dedup_key=drift_alert_key(DATA_DRIFT, "2025-05-30"),
+    )
+    alert = store.raise_alert(
+        type=AlertType.DATA_DRIFT,
+        severity=Severity.WARNING,
+        title="Data drift on 2025-05-31",
+        message="",
+        dedup_key=drift_alert_key(DATA_DRIFT, DAY),
+        recommendation=retrain_recommendation(DAY),
+    )
+    [request] = _tick(tmp_path).run_requests or []
+    assert request.tags[ALERT_TAG] == str(alert.id)
+    actioned = store.get(alert.id)
+    assert actioned.status is AlertStatus.ACTIONED
+    assert actioned.actor == SENSOR_ACTOR
+    assert actioned.notes is not None and "data_drift:2025-05-31" in actioned.notes
+    assert store.get(other_day.id).is_open
+
+
+def test_a_down_alert_store_does_not_stop_the_retrain(tmp_path: Path) -> None:
+    _store(Lake(tmp_path), score=1.4)
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(
+            instance=instance,
+            resources={
+                "storage": LakeStorage(root=str(tmp_path)),
+                "alert_store": AlertStoreResource(url="postgresql://nobody@127.0.0.1:9/none"),
+            },
+        )
+        result = drift_retrain_sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    [request] = result.run_requests or []
+    assert request.tags[TRIGGER_TAG] == "data_drift" and ALERT_TAG not in request.tags
 
 
 def test_a_blocked_day_never_triggers(tmp_path: Path) -> None:
@@ -63,7 +123,5 @@ def test_a_blocked_day_never_triggers(tmp_path: Path) -> None:
 
 def test_no_stored_results_skip(tmp_path: Path) -> None:
     with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(
-            instance=instance, resources={"storage": LakeStorage(root=str(tmp_path))}
-        )
+        context = dg.build_sensor_context(instance=instance, resources=_resources(tmp_path))
         assert isinstance(drift_retrain_sensor(context), dg.SkipReason)

@@ -15,6 +15,7 @@ from forecast_assets.ingest import (
 from forecast_jobs.definitions import defs
 from forecast_jobs.jobs import ingest_job
 from forecast_jobs.launch import execute_partition_range
+from forecastops.alerts import AlertStore, AlertType, Severity
 from forecastops.ingest import (
     CONTRACT_TABLE,
     QUALITY_TABLE,
@@ -26,6 +27,7 @@ from forecastops.ingest import (
 from forecastops.lake import Lake
 from forecastops.quality import build_quality_reports
 from forecastops.simulator import SimulationSpec, write_landing_files
+from resources.alerts import AlertStoreResource
 from resources.storage import LakeStorage, LandingSalesSource
 
 START = date(2025, 2, 1)
@@ -37,6 +39,7 @@ def _resources(workdir: Path) -> dict[str, object]:
     return {
         "landing": LandingSalesSource(landing_dir=str(workdir / "landing")),
         "storage": LakeStorage(root=str(workdir / "lake")),
+        "alert_store": AlertStoreResource(url=f"sqlite:///{workdir / 'alerts.db'}"),
     }
 
 
@@ -158,6 +161,53 @@ def test_a_contract_break_blocks_everything_downstream_of_that_day(workdir: Path
     assert lake.has_partition(QUARANTINE_TABLE, BROKEN_DAY)
     record = lake.read_partition(CONTRACT_TABLE, BROKEN_DAY)
     assert not record["passed"].item()
+
+
+def test_a_contract_break_raises_one_critical_alert_per_day_shown_on_the_check(
+    workdir: Path,
+) -> None:
+    _simulate(workdir, **{BROKEN_DAY.isoformat(): "negative_units"})
+    first = _materialize(workdir, BROKEN_DAY)
+    again = _materialize(workdir, BROKEN_DAY)
+    store = AlertStore(f"sqlite:///{workdir / 'alerts.db'}")
+    [alert] = store.list()
+    assert (alert.type, alert.severity) == (AlertType.CONTRACT_BREAK, Severity.CRITICAL)
+    assert alert.subject == f"raw_sales/{BROKEN_DAY.isoformat()}"
+    assert BROKEN_DAY.isoformat() in alert.title
+    assert "greater_than_or_equal_to(0)" in alert.message
+    assert f"sales_{BROKEN_DAY.isoformat()}.csv" in alert.message
+    assert {link.label for link in alert.links} >= {"Dagster run", "Dagster asset raw_sales"}
+    for result in (first, again):
+        [check] = [
+            e for e in result.get_asset_check_evaluations() if e.check_name == CONTRACT_CHECK
+        ]
+        assert check.metadata["alert_ids"].value == [alert.id]
+        assert f"forecastops alerts read {alert.id}" in str(check.metadata["alerts"].value)
+
+
+def test_an_unreachable_alert_store_keeps_the_verdict_and_says_the_alert_is_missing(
+    workdir: Path,
+) -> None:
+    _simulate(workdir, **{BROKEN_DAY.isoformat(): "negative_units"})
+    result = dg.materialize(
+        [raw_sales],
+        partition_key=BROKEN_DAY.isoformat(),
+        resources={
+            **_resources(workdir),
+            "alert_store": AlertStoreResource(url="postgresql://nobody@127.0.0.1:9/none"),
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == CONTRACT_CHECK]
+    assert not check.passed
+    assert check.metadata["rejected_days"].value == [BROKEN_DAY.isoformat()]
+    missing = str(check.metadata["alert_not_recorded"].value)
+    assert f"contract_break:raw_sales:{BROKEN_DAY.isoformat()}" in missing
+    assert "127.0.0.1" in missing
+    assert [e.asset_key for e in result.get_asset_materialization_events()] == [
+        dg.AssetKey("raw_sales")
+    ]
 
 
 def test_a_broken_redelivery_removes_the_earlier_valid_partition(workdir: Path) -> None:

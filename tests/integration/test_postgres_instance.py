@@ -23,6 +23,7 @@ def test_a_range_run_is_stored_in_the_postgres_run_storage(
 ) -> None:
     from forecast_assets.ingest import raw_sales, sales_quality_report
     from forecast_jobs.jobs import ingest_job
+    from resources.alerts import AlertStoreResource
     from resources.storage import LakeStorage, LandingSalesSource
 
     write_landing_files(
@@ -41,6 +42,7 @@ def test_a_range_run_is_stored_in_the_postgres_run_storage(
             resources={
                 "landing": LandingSalesSource(landing_dir=str(tmp_path / "landing")),
                 "storage": LakeStorage(root=str(tmp_path / "lake")),
+                "alert_store": AlertStoreResource(url=f"sqlite:///{tmp_path / 'alerts.db'}"),
             },
         ).resolve_job_def("ingest_job")
         with dg.DagsterInstance.from_config(str(home)) as instance:

@@ -269,6 +269,18 @@ def test_rewriting_replaces_files_without_leaving_temp_files(tmp_path: Path) -> 
     assert all(path.stat().st_mode & 0o777 == 0o644 for path in paths)
 
 
+def test_days_arriving_later_continue_the_files_already_landed(tmp_path: Path) -> None:
+    later = SMALL_SPEC.start + timedelta(days=2)
+    earlier = write_landing_files(replace(SMALL_SPEC, end=later - timedelta(days=1)), tmp_path)
+    drifted = replace(SMALL_SPEC, drift=DriftScenario(start=later, demand_factor=3.0))
+    arrived = write_landing_files(drifted, tmp_path, since=later)
+    assert [path.name for path in arrived] == ["sales_2024-03-03.csv", "sales_2024-03-04.csv"]
+    everything = write_landing_files(drifted, tmp_path / "at-once")
+    assert [path.read_bytes() for path in [*earlier, *arrived]] == [
+        path.read_bytes() for path in everything
+    ]
+
+
 def _breakage(frame: pd.DataFrame, kind: str) -> bool:
     """Whether a read-back landing frame shows the breakage of `kind`."""
     if kind == "missing_column":
