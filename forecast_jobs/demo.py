@@ -1,22 +1,37 @@
 """`make demo`: simulate a retailer and run the pipeline end to end on the embedded instance.
 
-Runs land in the same `DAGSTER_HOME` that `make ui` opens, so the demo's runs, materializations
-and check results are there to inspect afterwards.
+First a year of ordinary sales, ingested and retrained on; then the last `DRIFT_DAYS` days
+arrive with demand shifted by `DRIFT_DEMAND_FACTOR`, the daily cycle runs, its monitoring raises
+drift alerts, and drift_retrain_sensor (evaluated once, as the daemon would) requests a retrain,
+which the demo launches. Runs land in the same `DAGSTER_HOME` that `make ui` opens, so the demo's
+runs (the sensor's retrain among them, with its trigger tags), materializations and check
+results are there to inspect afterwards.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import typer
 
 from forecastops.settings import Settings, SettingsError, load_settings
 
+if TYPE_CHECKING:
+    from forecastops.simulator import SimulationSpec
+
 DEMO_DAYS = 365
 DEMO_STORES = 5
 DEMO_PRODUCTS = 20
 DEMO_SEED = 7
+DRIFT_DAYS = 10
+"""The newest days, simulated with shifted demand after the first cycle."""
+DRIFT_DEMAND_FACTOR = 2.5
+"""Demand multiplier of the drifted days: a third of the drift score's 28-day window at 2.5x
+moves mean demand by about 50 %, past the 30 % target-shift alarm, whichever champion the
+daily cycle leaves in place."""
 
 
 def demo_range(settings: Settings, days: int, today: date | None = None) -> tuple[date, date]:
@@ -32,8 +47,9 @@ def demo_range(settings: Settings, days: int, today: date | None = None) -> tupl
 
 
 def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
-    """Simulate `days` of landing files, ingest them in one run, then run the retrain cycle at
-    the last day (features, challenger, backtest, promotion, forecasts)."""
+    """Simulate `days` of landing files but the last `DRIFT_DAYS`, ingest them in one run and
+    run the retrain cycle at the last of them (features, challenger, backtest, promotion,
+    forecasts); then let drifted days arrive (`drift_triggered_retrain`)."""
     import dagster as dg
 
     from forecast_jobs.instance import prepare_dagster_home
@@ -45,7 +61,13 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
     from forecastops.simulator import SimulationSpec, write_landing_files
 
     os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
-    first, last = demo_range(settings, days)
+    first, newest = demo_range(settings, days + DRIFT_DAYS)
+    last = newest - timedelta(days=DRIFT_DAYS)
+    if last < first:
+        raise SettingsError(
+            f"FORECASTOPS_START_DATE={settings.start_date.isoformat()} leaves fewer than "
+            f"{DRIFT_DAYS + 1} past days; the demo needs more. Set it further back."
+        )
     spec = SimulationSpec(
         start=first, end=last, stores=DEMO_STORES, products=DEMO_PRODUCTS, seed=DEMO_SEED
     )
@@ -95,12 +117,85 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
             f"({settings.mlflow_uri})\n"
             f"  forecasts: {forecast_rows:,} rows (P10/P50/P90, next {settings.horizon_days} days)"
         )
+    cycle_ok = result.success and retrain is not None and retrain.success
+    drift_ok = cycle_ok and drift_triggered_retrain(settings, spec, newest)
     typer.echo(
-        f"\nInspect: forecastops quality --date {last.isoformat()}\n"
+        f"\nInspect: forecastops quality --date {newest.isoformat()}\n"
+        "         forecastops alerts list --status all\n"
         "Open the UI: make ui  (then http://127.0.0.1:3000)"
     )
-    if not (result.success and retrain is not None and retrain.success):
+    if not (cycle_ok and drift_ok):
         raise typer.Exit(1)
+
+
+def drift_triggered_retrain(settings: Settings, spec: SimulationSpec, newest: date) -> bool:
+    """The days after `spec.end` up to `newest` arrive with demand shifted by
+    `DRIFT_DEMAND_FACTOR`: ingest them, run the daily cycle on the newest (ingest, retrain,
+    forecasts, drift score, champion health), tick drift_retrain_sensor once against the
+    instance and launch the retrain it requests. Prints the trigger, the alerts and the runs;
+    True when every run succeeded and the sensor requested a retrain."""
+    import dagster as dg
+
+    from forecast_jobs.definitions import defs
+    from forecast_jobs.launch import execute_partition_range, tick_sensor_in_process
+    from forecastops.alerts import AlertStore
+    from forecastops.simulator import DriftScenario, write_landing_files
+    from forecastops.triggers import ALERT_TAG, REASON_TAG, TOP_DRIFTED_TAG, TRIGGER_TAG
+
+    drift_start = spec.end + timedelta(days=1)
+    drifted = replace(
+        spec, end=newest, drift=DriftScenario(start=drift_start, demand_factor=DRIFT_DEMAND_FACTOR)
+    )
+    arrived = write_landing_files(drifted, settings.landing_path, since=drift_start)
+    typer.echo(
+        f"\n{len(arrived)} more days arrive ({drift_start.isoformat()}..{newest.isoformat()}) "
+        f"with demand x{DRIFT_DEMAND_FACTOR}"
+    )
+    with dg.DagsterInstance.get() as instance:
+        # The daily schedule would run the whole cycle every day; the demo ingests the earlier
+        # drifted days in one run and runs the cycle on the newest, sparing a retrain per day.
+        runs = [
+            execute_partition_range(
+                defs.resolve_job_def("ingest_job"),
+                drift_start,
+                newest - timedelta(days=1),
+                instance,
+                raise_on_error=False,
+            ),
+            defs.resolve_job_def("daily_cycle_job").execute_in_process(
+                instance=instance, partition_key=newest.isoformat(), raise_on_error=False
+            ),
+        ]
+        for name, run in zip(("ingest_job", "daily_cycle_job"), runs, strict=True):
+            typer.echo(f"{name} run {run.run_id}: {_verdict(run.success)}")
+        if not all(run.success for run in runs):
+            return False
+        tick = tick_sensor_in_process(defs, "drift_retrain_sensor", instance)
+    if not tick.runs:
+        typer.echo(f"drift_retrain_sensor requested no retrain: {tick.skip_reason}")
+        return False
+    store = AlertStore(settings.alerts_url)
+    for request, run in zip(tick.run_requests, tick.runs, strict=True):
+        tags = request.tags
+        typer.echo(
+            f"drift_retrain_sensor requested retrain_job for {request.partition_key} "
+            f"(run key {request.run_key})\n"
+            f"  trigger: {tags[TRIGGER_TAG]}: {tags[REASON_TAG]}\n"
+            f"  top drifted features: {tags[TOP_DRIFTED_TAG]}\n"
+            f"retrain_job run {run.run_id}: {_verdict(run.success)}"
+        )
+        if ALERT_TAG in tags:
+            alert = store.get(int(tags[ALERT_TAG]))
+            typer.echo(
+                f"  answers alert {alert.id} ({alert.type}, {alert.severity}): {alert.title}\n"
+                f"    {alert.status} by {alert.actor}: forecastops alerts read {alert.id}"
+            )
+    typer.echo("Alerts raised:")
+    for alert in reversed(store.list(limit=10)):
+        typer.echo(
+            f"  {alert.id} {alert.severity:<8} {alert.type:<17} {alert.status:<8} {alert.title}"
+        )
+    return all(run.success for run in tick.runs)
 
 
 def _verdict(success: bool) -> str:

@@ -1,7 +1,9 @@
-"""Running a job over a range of partitions in one run, as `dg launch --partition-range` does."""
+"""Running jobs in this process: a range of partitions in one run, as `dg launch
+--partition-range` does, and the runs a sensor requests on one tick."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -32,3 +34,52 @@ def execute_partition_range(
             ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
         },
     )
+
+
+@dataclass(frozen=True)
+class SensorTick:
+    """One sensor evaluation and the runs it requested, executed in this process."""
+
+    skip_reason: str | None
+    run_requests: list[dg.RunRequest]
+    runs: list[dg.ExecuteInProcessResult]
+
+
+def tick_sensor_in_process(
+    defs: dg.Definitions, sensor_name: str, instance: dg.DagsterInstance
+) -> SensorTick:
+    """Evaluate the sensor once against `instance` and execute each run it requests in this
+    process, with its partition and tags plus the sensor name and run key Dagster's daemon
+    would add, so the run history shows it as the sensor's run. For the demo and tests; the
+    daemon ticks sensors in a deployment (and keeps their cursors, which this does not)."""
+    import dagster as dg
+    from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
+
+    sensor = defs.resolve_sensor_def(sensor_name)
+    outcome = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+    if isinstance(outcome, dg.SkipReason):
+        return SensorTick(outcome.skip_message, [], [])
+    assert isinstance(outcome, dg.SensorResult), f"{sensor_name} returned {outcome!r}"
+    requests = list(outcome.run_requests or [])
+    runs = [
+        defs.resolve_job_def(_job_of(request, sensor)).execute_in_process(
+            instance=instance,
+            partition_key=request.partition_key,
+            tags={
+                **request.tags,
+                SENSOR_NAME_TAG: sensor_name,
+                **({RUN_KEY_TAG: request.run_key} if request.run_key else {}),
+            },
+            raise_on_error=False,
+        )
+        for request in requests
+    ]
+    skip = outcome.skip_reason.skip_message if outcome.skip_reason else None
+    return SensorTick(skip, requests, runs)
+
+
+def _job_of(request: dg.RunRequest, sensor: dg.SensorDefinition) -> str:
+    job = request.job_name or sensor.job_name
+    if job is None:
+        raise ValueError(f"Run request {request.run_key} of sensor {sensor.name} names no job.")
+    return job

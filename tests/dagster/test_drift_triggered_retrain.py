@@ -1,0 +1,93 @@
+"""End to end: a demand shift after the champion was trained -> the monitoring assets raise drift
+alerts -> drift_retrain_sensor requests a retrain -> the retrain runs through the promotion gate.
+
+One simulated retailer, a real Dagster instance, MLflow store and SQLite alert store (the code
+location's own resources, pointed at a temporary folder)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from forecast_assets.monitoring import DRIFT_CHECK, HEALTH_CHECK, drift_score, model_health
+from forecast_jobs.launch import execute_partition_range, tick_sensor_in_process
+from forecastops.alerts import AlertStatus, AlertStore, AlertType
+from forecastops.pipeline_alerts import drift_alert_key
+from forecastops.simulator import DriftScenario, SimulationSpec, write_landing_files
+from forecastops.triggers import ALERT_TAG, TRIGGER_TAG
+from sensors.drift_retrain import SENSOR_ACTOR
+from tests.dagster.pipeline import pipeline_definitions
+
+pytestmark = pytest.mark.slow
+
+START = date(2025, 1, 1)
+TRAINED_AT = START + timedelta(days=149)
+DRIFTED_DAY = TRAINED_AT + timedelta(days=14)
+
+
+def test_injected_drift_alerts_and_retrains_through_the_sensor(tmp_path: Path) -> None:
+    spec = SimulationSpec(
+        start=START,
+        end=DRIFTED_DAY,
+        stores=3,
+        products=10,
+        seed=11,
+        drift=DriftScenario(start=TRAINED_AT + timedelta(days=1), demand_factor=1.8),
+    )
+    write_landing_files(spec, tmp_path / "landing")
+    defs = pipeline_definitions(tmp_path)
+    day = DRIFTED_DAY.isoformat()
+    with dg.instance_for_test() as instance:
+        assert execute_partition_range(
+            defs.resolve_job_def("ingest_job"), START, DRIFTED_DAY, instance
+        ).success
+        assert (
+            defs.resolve_job_def("retrain_job")
+            .execute_in_process(instance=instance, partition_key=TRAINED_AT.isoformat())
+            .success
+        )
+        monitoring = dg.materialize(
+            [drift_score, model_health],
+            partition_key=day,
+            instance=instance,
+            resources=defs.resources,
+            selection=[drift_score, model_health],
+        )
+        tick = tick_sensor_in_process(defs, "drift_retrain_sensor", instance)
+        [request] = tick.run_requests
+        [retrain] = tick.runs
+        run = instance.get_run_by_id(retrain.run_id)
+
+    store = AlertStore(f"sqlite:///{tmp_path / 'alerts.db'}")
+    checks = {e.check_name: e for e in monitoring.get_asset_check_evaluations()}
+    raised = {
+        name: store.get(checks[name].metadata["alert_ids"].value[0])
+        for name in (DRIFT_CHECK, HEALTH_CHECK)
+    }
+    assert raised[DRIFT_CHECK].type is AlertType.DATA_DRIFT
+    assert raised[HEALTH_CHECK].type is AlertType.PERFORMANCE_DRIFT
+    for alert in raised.values():
+        assert alert.recommendation == {"action": "retrain", "partition": day}
+        assert f"/runs/{monitoring.run_id}" in {link.url for link in alert.links}
+
+    trigger = request.tags[TRIGGER_TAG]
+    answered = store.open_alert(drift_alert_key(trigger, day)) or store.get(
+        int(request.tags[ALERT_TAG])
+    )
+    assert answered.type == trigger and answered.status is AlertStatus.ACTIONED
+    assert answered.actor == SENSOR_ACTOR and request.run_key in (answered.notes or "")
+
+    assert retrain.success and request.partition_key == day
+    assert run is not None and run.job_name == "retrain_job"
+    assert run.tags[TRIGGER_TAG] == trigger and run.tags[ALERT_TAG] == str(answered.id)
+    assert run.tags["dagster/sensor_name"] == "drift_retrain_sensor"
+    # promoted (info) or refused (a warning, since drift triggered it): either way on record
+    [gate_alert] = [
+        alert
+        for alert in store.list(type=AlertType.PROMOTION)
+        if alert.subject == f"promotion_decision/{day}"
+    ]
+    assert f"/runs/{retrain.run_id}" in {link.url for link in gate_alert.links}
