@@ -19,8 +19,8 @@ TRIGGER_TAG = "forecastops/trigger"
 """Run tag of a drift-triggered retrain: the trigger (DATA_DRIFT or PERFORMANCE_DRIFT)."""
 REASON_TAG = "forecastops/trigger_reason"
 TOP_DRIFTED_TAG = "forecastops/top_drifted_features"
-ALERT_TAG = "forecastops/alert_id"
-"""Run tag naming the drift alert a triggered retrain answers."""
+ALERT_IDS_TAG = "forecastops/alert_ids"
+"""Run tag of a drift-triggered retrain: the ids of the day's drift alerts it answers ("2,3")."""
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,11 @@ It only reads what drift_score and model_health stored (sensor ticks time out at
 rules (hysteresis, cooldown, no retrain from a day that broke the contract) are
 `forecastops.triggers.decide_retrain`.
 
-The drift alert the monitoring asset raised for that day recommends the same retrain. When the
-sensor requests it, it actions that alert (its notes name the run key) and tags the run with the
-alert's id, so approving the alert later cannot queue the retrain a second time. An alert the
-sensor does not act on (cooldown, hysteresis) stays open, and approving it queues the retrain.
+The drift alerts the monitoring assets raised for that day (data drift, performance drift)
+recommend that same retrain. When the sensor requests it, it actions those alerts (their notes
+name the run key) and tags the run with their ids, so approving one later cannot queue the
+retrain a second time. Alerts the sensor does not act on (cooldown, hysteresis) stay open, and
+approving one queues the retrain.
 """
 
 # No `from __future__ import annotations`: Dagster reads the resource annotations at definition
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from forecast_jobs.jobs import retrain_job
-from forecastops.triggers import ALERT_TAG, REASON_TAG, TOP_DRIFTED_TAG, TRIGGER_TAG
+from forecastops.triggers import ALERT_IDS_TAG, REASON_TAG, TOP_DRIFTED_TAG, TRIGGER_TAG
 from resources.alerts import AlertStoreResource
 from resources.storage import LakeStorage
 
@@ -34,8 +35,8 @@ SENSOR_ACTOR = "dagster:drift_retrain_sensor"
     minimum_interval_seconds=TICK_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Retrains the latest day when its drift score or the champion's accuracy "
-    "crosses its threshold (with hysteresis and a 24 h cooldown), and actions the drift alert "
-    "that retrain answers.",
+    "crosses its threshold (with hysteresis and a 24 h cooldown), and actions the day's drift "
+    "alerts that retrain answers.",
 )
 def drift_retrain_sensor(
     context: dg.SensorEvaluationContext, storage: LakeStorage, alert_store: AlertStoreResource
@@ -51,9 +52,7 @@ def drift_retrain_sensor(
     )
     if decision.trigger is None or decision.run_key is None:
         return dg.SensorResult(skip_reason=decision.reason, cursor=decision.state.to_cursor())
-    alert = _action_drift_alert(
-        context, alert_store, decision.trigger, decision.day, decision.run_key
-    )
+    answered = _action_drift_alerts(context, alert_store, decision.day, decision.run_key)
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
@@ -63,7 +62,11 @@ def drift_retrain_sensor(
                     TRIGGER_TAG: decision.trigger,
                     REASON_TAG: decision.reason,
                     TOP_DRIFTED_TAG: signals.top_features or "none",
-                    **({ALERT_TAG: str(alert.id)} if alert is not None else {}),
+                    **(
+                        {ALERT_IDS_TAG: ",".join(str(alert.id) for alert in answered)}
+                        if answered
+                        else {}
+                    ),
                 },
             )
         ],
@@ -71,40 +74,36 @@ def drift_retrain_sensor(
     )
 
 
-def _action_drift_alert(
-    context: dg.SensorEvaluationContext,
-    alert_store: AlertStoreResource,
-    trigger: str,
-    day: str,
-    run_key: str,
-) -> "Alert | None":
-    """Action the open `trigger` alert of `day` (notes: the run key); return it, or None when
-    there is none open (never raised, already dismissed or approved). A store that fails is
-    logged and the retrain goes ahead: the retrain matters more than the alert's bookkeeping."""
+def _action_drift_alerts(
+    context: dg.SensorEvaluationContext, alert_store: AlertStoreResource, day: str, run_key: str
+) -> "list[Alert]":
+    """Action the open drift alerts of `day` (notes: the run key) and return them; none when
+    none is open (never raised, already dismissed or approved). A store that fails is logged and
+    the retrain goes ahead: the retrain matters more than the alerts' bookkeeping."""
     from forecastops.alerts import (
         AlertStoreConfigError,
         AlertStoreUnavailableError,
         AlertTransitionError,
     )
-    from forecastops.pipeline_alerts import drift_alert_key
+    from forecastops.pipeline_alerts import DRIFT_ALERT_ASSETS, drift_alert_key
 
-    key = drift_alert_key(trigger, day)
+    notes = (
+        f"Retrain of {day} requested by drift_retrain_sensor (run key {run_key}, run tag "
+        f"{ALERT_IDS_TAG}); it goes through the promotion gate."
+    )
+    answered = []
     try:
         store = alert_store.store
-        alert = store.open_alert(key)
-        if alert is None:
-            context.log.info(f"No open alert {key}; requesting the retrain ({run_key}) anyway.")
-            return None
-        return store.action(
-            alert.id,
-            SENSOR_ACTOR,
-            f"Retrain of {day} requested by drift_retrain_sensor (run key {run_key}, run tag "
-            f"{ALERT_TAG}={alert.id}); it goes through the promotion gate.",
-        )
-    except AlertTransitionError as error:  # an operator acted on it in the meantime
-        context.log.info(f"Requesting the retrain ({run_key}); alert not actioned: {error}")
+        for trigger in DRIFT_ALERT_ASSETS:
+            alert = store.open_alert(drift_alert_key(trigger, day))
+            if alert is None:
+                continue
+            try:
+                answered.append(store.action(alert.id, SENSOR_ACTOR, notes))
+            except AlertTransitionError as error:  # an operator acted on it in the meantime
+                context.log.info(f"Alert {alert.id} not actioned: {error}")
     except (AlertStoreUnavailableError, AlertStoreConfigError) as error:
         context.log.warning(
-            f"Requesting the retrain ({run_key}); alert {key} not actioned: {error}"
+            f"Requesting the retrain ({run_key}); drift alerts not actioned: {error}"
         )
-    return None
+    return answered

@@ -86,7 +86,9 @@ def run_label(job_name: str, asset_selection: Collection[dg.AssetKey] | None) ->
 
 def run_links(run_id: str, backfill_id: str | None) -> list[dict[str, str]]:
     """The run's page in the Dagster UI (and its backfill's), relative to the UI's address."""
-    links = [{"label": "Dagster run", "url": f"/runs/{run_id}"}]
+    from forecastops.pipeline_alerts import dagster_run_link
+
+    links = [dagster_run_link(run_id).to_dict()]
     if backfill_id:
         links.append({"label": "Dagster backfill", "url": f"/runs/b/{backfill_id}"})
     return links

@@ -8,12 +8,18 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from forecastops.alerts import AlertStatus, AlertStore, AlertType, Severity
+from forecastops.alerts import Alert, AlertStatus, AlertStore, Severity
 from forecastops.ingest import CONTRACT_TABLE
 from forecastops.lake import Lake
 from forecastops.monitoring import DRIFT_TABLE
 from forecastops.pipeline_alerts import drift_alert_key, retrain_recommendation
-from forecastops.triggers import ALERT_TAG, DATA_DRIFT, TOP_DRIFTED_TAG, TRIGGER_TAG
+from forecastops.triggers import (
+    ALERT_IDS_TAG,
+    DATA_DRIFT,
+    PERFORMANCE_DRIFT,
+    TOP_DRIFTED_TAG,
+    TRIGGER_TAG,
+)
 from resources.alerts import AlertStoreResource
 from resources.storage import LakeStorage
 from sensors.drift_retrain import SENSOR_ACTOR, drift_retrain_sensor
@@ -63,38 +69,39 @@ def test_a_drifted_day_requests_one_tagged_retrain_and_then_stays_quiet(tmp_path
     assert request.run_key == "data_drift:2025-05-31"
     assert request.tags[TRIGGER_TAG] == "data_drift"
     assert request.tags[TOP_DRIFTED_TAG] == "lag_7,rolling_mean_7"
-    assert ALERT_TAG not in request.tags  # no drift alert was raised for the day
+    assert ALERT_IDS_TAG not in request.tags  # no drift alert was raised for the day
     second = _tick(tmp_path, first.cursor)
     assert not second.run_requests
 
 
-def test_the_retrain_actions_the_days_drift_alert_so_approving_it_cannot_repeat_it(
+def test_the_retrain_actions_the_days_drift_alerts_so_approving_one_cannot_repeat_it(
     tmp_path: Path,
 ) -> None:
     _store(Lake(tmp_path), score=1.4)
     store = AlertStore(_alerts_url(tmp_path))
     store.create_schema()
-    other_day = store.raise_alert(
-        type=AlertType.DATA_DRIFT,
-        severity=Severity.WARNING,
-        title="Data drift on an earlier day",
-        message="",
-        dedup_key=drift_alert_key(DATA_DRIFT, "2025-05-30"),
-    )
-    alert = store.raise_alert(
-        type=AlertType.DATA_DRIFT,
-        severity=Severity.WARNING,
-        title="Data drift on 2025-05-31",
-        message="",
-        dedup_key=drift_alert_key(DATA_DRIFT, DAY),
-        recommendation=retrain_recommendation(DAY),
-    )
+
+    def drift_alert(trigger: str, day: str) -> Alert:
+        return store.raise_alert(
+            type=trigger,
+            severity=Severity.WARNING,
+            title=f"{trigger} on {day}",
+            message="",
+            dedup_key=drift_alert_key(trigger, day),
+            recommendation=retrain_recommendation(day),
+        )
+
+    other_day = drift_alert(DATA_DRIFT, "2025-05-30")
+    data = drift_alert(DATA_DRIFT, DAY.isoformat())
+    performance = drift_alert(PERFORMANCE_DRIFT, DAY.isoformat())
     [request] = _tick(tmp_path).run_requests or []
-    assert request.tags[ALERT_TAG] == str(alert.id)
-    actioned = store.get(alert.id)
-    assert actioned.status is AlertStatus.ACTIONED
-    assert actioned.actor == SENSOR_ACTOR
-    assert actioned.notes is not None and "data_drift:2025-05-31" in actioned.notes
+    assert request.tags[TRIGGER_TAG] == DATA_DRIFT
+    assert request.tags[ALERT_IDS_TAG] == f"{data.id},{performance.id}"
+    for alert in (data, performance):
+        actioned = store.get(alert.id)
+        assert actioned.status is AlertStatus.ACTIONED
+        assert actioned.actor == SENSOR_ACTOR
+        assert actioned.notes is not None and "data_drift:2025-05-31" in actioned.notes
     assert store.get(other_day.id).is_open
 
 
@@ -111,7 +118,7 @@ def test_a_down_alert_store_does_not_stop_the_retrain(tmp_path: Path) -> None:
         result = drift_retrain_sensor(context)
     assert isinstance(result, dg.SensorResult)
     [request] = result.run_requests or []
-    assert request.tags[TRIGGER_TAG] == "data_drift" and ALERT_TAG not in request.tags
+    assert request.tags[TRIGGER_TAG] == "data_drift" and ALERT_IDS_TAG not in request.tags
 
 
 def test_a_blocked_day_never_triggers(tmp_path: Path) -> None:
