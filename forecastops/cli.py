@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, cast
 
 import typer
 
+from forecastops.alert_kinds import AlertType, Severity
 from forecastops.retrain import MAX_PARTITIONS
 from forecastops.settings import Settings, SettingsError, load_settings
 
@@ -570,24 +571,6 @@ class AlertStatusChoice(StrEnum):
     all = "all"
 
 
-class AlertSeverityChoice(StrEnum):
-    """forecastops.alerts.Severity, spelled out for the CLI (which loads SQLAlchemy lazily)."""
-
-    info = "info"
-    warning = "warning"
-    critical = "critical"
-
-
-class AlertTypeChoice(StrEnum):
-    """forecastops.alerts.AlertType, spelled out for the CLI (which loads SQLAlchemy lazily)."""
-
-    data_drift = "data_drift"
-    performance_drift = "performance_drift"
-    contract_break = "contract_break"
-    run_failure = "run_failure"
-    promotion = "promotion"
-
-
 ALERT_TITLE_CHARS_LISTED = 80
 _ID_HINT = "'ID'"
 
@@ -693,11 +676,9 @@ def list_alerts(
         ),
     ] = AlertStatusChoice.open,
     severity: Annotated[
-        AlertSeverityChoice | None, typer.Option("--severity", help="Only this severity.")
+        Severity | None, typer.Option("--severity", help="Only this severity.")
     ] = None,
-    alert_type: Annotated[
-        AlertTypeChoice | None, typer.Option("--type", help="Only this type.")
-    ] = None,
+    alert_type: Annotated[AlertType | None, typer.Option("--type", help="Only this type.")] = None,
     limit: Annotated[
         int, typer.Option("--limit", min=1, help="Show at most this many, newest first.")
     ] = 100,
@@ -709,7 +690,7 @@ def list_alerts(
     """
     from tabulate import tabulate
 
-    from forecastops.alerts import OPEN_STATUSES, AlertStatus, Severity
+    from forecastops.alerts import OPEN_STATUSES, AlertStatus
 
     settings = _settings()
     statuses: tuple[AlertStatus, ...] | None = (
