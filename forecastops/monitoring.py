@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 DRIFT_TABLE = "drift_score"
 CURRENT_WINDOW_DAYS = 28
+TOP_DRIFTED = 5
+"""How many drifted features the stored summary names, and `latest_drift` lists."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ def score_drift(
             "dataset_drifted": [result.dataset_drifted],
             "target_shift": [result.target_shift],
             "target_drifted": [result.target_drifted],
-            "top_features": [",".join(result.drifted_features[:5])],
+            "top_features": [",".join(result.drifted_features[:TOP_DRIFTED])],
             "reference": [reference.source],
             "reference_cutoff": [reference.cutoff.isoformat()],
             "html_report": [str(html_path)],
@@ -208,21 +210,24 @@ def latest_signals(lake: Lake) -> Signals | None:
 
 
 def latest_drift(lake: Lake, as_of: date | None = None) -> dict[str, Any] | None:
-    """The newest stored drift summary (on or before `as_of` when given) as JSON-ready values:
-    `day`, `overall_score`, `drift_share`, `alarm`, `target_shift`, `top_features` (list, most
-    drifted first), `reference`, `html_report`; None when no day was scored."""
+    """The newest stored drift score (on or before `as_of` when given) as JSON-ready values:
+    `day`, `overall_score`, `drift_share`, `alarm`, `target_shift`, `drifted_features` (those
+    over their threshold), `top_features` (the `TOP_DRIFTED` most drifted, by severity, over
+    their threshold or not), `reference`, `html_report`; None when no day was scored."""
     days = [d for d in lake.partition_days(DRIFT_TABLE) if as_of is None or d <= as_of]
     if not days:
         return None
     row = lake.read_partition(DRIFT_TABLE, days[-1]).iloc[0]
-    top = str(row["top_features"])
+    features = lake.read_partition(DRIFT_TABLE, days[-1], "features")  # most drifted first
+    drifted = str(row["top_features"])
     return {
         "day": days[-1].isoformat(),
         "overall_score": _number(row["overall_score"]),
         "drift_share": _number(row["drift_share"]),
         "alarm": bool(row["alarm"]),
         "target_shift": _number(row["target_shift"]),
-        "top_features": top.split(",") if top else [],
+        "drifted_features": drifted.split(",") if drifted else [],
+        "top_features": [str(name) for name in features["feature"].head(TOP_DRIFTED)],
         "reference": str(row["reference"]),
         "html_report": str(row["html_report"]),
     }
