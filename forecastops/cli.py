@@ -405,12 +405,11 @@ def report(
         typer.Option("--out", help="File to write (replaced atomically). Default: stdout."),
     ] = None,
 ) -> None:
-    """Write the incident report now: model health, drift, open alerts, recent runs and
-    promotions, the same report the incident_report asset writes under
-    $FORECASTOPS_HOME/reports/.
+    """Write the incident report now: health, drift, alerts, runs, promotions.
 
-    The runs come from the Dagster instance at DAGSTER_HOME; when it cannot be read the report
-    is still written, saying why its run list is empty (and a warning goes to stderr).
+    The same report the incident_report asset writes under $FORECASTOPS_HOME/reports/. The runs
+    come from the Dagster instance at DAGSTER_HOME; when it cannot be read the report is still
+    written, saying why its run list is empty (and a warning goes to stderr).
     """
     from forecastops.lake import Lake
     from forecastops.reports import (

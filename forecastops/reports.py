@@ -239,6 +239,8 @@ def _cell(value: Any) -> str:
         return f"{value:.4g}"
     if isinstance(value, datetime):
         return value.strftime(TIME_FORMAT)
+    if isinstance(value, list | tuple):
+        value = ", ".join(map(str, value))
     return " ".join(_text(value).split()).replace("|", "\\|") or "-"
 
 
