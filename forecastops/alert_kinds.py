@@ -20,6 +20,10 @@ class Severity(StrEnum):
     CRITICAL = "critical"
 
 
+SEVERITIES_WORST_FIRST: tuple[Severity, ...] = (Severity.CRITICAL, Severity.WARNING, Severity.INFO)
+"""The order alerts and their counts are shown in."""
+
+
 class AlertStatus(StrEnum):
     UNREAD = "unread"
     READ = "read"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, cast
 
 import typer
 
-from forecastops.alert_kinds import AlertType, Severity
+from forecastops.alert_kinds import SEVERITIES_WORST_FIRST, AlertType, Severity
 from forecastops.retrain import MAX_PARTITIONS
 from forecastops.settings import Settings, SettingsError, load_settings
 
@@ -825,8 +825,7 @@ def list_alerts(
         typer.echo(f"\n{len(alerts)} alert(s) with {', '.join(filters)}{more}.")
     else:
         typer.echo(f"No alerts with {', '.join(filters)}.")
-    by_severity = (Severity.CRITICAL, Severity.WARNING, Severity.INFO)
-    open_text = ", ".join(f"{counts[s]} {s.value}" for s in by_severity)
+    open_text = ", ".join(f"{counts[s]} {s.value}" for s in SEVERITIES_WORST_FIRST)
     typer.echo(f"Open: {open_text}. Read one with `forecastops alerts read ID`.")
 
 

@@ -42,6 +42,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from forecastops.alert_kinds import SEVERITIES_WORST_FIRST, Severity
 from forecastops.settings import REPO_ROOT
 
 if TYPE_CHECKING:
@@ -274,11 +275,11 @@ def _record(values: Mapping[str, Any]) -> pd.DataFrame:
 def worst_open_alerts(store: AlertStore, limit: int) -> list[Alert]:
     """The open (unread or read) alerts, critical first, then warning, then info, newest first
     within a severity; at most `limit`."""
-    from forecastops.alerts import OPEN_STATUSES, Severity
+    from forecastops.alerts import OPEN_STATUSES
 
     counts = store.open_counts()
     listed: list[Alert] = []
-    for severity in (Severity.CRITICAL, Severity.WARNING, Severity.INFO):
+    for severity in SEVERITIES_WORST_FIRST:
         room = limit - len(listed)
         if counts[severity] and room > 0:
             listed += store.list(status=OPEN_STATUSES, severity=severity, limit=room)
@@ -288,10 +289,8 @@ def worst_open_alerts(store: AlertStore, limit: int) -> list[Alert]:
 def open_alert_counts(store: AlertStore | None) -> dict[str, int]:
     """Open alerts per severity (`critical`, `warning`, `info`) and their `total`; zeros when
     there is no store yet (no alert was ever raised)."""
-    from forecastops.alerts import Severity
-
     counts = store.open_counts() if store is not None else dict.fromkeys(Severity, 0)
-    ordered = {s.value: counts[s] for s in (Severity.CRITICAL, Severity.WARNING, Severity.INFO)}
+    ordered = {severity.value: counts[severity] for severity in SEVERITIES_WORST_FIRST}
     return {**ordered, "total": sum(ordered.values())}
 
 
