@@ -34,22 +34,18 @@ TABLE_COLUMNS = ("id", "severity", "type", "title", "subject", "created_at", "st
 def open_alerts(alert_store: AlertStoreResource) -> dg.MaterializeResult:
     """The open (unread or read) alerts, critical first, then newest first: counts per severity
     and a table (id, severity, type, title, subject, created_at, status)."""
-    from forecastops.alerts import OPEN_STATUSES, Severity
+    from forecastops.alert_kinds import SEVERITIES_WORST_FIRST, Severity
+    from forecastops.reports import worst_open_alerts
 
     store = alert_store.store
     counts = store.open_counts()
-    by_severity = [Severity.CRITICAL, Severity.WARNING, Severity.INFO]
-    listed: list[Alert] = []
-    for severity in by_severity:
-        room = MAX_ALERTS_LISTED - len(listed)
-        if counts[severity] and room > 0:
-            listed += store.list(status=OPEN_STATUSES, severity=severity, limit=room)
+    listed = worst_open_alerts(store, MAX_ALERTS_LISTED)
     critical = [alert for alert in listed if alert.severity is Severity.CRITICAL]
     total = sum(counts.values())
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": total,
-            **{f"open_{severity}": counts[severity] for severity in by_severity},
+            **{f"open_{severity}": counts[severity] for severity in SEVERITIES_WORST_FIRST},
             "alerts": dg.MetadataValue.md(_alerts_table(listed, total)),
             "alert_store": store.display_url,
         },

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 from typing import TYPE_CHECKING
 
 from dagster import TableColumn, TableSchema
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
 
 _DAGSTER_TYPES = {"i": "int", "u": "int", "f": "float", "b": "bool", "M": "datetime"}
@@ -29,3 +32,9 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = 20) -> str:
     shown = frame.head(max_rows).to_markdown(index=False)
     left_out = len(frame) - max_rows
     return shown + (f"\n\n_…and {left_out} more rows._" if left_out > 0 else "")
+
+
+def png_markdown(path: Path, title: str) -> str:
+    """A PNG file as a markdown image embedded in the text (a data URI), for `MetadataValue.md`."""
+    encoded = base64.b64encode(path.read_bytes()).decode()
+    return f"![{title}](data:image/png;base64,{encoded})"

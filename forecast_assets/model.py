@@ -3,7 +3,6 @@ features -> challenger -> backtest -> promotion decision -> forecasts."""
 
 # No `from __future__ import annotations`: Dagster reads the `context` annotation at definition
 # time. The core (pandas, LightGBM, MLflow) loads inside the bodies.
-import base64
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -12,7 +11,7 @@ import dagster as dg
 
 from forecast_assets.alerting import record_alerts, run_links
 from forecast_assets.ingest import raw_sales
-from forecast_assets.metadata import column_schema, markdown_table
+from forecast_assets.metadata import column_schema, markdown_table, png_markdown
 from forecast_assets.partitions import daily_partitions, trailing_window
 from resources.alerts import AlertStoreResource
 from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
@@ -25,11 +24,6 @@ TRAINING_LOOKBACK_PARTITIONS = 180
 
 def _cutoff(context: dg.AssetExecutionContext) -> date:
     return date.fromisoformat(context.partition_key)
-
-
-def _png_markdown(path: Path, title: str) -> str:
-    encoded = base64.b64encode(path.read_bytes()).decode()
-    return f"![{title}](data:image/png;base64,{encoded})"
 
 
 @dg.asset(
@@ -185,7 +179,7 @@ def backtest(
                 markdown_table(overall[["candidate", "wape", "mae", "rmse", "bias", "mase", "n"]])
             ),
             "interval_coverage": dg.MetadataValue.md(result.coverage(challenger).to_markdown()),
-            "plot": dg.MetadataValue.md(_png_markdown(plot, "backtest")),
+            "plot": dg.MetadataValue.md(png_markdown(plot, "backtest")),
             "fold_cutoffs": [c.isoformat() for c in result.cutoffs],
             **{k: dg.MetadataValue.float(v) for k, v in metrics.items()},
             "winner": str(ranking.iloc[0]["candidate"]),

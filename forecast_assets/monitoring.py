@@ -9,7 +9,7 @@ import dagster as dg
 
 from forecast_assets.alerting import record_alerts, run_links
 from forecast_assets.ingest import raw_sales
-from forecast_assets.metadata import markdown_table
+from forecast_assets.metadata import markdown_table, png_markdown
 from forecast_assets.model import forecasts
 from forecast_assets.partitions import daily_partitions, trailing_window
 from resources.alerts import AlertStoreResource
@@ -117,16 +117,25 @@ def model_health(
     retrain: RetrainPolicy,
     mlflow_registry: MlflowRegistry,
     alert_store: AlertStoreResource,
+    reports: ReportsFolder,
 ) -> dg.MaterializeResult:
     """The champion's health on a day: realized MAE/WAPE of its stored forecasts against the
     actuals that arrived, classified per series and for the model (healthy / degrading /
-    drifting vs its backtest), next to the registry status and the day's drift score."""
+    drifting vs its backtest), its week-over-week trend and a plot of its realized accuracy
+    over the days scored so far, next to the registry status, the day's drift score and the
+    open alerts."""
     import json
 
-    from forecastops.monitoring import DRIFT_TABLE, score_performance
+    from forecastops.monitoring import (
+        DRIFT_TABLE,
+        performance_history,
+        plot_performance_trend,
+        score_performance,
+    )
     from forecastops.operations import registry_status
     from forecastops.performance import PerformancePolicy
     from forecastops.pipeline_alerts import performance_drift_alert
+    from forecastops.reports import open_alert_counts
 
     day = date.fromisoformat(context.partition_key)
     registry, lake = mlflow_registry.registry, storage.lake
@@ -153,6 +162,16 @@ def model_health(
         alert_store,
         [performance_drift_alert(day, champion, performance, run_links(context, "model_health"))],
     )
+    history = performance_history(lake, champion)
+    trend_plot = (
+        png_markdown(
+            plot_performance_trend(history, reports.path_for(f"model_health_{day}.png")),
+            f"champion v{champion} realized accuracy",
+        )
+        if not history.empty
+        else "_No scored days yet._"
+    )
+    alerts = open_alert_counts(alert_store.store)
     return dg.MaterializeResult(
         metadata={
             "champion_version": champion,
@@ -164,6 +183,10 @@ def model_health(
             "registry_status": dg.MetadataValue.json(json.loads(json.dumps(status, default=str))),
             "drift_score": drift["overall_score"] if drift else None,
             "drift_alarm": bool(drift["alarm"]) if drift else None,
+            "trend": status["champion"]["trend"] or "not enough scored days",
+            "trend_plot": dg.MetadataValue.md(trend_plot),
+            "open_alerts": alerts["total"],
+            "open_alerts_by_severity": dg.MetadataValue.json(alerts),
         },
         check_results=[
             dg.AssetCheckResult(

@@ -16,6 +16,7 @@ from forecast_assets.model import (
     sales_features,
 )
 from forecast_assets.monitoring import drift_score, model_health
+from forecast_assets.reports import incident_report
 from forecast_jobs.jobs import daily_cycle_job, ingest_job, retrain_job, weekly_backtest_job
 from forecast_jobs.registry_jobs import promote_model_job, rollback_model_job
 from forecast_jobs.schedules import (
@@ -41,6 +42,7 @@ PIPELINE_ASSETS = (
     drift_score,
     model_health,
     open_alerts,
+    incident_report,
 )
 """Every asset, in data-flow order."""
 

@@ -14,10 +14,13 @@ from forecast_assets.model import (
 )
 from forecast_assets.monitoring import drift_score, model_health
 from forecast_assets.partitions import daily_partitions
+from forecast_assets.reports import incident_report
 
 INGEST_ASSETS = (raw_sales, sales_quality_report)
 RETRAIN_ASSETS = (sales_features, challenger_model, backtest, promotion_decision, forecasts)
-MONITORING_ASSETS = (drift_score, model_health)
+MONITORING_ASSETS = (drift_score, model_health, incident_report)
+"""The day's monitoring; `incident_report` is unpartitioned (a snapshot of now) and runs once
+at the end of each daily cycle run (Dagster 1.13 allows both kinds in one asset job)."""
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
@@ -39,7 +42,7 @@ daily_cycle_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*INGEST_ASSETS, *RETRAIN_ASSETS, *MONITORING_ASSETS),
     partitions_def=daily_partitions,
     description="The whole day: ingest, the retrain cycle with its promotion gate, forecasts, "
-    "the drift score and the champion's health.",
+    "the drift score, the champion's health and the incident report.",
 )
 
 weekly_backtest_job = dg.define_asset_job(

@@ -95,6 +95,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from forecastops.alert_kinds import AlertStatus, AlertType, Severity
 from forecastops.settings import ENV_PREFIX, SettingsError
 
 URL_VARIABLE = f"{ENV_PREFIX}ALERTS_DB_URL"
@@ -112,27 +113,6 @@ SQLITE_BUSY_TIMEOUT_S = 15.0
 POSTGRES_CONNECT_TIMEOUT_S = 10
 DEDUP_ATTEMPTS = 5
 """Insert/read rounds `raise_alert` makes when racing other raisers of the same `dedup_key`."""
-
-
-class AlertType(StrEnum):
-    DATA_DRIFT = "data_drift"
-    PERFORMANCE_DRIFT = "performance_drift"
-    CONTRACT_BREAK = "contract_break"
-    RUN_FAILURE = "run_failure"
-    PROMOTION = "promotion"
-
-
-class Severity(StrEnum):
-    INFO = "info"
-    WARNING = "warning"
-    CRITICAL = "critical"
-
-
-class AlertStatus(StrEnum):
-    UNREAD = "unread"
-    READ = "read"
-    ACTIONED = "actioned"
-    DISMISSED = "dismissed"
 
 
 OPEN_STATUSES: tuple[AlertStatus, ...] = (AlertStatus.UNREAD, AlertStatus.READ)

@@ -1,6 +1,6 @@
 """`forecastops`: the one command-line entry point (simulate a retailer, query the lake,
-operate the model registry: promote, rollback, history, status, forecasts, reproduce; queue
-retrains; list, read and act on alerts).
+operate the model registry: promote, rollback, history, status, forecasts, reproduce; write
+the incident report; queue retrains; list, read and act on alerts).
 
 Every bad flag or setting stops with a message that names it and says what to do; nothing is
 written before the input has been checked.
@@ -13,13 +13,14 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, cast
 
 import typer
 
+from forecastops.alert_kinds import SEVERITIES_WORST_FIRST, AlertType, Severity
 from forecastops.retrain import MAX_PARTITIONS
 from forecastops.settings import Settings, SettingsError, load_settings
 
@@ -229,20 +230,29 @@ def _actor() -> str:
         return "unknown"
 
 
-def _registry(settings: Settings) -> ModelRegistry:
-    """The settings' registry. A SQLite store that does not exist stops with exit 1, so a
-    mistyped FORECASTOPS_HOME does not create an empty registry."""
+def _existing_registry(settings: Settings) -> ModelRegistry | None:
+    """The settings' registry; None when it is a SQLite store that does not exist, which is
+    not created, so a mistyped FORECASTOPS_HOME does not create an empty registry."""
     from forecastops.registry import ModelRegistry
 
     uri = settings.mlflow_uri
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return None
+    return ModelRegistry(uri, settings.model_name, settings.experiment_name)
+
+
+def _registry(settings: Settings) -> ModelRegistry:
+    """The settings' registry; a SQLite store that does not exist stops with exit 1."""
+    registry = _existing_registry(settings)
+    if registry is None:
         typer.echo(
-            f"No MLflow registry at {uri} yet: run the retrain cycle first (`make demo`, or "
-            "retrain_job in the UI), or point MLFLOW_TRACKING_URI / FORECASTOPS_HOME at it.",
+            f"No MLflow registry at {settings.mlflow_uri} yet: run the retrain cycle first "
+            "(`make demo`, or retrain_job in the UI), or point MLFLOW_TRACKING_URI / "
+            "FORECASTOPS_HOME at it.",
             err=True,
         )
         raise typer.Exit(1)
-    return ModelRegistry(uri, settings.model_name, settings.experiment_name)
+    return registry
 
 
 def _move(
@@ -358,16 +368,92 @@ def history() -> None:
 
 @app.command()
 def status() -> None:
-    """The champion (realized 7-day WAPE/MAE and trend) and the challenger (backtest, gate
-    verdict) as JSON; numbers that are not known yet are null."""
+    """The champion (realized 7-day WAPE/MAE and trend), the challenger (backtest, gate
+    verdict), the newest drift score (alarm, top drifted features) and the open alerts per
+    severity, as JSON; numbers that are not known yet are null."""
     from forecastops.lake import Lake
+    from forecastops.monitoring import latest_drift
     from forecastops.operations import registry_status
+    from forecastops.reports import open_alert_counts
 
     settings = _settings()
     registry = _registry(settings)
+    lake = Lake(settings.lake_path)
     with _operation_errors():
-        report = registry_status(registry, Lake(settings.lake_path))
+        report = registry_status(registry, lake)
+    with _alert_errors():
+        alerts = open_alert_counts(_alert_store(settings))
+    report |= {"drift": latest_drift(lake), "open_alerts": alerts}
     typer.echo(json.dumps(report, indent=2))
+
+
+class ReportFormat(StrEnum):
+    md = "md"
+    csv = "csv"
+
+
+@app.command()
+def report(
+    file_format: Annotated[
+        ReportFormat,
+        typer.Option(
+            "--format",
+            help="md: Markdown to read; csv: long format section,row,field,value to parse.",
+        ),
+    ] = ReportFormat.md,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="File to write (replaced atomically). Default: stdout."),
+    ] = None,
+) -> None:
+    """Write the incident report now: health, drift, alerts, runs, promotions.
+
+    The same report the incident_report asset writes under $FORECASTOPS_HOME/reports/. The runs
+    come from the Dagster instance at DAGSTER_HOME; when it cannot be read the report is still
+    written, saying why its run list is empty (and a warning goes to stderr).
+    """
+    from forecastops.lake import Lake
+    from forecastops.reports import (
+        RunHistoryError,
+        build_incident_report,
+        read_run_history,
+        write_atomically,
+    )
+
+    if out is not None and out.is_dir():
+        example = out / f"incident_report.{file_format}"
+        raise typer.BadParameter(
+            f"{out} is a folder; give a file path such as {example}.", param_hint="--out"
+        )
+    settings = _settings()
+    try:
+        runs, runs_source = read_run_history(settings)
+    except RunHistoryError as error:
+        typer.echo(f"Warning: the report lists no runs: {error}", err=True)
+        runs, runs_source = [], f"unavailable: {str(error).splitlines()[0]}"
+    with _operation_errors(), _alert_errors():
+        incident = build_incident_report(
+            generated_at=datetime.now(UTC),
+            lake=Lake(settings.lake_path),
+            registry=_existing_registry(settings),
+            alert_store=_alert_store(settings),
+            runs=runs,
+            runs_source=runs_source,
+        )
+    text = incident.to_markdown() if file_format is ReportFormat.md else incident.to_csv()
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        write_atomically(out, text)
+    except OSError as error:
+        typer.echo(
+            f"Cannot write --out {out}: {error.strerror or error}. Nothing was written; choose "
+            "a path in a folder you can write to.",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    typer.echo(f"Wrote the incident report ({file_format}) to {out}", err=True)
 
 
 @app.command()
@@ -570,24 +656,6 @@ class AlertStatusChoice(StrEnum):
     all = "all"
 
 
-class AlertSeverityChoice(StrEnum):
-    """forecastops.alerts.Severity, spelled out for the CLI (which loads SQLAlchemy lazily)."""
-
-    info = "info"
-    warning = "warning"
-    critical = "critical"
-
-
-class AlertTypeChoice(StrEnum):
-    """forecastops.alerts.AlertType, spelled out for the CLI (which loads SQLAlchemy lazily)."""
-
-    data_drift = "data_drift"
-    performance_drift = "performance_drift"
-    contract_break = "contract_break"
-    run_failure = "run_failure"
-    promotion = "promotion"
-
-
 ALERT_TITLE_CHARS_LISTED = 80
 _ID_HINT = "'ID'"
 
@@ -693,11 +761,9 @@ def list_alerts(
         ),
     ] = AlertStatusChoice.open,
     severity: Annotated[
-        AlertSeverityChoice | None, typer.Option("--severity", help="Only this severity.")
+        Severity | None, typer.Option("--severity", help="Only this severity.")
     ] = None,
-    alert_type: Annotated[
-        AlertTypeChoice | None, typer.Option("--type", help="Only this type.")
-    ] = None,
+    alert_type: Annotated[AlertType | None, typer.Option("--type", help="Only this type.")] = None,
     limit: Annotated[
         int, typer.Option("--limit", min=1, help="Show at most this many, newest first.")
     ] = 100,
@@ -709,7 +775,7 @@ def list_alerts(
     """
     from tabulate import tabulate
 
-    from forecastops.alerts import OPEN_STATUSES, AlertStatus, Severity
+    from forecastops.alerts import OPEN_STATUSES, AlertStatus
 
     settings = _settings()
     statuses: tuple[AlertStatus, ...] | None = (
@@ -759,8 +825,7 @@ def list_alerts(
         typer.echo(f"\n{len(alerts)} alert(s) with {', '.join(filters)}{more}.")
     else:
         typer.echo(f"No alerts with {', '.join(filters)}.")
-    by_severity = (Severity.CRITICAL, Severity.WARNING, Severity.INFO)
-    open_text = ", ".join(f"{counts[s]} {s.value}" for s in by_severity)
+    open_text = ", ".join(f"{counts[s]} {s.value}" for s in SEVERITIES_WORST_FIRST)
     typer.echo(f"Open: {open_text}. Read one with `forecastops alerts read ID`.")
 
 

@@ -4,11 +4,13 @@ champion's realized accuracy against its backtest (performance drift)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from forecastops.cycle import CyclePolicy, history_until
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
 
 DRIFT_TABLE = "drift_score"
 CURRENT_WINDOW_DAYS = 28
+TOP_DRIFTED = 5
+"""How many drifted features the stored summary names, and `latest_drift` lists."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ def score_drift(
             "dataset_drifted": [result.dataset_drifted],
             "target_shift": [result.target_shift],
             "target_drifted": [result.target_drifted],
-            "top_features": [",".join(result.drifted_features[:5])],
+            "top_features": [",".join(result.drifted_features[:TOP_DRIFTED])],
             "reference": [reference.source],
             "reference_cutoff": [reference.cutoff.isoformat()],
             "html_report": [str(html_path)],
@@ -101,6 +105,10 @@ def score_drift(
 
 
 PERFORMANCE_TABLE = "model_performance"
+RECENT_WINDOW_DAYS = 7
+"""The short realized window stored beside the classified one (`mae_7d`, `wape_7d`)."""
+TREND_PLOT_SIZE_INCHES = (10.0, 5.0)
+TREND_PLOT_DPI = 100
 
 
 def score_performance(
@@ -114,8 +122,10 @@ def score_performance(
     `champion`: (version, training cutoff, candidate family). The champion's stored forecasts
     (every cutoff's `forecasts` partition it made) are scored against validated actuals; the
     baseline is the family's backtest at the champion's training cutoff. Stores the per-series
-    classes and a summary row in the lake (`model_performance`); None when nothing can be
-    scored yet (no forecasts whose days have actuals).
+    classes and a summary row in the lake (`model_performance`: the classified window's
+    `overall_mae` and `overall_degradation`, and the overall `mae_7d` / `wape_7d` of the last
+    `RECENT_WINDOW_DAYS` days); None when nothing can be scored yet (no forecasts whose days
+    have actuals).
     """
     from forecastops.cycle import BACKTEST_TABLE, FORECASTS_TABLE
     from forecastops.performance import classify, realized_metrics, score_forecasts
@@ -131,9 +141,13 @@ def score_performance(
         return None
     baseline = lake.read_partition(BACKTEST_TABLE, cutoff, "metrics")
     baseline = baseline[baseline["candidate"] == family]
-    result = classify(
-        realized_metrics(scored, day, windows=(policy.window_days,)), baseline, policy
+    realized = realized_metrics(
+        scored, day, windows=sorted({RECENT_WINDOW_DAYS, policy.window_days})
     )
+    result = classify(realized, baseline, policy)
+    recent = realized[
+        (realized["window_days"] == RECENT_WINDOW_DAYS) & (realized["level"] == "overall")
+    ].iloc[0]
     summary = pd.DataFrame(
         {
             "partition_date": [day.isoformat()],
@@ -143,6 +157,8 @@ def score_performance(
             "overall_mae": [result.overall_mae],
             "baseline_mae": [result.baseline_mae],
             "scored_days": [result.days],
+            "mae_7d": [float(recent["mae"])],
+            "wape_7d": [float(recent["wape"])],
             **{f"series_{status}": [count] for status, count in result.counts.items()},
         }
     )
@@ -191,3 +207,76 @@ def latest_signals(lake: Lake) -> Signals | None:
         ),
         top_features=str(drift["top_features"].item()) if drift is not None else "",
     )
+
+
+def latest_drift(lake: Lake, as_of: date | None = None) -> dict[str, Any] | None:
+    """The newest stored drift score (on or before `as_of` when given) as JSON-ready values:
+    `day`, `overall_score`, `drift_share`, `alarm`, `target_shift`, `drifted_features` (those
+    over their threshold), `top_features` (the `TOP_DRIFTED` most drifted, by severity, over
+    their threshold or not), `reference`, `html_report`; None when no day was scored."""
+    days = [d for d in lake.partition_days(DRIFT_TABLE) if as_of is None or d <= as_of]
+    if not days:
+        return None
+    row = lake.read_partition(DRIFT_TABLE, days[-1]).iloc[0]
+    features = lake.read_partition(DRIFT_TABLE, days[-1], "features")  # most drifted first
+    drifted = str(row["top_features"])
+    return {
+        "day": days[-1].isoformat(),
+        "overall_score": _number(row["overall_score"]),
+        "drift_share": _number(row["drift_share"]),
+        "alarm": bool(row["alarm"]),
+        "target_shift": _number(row["target_shift"]),
+        "drifted_features": drifted.split(",") if drifted else [],
+        "top_features": [str(name) for name in features["feature"].head(TOP_DRIFTED)],
+        "reference": str(row["reference"]),
+        "html_report": str(row["html_report"]),
+    }
+
+
+def performance_history(lake: Lake, version: str | None = None) -> pd.DataFrame:
+    """The stored `model_performance` summaries, oldest first, with `partition_date` as a
+    datetime; only `version`'s rows when given. Days stored before `mae_7d` / `wape_7d` were
+    recorded have NaN there."""
+    history = lake.read_days(PERFORMANCE_TABLE, lake.partition_days(PERFORMANCE_TABLE))
+    if history.empty:
+        return history
+    for column in ("mae_7d", "wape_7d"):
+        if column not in history.columns:
+            history[column] = np.nan
+    history["partition_date"] = pd.to_datetime(history["partition_date"])
+    if version is not None:
+        history = history[history["model_version"].astype(str) == version]
+    return history.sort_values("partition_date", ignore_index=True)
+
+
+def plot_performance_trend(history: pd.DataFrame, path: Path) -> Path:
+    """Write a 1000 x 500 px PNG of realized accuracy over time to `path` (parents created).
+
+    `history`: `performance_history` rows. Top: MAE (units sold per series-day) over the last
+    7 days and over the classified window, with the backtest MAE dashed. Bottom: WAPE over
+    the last 7 days. One point per scored day.
+    """
+    from matplotlib.figure import Figure  # heavy import kept out of module load
+
+    figure = Figure(figsize=TREND_PLOT_SIZE_INCHES, dpi=TREND_PLOT_DPI, layout="constrained")
+    mae_axis, wape_axis = figure.subplots(2, 1, sharex=True)
+    days = history["partition_date"]
+    mae_axis.plot(days, history["mae_7d"], marker="o", label="MAE last 7 days")
+    mae_axis.plot(days, history["overall_mae"], marker=".", label="MAE classified window")
+    mae_axis.plot(days, history["baseline_mae"], color="grey", linestyle="--", label="backtest MAE")
+    mae_axis.set_ylabel("units / series-day")
+    mae_axis.set_title("Champion's realized accuracy (lower is better)")
+    mae_axis.legend(loc="upper left", fontsize="small")
+    wape_axis.plot(days, history["wape_7d"], marker="o", color="C2", label="WAPE last 7 days")
+    wape_axis.set_ylabel("WAPE")
+    wape_axis.legend(loc="upper left", fontsize="small")
+    figure.autofmt_xdate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png")
+    return path
+
+
+def _number(value: Any) -> float | None:
+    """A stored float as JSON-ready: None for NaN."""
+    number = float(value)
+    return None if math.isnan(number) else number

@@ -1,14 +1,30 @@
-"""Racing alert transitions from many threads at once."""
+"""Alert test helpers: a drift alert builder and racing transitions from many threads at once."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from forecastops.alerts import Alert, AlertTransitionError
+from forecastops.alerts import Alert, AlertStore, AlertTransitionError, AlertType, Severity
 
 WORKERS = 8
+
+
+def drift_alert(store: AlertStore, **overrides: Any) -> Alert:
+    """Raise a data-drift warning; keyword arguments replace any of its fields."""
+    fields: dict[str, Any] = {
+        "type": AlertType.DATA_DRIFT,
+        "severity": Severity.WARNING,
+        "title": "Demand drift in raw_sales 2025-03-01",
+        "message": "PSI of `units` is 0.31 (threshold 0.2) against the last 28 days.",
+        "links": [{"label": "Dagster run", "url": "http://127.0.0.1:3000/runs/abc"}],
+        "subject": "raw_sales/2025-03-01",
+        "recommendation": {"action": "retrain", "partition": "2025-03-01"},
+    }
+    fields.update(overrides)
+    return store.raise_alert(**fields)
 
 
 def race(attempt: Callable[[int], Alert]) -> tuple[list[Alert], list[AlertTransitionError]]:

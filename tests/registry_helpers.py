@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import os
-from datetime import date
+import shutil
+from collections.abc import Iterable
+from datetime import date, timedelta
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 
+from forecast_assets.model import challenger_model, sales_features
 from forecastops.cycle import FORECASTS_TABLE
+from forecastops.ingest import RAW_SALES_TABLE
 from forecastops.lake import Lake
 from forecastops.registry import CHAMPION, ModelRegistry
+from forecastops.simulator import SimulationSpec, simulate_sales
+from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
+from resources.storage import LakeStorage
+
+START = date(2025, 1, 1)
+DAYS = 100
+CUTOFF = START + timedelta(days=DAYS - 1)
+"""The simulated lake of `trained_challengers`: `DAYS` days from `START` up to `CUTOFF`."""
+POLICY = RetrainPolicy(window_days=60, horizon_days=14, backtest_days=42, backtest_folds=3)
 
 
 def empty_mlflow_store() -> Path:
@@ -46,3 +60,28 @@ def write_forecasts(
             ).reset_index(drop=True)
         },
     )
+
+
+def trained_challengers(workdir: Path, cutoffs: Iterable[date]) -> tuple[pd.DataFrame, Lake, str]:
+    """Simulate `DAYS` days (2 stores x 8 products) into `workdir/lake`, then train one
+    challenger per cutoff with the real `challenger_model` asset into a fresh MLflow store at
+    `workdir/mlflow.db`. Returns the sales, the lake and the tracking URI; version N is the
+    N-th cutoff's challenger (the last one holds the `challenger` alias)."""
+    lake = Lake(workdir / "lake")
+    sales = simulate_sales(SimulationSpec(start=START, end=CUTOFF, stores=2, products=8, seed=5))
+    for day, rows in sales.groupby("date"):
+        lake.write_partition(RAW_SALES_TABLE, day.date(), {"data": rows.reset_index(drop=True)})
+    shutil.copyfile(empty_mlflow_store(), workdir / "mlflow.db")
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    resources = {
+        "storage": LakeStorage(root=str(lake.root)),
+        "mlflow_registry": MlflowRegistry(tracking_uri=uri),
+        "retrain": POLICY,
+    }
+    for cutoff in cutoffs:
+        assert dg.materialize(
+            [sales_features, challenger_model],
+            partition_key=cutoff.isoformat(),
+            resources=resources,
+        ).success
+    return sales, lake, uri

@@ -5,21 +5,18 @@ with a clear description and change nothing."""
 from __future__ import annotations
 
 import shutil
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from forecast_assets.model import challenger_model, sales_features
 from forecast_jobs.registry_jobs import (
     PROMOTE_OP,
     ROLLBACK_OP,
     promote_model_job,
     rollback_model_job,
 )
-from forecastops.ingest import RAW_SALES_TABLE
-from forecastops.lake import Lake
 from forecastops.operations import (
     REPRODUCE_TOLERANCE,
     TRAIN_WAPE_METRIC,
@@ -27,15 +24,8 @@ from forecastops.operations import (
     reproduce_version,
 )
 from forecastops.registry import CHALLENGER, CHAMPION, ModelRegistry
-from forecastops.simulator import SimulationSpec, simulate_sales
-from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
-from resources.storage import LakeStorage
-from tests.registry_helpers import empty_mlflow_store
-
-START = date(2025, 1, 1)
-DAYS = 100
-CUTOFF = START + timedelta(days=DAYS - 1)
-POLICY = RetrainPolicy(window_days=60, horizon_days=14, backtest_days=42, backtest_folds=3)
+from resources.mlflow_registry import MlflowRegistry
+from tests.registry_helpers import CUTOFF, trained_challengers
 
 
 @pytest.fixture(scope="module")
@@ -43,23 +33,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two versions trained by challenger_model on a simulated lake (2 stores x 8 products):
     v1 passed the gate and is champion; v2, the challenger, was rejected by the gate."""
     workdir = tmp_path_factory.mktemp("registry-jobs")
-    lake = Lake(workdir / "lake")
-    sales = simulate_sales(SimulationSpec(start=START, end=CUTOFF, stores=2, products=8, seed=5))
-    for day, rows in sales.groupby("date"):
-        lake.write_partition(RAW_SALES_TABLE, day.date(), {"data": rows.reset_index(drop=True)})
-    shutil.copyfile(empty_mlflow_store(), workdir / "mlflow.db")
-    uri = f"sqlite:///{workdir / 'mlflow.db'}"
-    resources = {
-        "storage": LakeStorage(root=str(workdir / "lake")),
-        "mlflow_registry": MlflowRegistry(tracking_uri=uri),
-        "retrain": POLICY,
-    }
-    for cutoff in (CUTOFF - timedelta(days=1), CUTOFF):
-        assert dg.materialize(
-            [sales_features, challenger_model],
-            partition_key=cutoff.isoformat(),
-            resources=resources,
-        ).success
+    _, _, uri = trained_challengers(workdir, (CUTOFF - timedelta(days=1), CUTOFF))
     registry = ModelRegistry(uri)
     registry.set_version_tags("1", {"backtest_wape": "0.2", "promotion_decision": "promoted"})
     registry.move_alias(CHAMPION, "1", actor="dagster:run-gate", reason="gate passed")

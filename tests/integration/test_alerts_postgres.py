@@ -11,7 +11,6 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
-from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -19,16 +18,14 @@ from sqlalchemy import text
 from forecastops.alerts import (
     OPEN_STATUSES,
     TABLE_NAME,
-    Alert,
     AlertLink,
     AlertNotFoundError,
     AlertStatus,
     AlertStore,
     AlertTransitionError,
-    AlertType,
     Severity,
 )
-from tests.alert_races import WORKERS, race
+from tests.alert_races import WORKERS, drift_alert, race
 from tests.integration.postgres import fresh_database
 
 pytestmark = pytest.mark.postgres
@@ -55,20 +52,6 @@ def store(database: str) -> Iterator[AlertStore]:
         with alert_store.engine.begin() as connection:
             connection.execute(text(f"DELETE FROM {TABLE_NAME}"))
         yield alert_store
-
-
-def drift_alert(store: AlertStore, **overrides: Any) -> Alert:
-    fields: dict[str, Any] = {
-        "type": AlertType.DATA_DRIFT,
-        "severity": Severity.WARNING,
-        "title": "Demand drift in raw_sales 2025-03-01",
-        "message": "PSI of `units` is 0.31 (threshold 0.2).",
-        "links": [{"label": "Dagster run", "url": "http://127.0.0.1:3000/runs/abc"}],
-        "subject": "raw_sales/2025-03-01",
-        "recommendation": {"action": "retrain", "partition": "2025-03-01", "stores": [1, 2]},
-    }
-    fields.update(overrides)
-    return store.raise_alert(**fields)
 
 
 @pytest.mark.parametrize("scheme", ["postgresql", "postgresql+psycopg"])
@@ -103,7 +86,8 @@ def test_create_schema_from_many_stores_at_once_on_postgres(database: str) -> No
 
 def test_alert_lifecycle_on_postgres(store: AlertStore) -> None:
     store.create_schema()  # idempotent on an existing schema
-    alert = drift_alert(store, dedup_key="data_drift:raw_sales:2025-03-01")
+    nested = {"action": "retrain", "partition": "2025-03-01", "stores": [1, 2]}
+    alert = drift_alert(store, dedup_key="data_drift:raw_sales:2025-03-01", recommendation=nested)
 
     assert alert == store.get(alert.id)
     assert alert.links == (AlertLink("Dagster run", "http://127.0.0.1:3000/runs/abc"),)

@@ -14,28 +14,23 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-import dagster as dg
 import pandas as pd
 import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from forecast_assets.model import challenger_model, sales_features
 from forecastops.cli import app
 from forecastops.cycle import DECISION_TABLE
-from forecastops.ingest import RAW_SALES_TABLE
 from forecastops.lake import Lake
 from forecastops.registry import CHALLENGER, CHAMPION, ModelRegistry
-from forecastops.simulator import SimulationSpec, simulate_sales
-from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
-from resources.storage import LakeStorage
-from tests.registry_helpers import empty_mlflow_store, write_forecasts
+from tests.registry_helpers import (
+    CUTOFF,
+    empty_mlflow_store,
+    trained_challengers,
+    write_forecasts,
+)
 
-START = date(2025, 1, 1)
-DAYS = 100
-CUTOFF = START + timedelta(days=DAYS - 1)
 FORECAST_DAYS = 7
-POLICY = RetrainPolicy(window_days=60, horizon_days=14, backtest_days=42, backtest_folds=3)
 runner = CliRunner()
 
 
@@ -53,26 +48,11 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     trained by challenger_model: both passed the gate; v2 is champion (after v1) and
     challenger. Version 2's forecasts of the last two weeks are stored."""
     workdir = tmp_path_factory.mktemp("registry-cli")
-    lake = Lake(workdir / "lake")
-    sales = simulate_sales(SimulationSpec(start=START, end=CUTOFF, stores=2, products=8, seed=5))
-    for day, rows in sales.groupby("date"):
-        lake.write_partition(RAW_SALES_TABLE, day.date(), {"data": rows.reset_index(drop=True)})
-    shutil.copyfile(empty_mlflow_store(), workdir / "mlflow.db")
-    uri = f"sqlite:///{workdir / 'mlflow.db'}"
-    resources = {
-        "storage": LakeStorage(root=str(lake.root)),
-        "mlflow_registry": MlflowRegistry(tracking_uri=uri),
-        "retrain": POLICY,
-    }
+    cutoffs = (CUTOFF - timedelta(days=20), CUTOFF - timedelta(days=14))
+    sales, lake, uri = trained_challengers(workdir, cutoffs)
     registry = ModelRegistry(uri)
-    for cutoff in (CUTOFF - timedelta(days=20), CUTOFF - timedelta(days=14)):
-        assert dg.materialize(
-            [sales_features, challenger_model],
-            partition_key=cutoff.isoformat(),
-            resources=resources,
-        ).success
-        version = registry.alias_version(CHALLENGER)
-        assert version is not None
+    for number, cutoff in enumerate(cutoffs, start=1):
+        version = str(number)
         registry.set_version_tags(
             version, {"backtest_wape": "0.25", "promotion_decision": "promoted"}
         )

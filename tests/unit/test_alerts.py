@@ -33,7 +33,7 @@ from forecastops.alerts import (
     Severity,
 )
 from forecastops.settings import SettingsError
-from tests.alert_races import WORKERS, race
+from tests.alert_races import WORKERS, drift_alert, race
 
 T0 = datetime(2025, 3, 2, 6, 0, tzinfo=UTC)
 
@@ -60,21 +60,6 @@ def store(tmp_path: Path) -> Iterator[AlertStore]:
     with AlertStore(sqlite_url(tmp_path), clock=StepClock()) as alert_store:
         alert_store.create_schema()
         yield alert_store
-
-
-def drift_alert(store: AlertStore, **overrides: Any) -> Alert:
-    """Raise a data-drift warning; keyword arguments replace any of its fields."""
-    fields: dict[str, Any] = {
-        "type": AlertType.DATA_DRIFT,
-        "severity": Severity.WARNING,
-        "title": "Demand drift in raw_sales 2025-03-01",
-        "message": "PSI of `units` is 0.31 (threshold 0.2) against the last 28 days.",
-        "links": [{"label": "Dagster run", "url": "http://127.0.0.1:3000/runs/abc"}],
-        "subject": "raw_sales/2025-03-01",
-        "recommendation": {"action": "retrain", "partition": "2025-03-01"},
-    }
-    fields.update(overrides)
-    return store.raise_alert(**fields)
 
 
 def test_raised_alert_is_unread_and_keeps_every_field(store: AlertStore) -> None:

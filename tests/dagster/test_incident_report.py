@@ -1,0 +1,271 @@
+"""The incident report and the champion's health view on a real small pipeline: ingest, one
+retrain, drifted demand afterwards, alerts in the store; then the monitoring part of the
+daily cycle. The report must parse back and say what the lake, registry, store and instance
+hold; `forecastops report` and `forecastops status` must say the same from a shell."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from forecast_assets.monitoring import drift_score, model_health
+from forecast_assets.reports import incident_report
+from forecast_jobs.launch import execute_partition_range
+from forecastops.alerts import AlertStore
+from forecastops.lake import Lake
+from forecastops.monitoring import PERFORMANCE_TABLE
+from forecastops.registry import ModelRegistry
+from forecastops.reports import SECTIONS, IncidentReport
+from forecastops.simulator import DriftScenario, SimulationSpec, write_landing_files
+from tests.dagster.pipeline import pipeline_definitions, pipeline_settings, tracking_uri
+from tests.integration.helpers import isolated_env, run
+
+pytestmark = pytest.mark.slow
+
+START = date(2025, 1, 1)
+TRAINED_AT = START + timedelta(days=149)
+HEALTH_DAY = TRAINED_AT + timedelta(days=14)
+EARLIER_HEALTH_DAY = HEALTH_DAY - timedelta(days=4)
+
+
+@dataclass(frozen=True)
+class Cycle:
+    workdir: Path
+    dagster_home: Path
+    markdown_file: Path
+    csv_file: Path
+    report_metadata: dict[str, dg.MetadataValue]
+    health_metadata: dict[str, dg.MetadataValue]
+    ingest_run_id: str
+    retrain_run_id: str
+    cycle_run_id: str
+    alert_ids: dict[str, int]
+    """critical, warning, dismissed -> id"""
+
+
+def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, dg.MetadataValue]:
+    [event] = [
+        e.materialization
+        for e in result.get_asset_materialization_events()
+        if e.materialization.asset_key == dg.AssetKey(asset)
+    ]
+    return dict(event.metadata)
+
+
+@pytest.fixture(scope="module")
+def cycle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cycle]:
+    workdir = tmp_path_factory.mktemp("incident")
+    write_landing_files(
+        SimulationSpec(
+            start=START,
+            end=HEALTH_DAY,
+            stores=2,
+            products=8,
+            seed=11,
+            drift=DriftScenario(start=TRAINED_AT + timedelta(days=1), demand_factor=1.8),
+        ),
+        workdir / "landing",
+    )
+    defs = pipeline_definitions(workdir)
+    with AlertStore(pipeline_settings(workdir).alerts_url) as store:
+        store.create_schema()
+        warning = store.raise_alert(
+            type="data_drift", severity="warning", title="Drift on price", message="m"
+        )
+        critical = store.raise_alert(
+            type="run_failure", severity="critical", title="retrain_job failed", message="m"
+        )
+        dismissed = store.raise_alert(
+            type="promotion", severity="info", title="Promoted v1", message="m"
+        )
+        store.dismiss(dismissed.id, "tester", "seen")
+    dagster_home = workdir / "instance"  # not workdir/dagster, where isolated_env copies a config
+    dagster_home.mkdir()
+    with dg.instance_for_test(temp_dir=str(dagster_home)) as instance:
+        ingest = execute_partition_range(
+            defs.resolve_job_def("ingest_job"), START, HEALTH_DAY, instance
+        )
+        retrain = defs.resolve_job_def("retrain_job").execute_in_process(
+            instance=instance, partition_key=TRAINED_AT.isoformat()
+        )
+        dg.materialize(
+            [model_health],
+            partition_key=EARLIER_HEALTH_DAY.isoformat(),
+            instance=instance,
+            resources=defs.resources,
+        )
+        daily = defs.resolve_job_def("daily_cycle_job").execute_in_process(
+            instance=instance,
+            partition_key=HEALTH_DAY.isoformat(),
+            asset_selection=[a.key for a in (drift_score, model_health, incident_report)],
+        )
+    assert ingest.success and retrain.success and daily.success
+    report_metadata = _metadata(daily, "incident_report")
+    yield Cycle(
+        workdir=workdir,
+        dagster_home=dagster_home,
+        markdown_file=Path(str(report_metadata["markdown_file"].value)),
+        csv_file=Path(str(report_metadata["csv_file"].value)),
+        report_metadata=report_metadata,
+        health_metadata=_metadata(daily, "model_health"),
+        ingest_run_id=ingest.run_id,
+        retrain_run_id=retrain.run_id,
+        cycle_run_id=daily.run_id,
+        alert_ids={"critical": critical.id, "warning": warning.id, "dismissed": dismissed.id},
+    )
+
+
+def test_the_report_files_are_written_under_the_reports_folder(cycle: Cycle) -> None:
+    reports = cycle.workdir / "reports"
+    assert cycle.markdown_file.parent == reports and cycle.csv_file.parent == reports
+    assert cycle.markdown_file.stem == cycle.csv_file.stem
+    assert cycle.markdown_file.stem.startswith("incident_report_")
+    assert not list(reports.glob(".*.tmp"))  # the atomic writes left no temporary file
+    assert cycle.markdown_file.read_text() == cycle.report_metadata["report"].value
+
+
+def test_the_markdown_has_every_section_in_order(cycle: Cycle) -> None:
+    text = cycle.markdown_file.read_text()
+    headings = [line.removeprefix("## ") for line in text.splitlines() if line.startswith("## ")]
+    assert text.startswith("# ForecastOps incident report")
+    assert headings == list(SECTIONS.values())
+    assert "retrain_job failed" in text and "Promoted v1" not in text
+
+
+def test_the_csv_parses_back_into_every_section(cycle: Cycle) -> None:
+    long = pd.read_csv(cycle.csv_file)
+    assert list(long.columns) == ["section", "row", "field", "value"]
+    assert list(dict.fromkeys(long["section"])) == list(SECTIONS)
+    sections = IncidentReport.from_csv(cycle.csv_file).sections
+    assert set(sections) == set(SECTIONS)
+    assert sections["report"]["model"].item() == pipeline_settings(cycle.workdir).model_name
+
+
+def test_the_report_shows_the_champion_and_its_performance_drift(cycle: Cycle) -> None:
+    health = IncidentReport.from_csv(cycle.csv_file).sections["model_health"].iloc[0]
+    registry = ModelRegistry(tracking_uri(cycle.workdir))
+    assert health["champion_version"] == registry.alias_version("champion") == "1"
+    assert health["champion_training_cutoff"] == TRAINED_AT.isoformat()
+    performance = Lake(cycle.workdir / "lake").read_partition(PERFORMANCE_TABLE, HEALTH_DAY)
+    assert health["model_status"] == performance["model_status"].item() == "drifting"
+    assert health["model_status_day"] == HEALTH_DAY.isoformat()
+    assert float(health["overall_degradation"]) == pytest.approx(
+        performance["overall_degradation"].item()
+    )
+    assert float(health["wape_7d"]) > 0 and float(health["mae_7d"]) > 0
+    assert health["trend"] in {"improving", "stable", "degrading"}
+
+
+def test_the_report_shows_the_days_drift_score(cycle: Cycle) -> None:
+    drift = IncidentReport.from_csv(cycle.csv_file).sections["drift"].iloc[0]
+    assert drift["day"] == HEALTH_DAY.isoformat()
+    stored = Lake(cycle.workdir / "lake").read_partition("drift_score", HEALTH_DAY)
+    assert drift["alarm"] == "True" == str(stored["alarm"].item())
+    assert float(drift["overall_score"]) == pytest.approx(stored["overall_score"].item())
+    assert float(drift["drift_share"]) == pytest.approx(stored["drift_share"].item())
+    features = Lake(cycle.workdir / "lake").read_partition("drift_score", HEALTH_DAY, "features")
+    assert drift["top_features"].split(",") == list(features["feature"].head(5))
+    assert Path(drift["html_report"]).is_file()
+
+
+def test_the_report_lists_open_alerts_critical_first_and_counts_them(cycle: Cycle) -> None:
+    sections = IncidentReport.from_csv(cycle.csv_file).sections
+    counts = sections["open_alert_counts"].iloc[0]
+    assert (counts["critical"], counts["warning"], counts["info"], counts["total"]) == (
+        "1",
+        "1",
+        "0",
+        "2",
+    )
+    alerts = sections["open_alerts"]
+    assert list(alerts["id"].astype(int)) == [
+        cycle.alert_ids["critical"],
+        cycle.alert_ids["warning"],
+    ]
+    assert list(alerts["severity"]) == ["critical", "warning"]
+    assert cycle.report_metadata["open_alerts"].value == 2
+
+
+def test_the_report_lists_the_runs_of_the_instance_newest_first(cycle: Cycle) -> None:
+    runs = IncidentReport.from_csv(cycle.csv_file).sections["recent_runs"]
+    by_id = runs.set_index("run_id")
+    assert runs["run_id"].iloc[0] == cycle.cycle_run_id
+    assert by_id.loc[cycle.cycle_run_id, "status"] == "STARTED"  # the report ran inside it
+    assert by_id.loc[cycle.cycle_run_id, "partition"] == HEALTH_DAY.isoformat()
+    assert by_id.loc[cycle.retrain_run_id, "job"] == "retrain_job"
+    assert by_id.loc[cycle.retrain_run_id, "status"] == "SUCCESS"
+    assert by_id.loc[cycle.retrain_run_id, "partition"] == TRAINED_AT.isoformat()
+    assert by_id.loc[cycle.ingest_run_id, "partition"] == f"{START}..{HEALTH_DAY}"
+    started = pd.to_datetime(by_id.loc[cycle.retrain_run_id, "started_at"])
+    ended = pd.to_datetime(by_id.loc[cycle.retrain_run_id, "ended_at"])
+    assert started < ended
+
+
+def test_the_report_lists_the_promotions_of_the_alias_history(cycle: Cycle) -> None:
+    promotions = IncidentReport.from_csv(cycle.csv_file).sections["promotions"]
+    champion = promotions[promotions["alias"] == "champion"]
+    assert list(champion["change"]) == ["none -> 1"]
+
+
+def test_model_health_shows_the_trend_the_open_alerts_and_a_plot(cycle: Cycle) -> None:
+    metadata = cycle.health_metadata
+    assert metadata["trend"].value in {"improving", "stable", "degrading"}
+    assert metadata["open_alerts"].value == 2
+    assert metadata["open_alerts_by_severity"].value == {
+        "critical": 1,
+        "warning": 1,
+        "info": 0,
+        "total": 2,
+    }
+    assert str(metadata["trend_plot"].value).startswith("![champion v1 realized accuracy](data:")
+    assert (cycle.workdir / "reports" / f"model_health_{HEALTH_DAY}.png").is_file()
+
+
+def test_the_performance_history_holds_each_scored_days_7_day_accuracy(cycle: Cycle) -> None:
+    from forecastops.monitoring import performance_history
+
+    history = performance_history(Lake(cycle.workdir / "lake"), "1")
+    assert list(history["partition_date"].dt.date) == [EARLIER_HEALTH_DAY, HEALTH_DAY]
+    assert history["mae_7d"].notna().all() and history["wape_7d"].notna().all()
+
+
+def _shell_env(cycle: Cycle) -> dict[str, str]:
+    env = isolated_env(cycle.workdir, MLFLOW_TRACKING_URI=tracking_uri(cycle.workdir))
+    env["DAGSTER_HOME"] = str(cycle.dagster_home)
+    return env
+
+
+def test_forecastops_report_writes_the_same_report_from_a_shell(
+    cycle: Cycle, tmp_path: Path
+) -> None:
+    out = tmp_path / "exports" / "incident.csv"
+    result = run(["forecastops", "report", "--format", "csv", "--out", str(out)], _shell_env(cycle))
+    assert result.returncode == 0, result.stderr
+    assert f"to {out}" in result.stderr
+    sections = IncidentReport.from_csv(out).sections
+    assert sections["report"]["runs_source"].item().startswith("Dagster instance")
+    runs = sections["recent_runs"].set_index("run_id")
+    assert runs.loc[cycle.cycle_run_id, "status"] == "SUCCESS"  # it finished after its report
+    assert sections["model_health"]["champion_version"].item() == "1"
+    assert list(sections["open_alerts"]["severity"]) == ["critical", "warning"]
+    markdown = run(["forecastops", "report"], _shell_env(cycle))
+    assert markdown.returncode == 0, markdown.stderr
+    assert markdown.stdout.startswith("# ForecastOps incident report")
+
+
+def test_forecastops_status_shows_the_drift_summary_and_open_alerts(cycle: Cycle) -> None:
+    result = run(["forecastops", "status"], _shell_env(cycle))
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["champion"]["version"] == "1"
+    assert status["drift"]["day"] == HEALTH_DAY.isoformat()
+    assert status["drift"]["alarm"] is True
+    assert len(status["drift"]["top_features"]) == 5
+    assert status["open_alerts"] == {"critical": 1, "warning": 1, "info": 0, "total": 2}
