@@ -31,7 +31,7 @@ def record_alerts(
     drafts: "Sequence[AlertDraft | None]",
 ) -> dict[str, Any]:
     """Raise the drafts (None entries are skipped) and return check-result metadata naming the
-    alerts: `alert_ids` and `alerts` (how to read each), or `alert_not_recorded` with the
+    alerts: `alert_ids` and `alerts` (how to show each), or `alert_not_recorded` with the
     store's error. Empty when there is nothing to raise."""
     from forecastops.alerts import AlertStoreConfigError, AlertStoreUnavailableError
 
@@ -51,7 +51,7 @@ def record_alerts(
         "alerts": dg.MetadataValue.md(
             "\n".join(
                 f"- {alert.id} ({alert.severity}, {alert.status}): {alert.title} — "
-                f"`forecastops alerts read {alert.id}`"
+                f"`forecastops alerts show {alert.id}`"
                 for alert in alerts
             )
         ),

@@ -187,7 +187,7 @@ def drift_triggered_retrain(settings: Settings, spec: SimulationSpec, newest: da
             alert = store.get(int(alert_id))
             typer.echo(
                 f"  answers alert {alert.id} ({alert.type}, {alert.severity}), "
-                f"{alert.status} by {alert.actor}: forecastops alerts read {alert.id}"
+                f"{alert.status} by {alert.actor}: forecastops alerts show {alert.id}"
             )
     typer.echo("Alerts raised:")
     for alert in reversed(store.list(limit=10)):

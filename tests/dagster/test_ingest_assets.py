@@ -182,7 +182,7 @@ def test_a_contract_break_raises_one_critical_alert_per_day_shown_on_the_check(
             e for e in result.get_asset_check_evaluations() if e.check_name == CONTRACT_CHECK
         ]
         assert check.metadata["alert_ids"].value == [alert.id]
-        assert f"forecastops alerts read {alert.id}" in str(check.metadata["alerts"].value)
+        assert f"forecastops alerts show {alert.id}" in str(check.metadata["alerts"].value)
 
 
 def test_an_unreachable_alert_store_keeps_the_verdict_and_says_the_alert_is_missing(
