@@ -238,7 +238,12 @@ def _existing_registry(settings: Settings) -> ModelRegistry | None:
     uri = settings.mlflow_uri
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         return None
-    return ModelRegistry(uri, settings.model_name, settings.experiment_name)
+    return ModelRegistry(
+        uri,
+        settings.model_name,
+        settings.experiment_name,
+        artifact_location=settings.mlflow_artifact_uri,
+    )
 
 
 def _registry(settings: Settings) -> ModelRegistry:
