@@ -960,3 +960,49 @@ def _recommended_retrain(alert: Alert, settings: Settings) -> tuple[date, ...] |
         )
         raise typer.Exit(1) from None
     return days
+
+
+# --- deployment: doctor, up, down -----------------------------------------------------------
+
+
+def _diagnosed_settings() -> Settings:
+    """The settings, reported as the doctor's first verdict; exit 1 when they do not load."""
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        typer.echo(f"FAIL  settings: {error}")
+        raise typer.Exit(1) from None
+    typer.echo(f"OK    settings: loaded (FORECASTOPS_INSTANCE={settings.instance})")
+    return settings
+
+
+def _run_doctor(settings: Settings, fix: bool) -> bool:
+    """Print one verdict per item (after repairing what can be, with `fix`); True if healthy."""
+    from forecastops.doctor import diagnose, repair
+
+    verdicts = diagnose(settings)
+    if fix and not all(verdict.healthy for verdict in verdicts):
+        for line in repair(settings, verdicts):
+            typer.echo(line)
+        verdicts = diagnose(settings)
+    for verdict in verdicts:
+        typer.echo(verdict.line)
+    return all(verdict.healthy for verdict in verdicts)
+
+
+@app.command()
+def doctor(
+    fix: Annotated[
+        bool,
+        typer.Option(
+            "--fix",
+            help="Create missing folders, migrate the Dagster instance, upgrade the MLflow "
+            "store and create the alert table, then check again.",
+        ),
+    ] = False,
+) -> None:
+    """Check every dependency (databases reachable and migrated, folders, code location); one
+    verdict per item. Exits 0 only when everything is healthy."""
+    healthy = _run_doctor(_diagnosed_settings(), fix)
+    typer.echo("All healthy." if healthy else "Not healthy: see the FAIL lines above.")
+    raise typer.Exit(0 if healthy else 1)

@@ -21,6 +21,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV_PREFIX = "FORECASTOPS_"
 DEFAULT_HOME = REPO_ROOT / ".forecastops"
 DAGSTER_PG_SCHEME = "postgresql+psycopg2"
+MANAGED_MARKER = "# managed-by: forecastops"
+"""First line of a dagster.yaml that setup may overwrite (one without it was customised)."""
 
 
 class SettingsError(ValueError):
