@@ -1006,3 +1006,39 @@ def doctor(
     healthy = _run_doctor(_diagnosed_settings(), fix)
     typer.echo("All healthy." if healthy else "Not healthy: see the FAIL lines above.")
     raise typer.Exit(0 if healthy else 1)
+
+
+@app.command()
+def up() -> None:
+    """Start dagster-webserver, dagster-daemon and the MLflow UI in the background (logs and PID
+    files in $FORECASTOPS_HOME/logs), after `doctor --fix` has migrated and checked everything."""
+    from forecastops.services import ServiceError, refuse_to_start, start
+
+    settings = _diagnosed_settings()
+    try:
+        refuse_to_start(settings)
+    except ServiceError as error:
+        typer.echo(f"Refused: {error}", err=True)
+        raise typer.Exit(1) from None
+    if not _run_doctor(settings, fix=True):
+        typer.echo("Refused: not healthy (see the FAIL lines above); nothing started.", err=True)
+        raise typer.Exit(1)
+    try:
+        start(settings, lambda service, pid: typer.echo(f"started {service.name} (pid {pid})"))
+    except ServiceError as error:
+        typer.echo(f"Failed: {error}\nEverything started was stopped again.", err=True)
+        raise typer.Exit(1) from None
+    host = settings.service_host
+    typer.echo(
+        f"Dagster UI: http://{host}:{settings.webserver_port}  "
+        f"MLflow UI: http://{host}:{settings.mlflow_port}  logs: {settings.logs_path}"
+    )
+
+
+@app.command()
+def down() -> None:
+    """Stop what `forecastops up` started; with nothing running it does nothing."""
+    from forecastops.services import stop
+
+    stopped = stop(_settings())
+    typer.echo(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")

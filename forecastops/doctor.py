@@ -158,20 +158,10 @@ def check_dagster_instance(settings: Settings) -> Verdict:
             FIX_HINT if missing else "point DAGSTER_HOME at a folder you can write to",
             repairable=missing,
         )
-    if not config.is_file():
-        return Verdict(item, False, f"{config} is missing", FIX_HINT, repairable=True)
     if settings.instance == "embedded":
+        if not config.is_file():
+            return Verdict(item, False, f"{config} is missing", FIX_HINT, repairable=True)
         return Verdict(item, True, f"SQLite under DAGSTER_HOME={settings.dagster_home_path}")
-    text = config.read_text()
-    if "DAGSTER_PG_URL" not in text:
-        managed = text.startswith(MANAGED_MARKER)
-        return Verdict(
-            item,
-            False,
-            f"{config} is not the PostgreSQL instance (it does not read DAGSTER_PG_URL)",
-            FIX_HINT if managed else "copy deploy/dagster.postgres.yaml over your edited copy",
-            repairable=managed,
-        )
     url = settings.dagster_pg_url or ""
     where = f"DAGSTER_PG_URL={_masked(url)}"
     try:
@@ -182,6 +172,17 @@ def check_dagster_instance(settings: Settings) -> Verdict:
             False,
             f"{where} is unreachable: {error}",
             "start PostgreSQL, create the database and role, or correct DAGSTER_PG_URL",
+        )
+    text = config.read_text() if config.is_file() else ""
+    if "DAGSTER_PG_URL" not in text:
+        managed = not text or text.startswith(MANAGED_MARKER)
+        problem = "is not the PostgreSQL instance (it does not read DAGSTER_PG_URL)"
+        return Verdict(
+            item,
+            False,
+            f"{config} {problem if text else 'is missing'}",
+            FIX_HINT if managed else "copy deploy/dagster.postgres.yaml over your edited copy",
+            repairable=managed,
         )
     if revision is None:
         return Verdict(
@@ -372,13 +373,17 @@ def diagnose(settings: Settings) -> list[Verdict]:
 # --- the repairs -------------------------------------------------------------------------------
 
 
-def _make_folders(settings: Settings) -> str:
-    settings.ensure_folders()
-    return "created the state folders"
+def _make_lake(settings: Settings) -> str:
+    settings.lake_path.mkdir(parents=True, exist_ok=True)
+    return f"created {settings.lake_path}"
+
+
+def _make_landing(settings: Settings) -> str:
+    settings.landing_path.mkdir(parents=True, exist_ok=True)
+    return f"created {settings.landing_path}"
 
 
 def _migrate_dagster(settings: Settings) -> str:
-    _make_folders(settings)
     _run_dagster_admin("migrate", settings)
     return "migrated the Dagster instance (dagster instance migrate)"
 
@@ -404,8 +409,8 @@ REPAIRS: dict[Callable[[Settings], Verdict], Callable[[Settings], str]] = {
     check_dagster_instance: _migrate_dagster,
     check_mlflow_store: _upgrade_mlflow,
     check_alert_store: _create_alert_schema,
-    check_lake: _make_folders,
-    check_landing: _make_folders,
+    check_lake: _make_lake,
+    check_landing: _make_landing,
 }
 
 
@@ -413,12 +418,10 @@ def repair(settings: Settings, verdicts: list[Verdict]) -> list[str]:
     """Run the repair of every repairable failed verdict (`verdicts` in `CHECKS` order); one
     line per repair saying what it did or why it failed."""
     done = []
-    ran: set[Callable[[Settings], str]] = set()
     for check, verdict in zip(CHECKS, verdicts, strict=True):
         fix = REPAIRS.get(check)
-        if verdict.healthy or not verdict.repairable or fix is None or fix in ran:
+        if verdict.healthy or not verdict.repairable or fix is None:
             continue
-        ran.add(fix)
         try:
             done.append(f"fixed {verdict.item}: {fix(settings)}")
         except Exception as error:  # reported, and the re-check shows the item still failing
