@@ -197,7 +197,7 @@ def check_dagster_instance(settings: Settings) -> Verdict:
             item,
             False,
             f"{where} is not migrated (schema {revision}, this Dagster needs {head})",
-            f"back up the database, then {FIX_HINT} (runs `dagster instance migrate`)",
+            f"back up the database, then {FIX_HINT} (as `dagster instance migrate`)",
             repairable=True,
         )
     return Verdict(item, True, f"{where} reachable, schema at head ({head})")
@@ -385,7 +385,7 @@ def _make_landing(settings: Settings) -> str:
 
 def _migrate_dagster(settings: Settings) -> str:
     _run_dagster_admin("migrate", settings)
-    return "migrated the Dagster instance (dagster instance migrate)"
+    return "migrated the Dagster instance (as `dagster instance migrate`)"
 
 
 def _upgrade_mlflow(settings: Settings) -> str:

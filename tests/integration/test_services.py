@@ -63,6 +63,7 @@ def test_up_serves_the_uis_on_postgres_and_down_stops_every_process(
     tmp_path: Path, postgres_env: dict[str, str]
 ) -> None:
     logs = tmp_path / "logs"
+    pids: dict[str, int] = {}
     try:
         started = run(["forecastops", "up"], postgres_env, timeout=UP_TIMEOUT_S)
         assert started.returncode == 0, started.stdout + started.stderr
