@@ -1020,6 +1020,14 @@ def up() -> None:
     except ServiceError as error:
         typer.echo(f"Refused: {error}", err=True)
         raise typer.Exit(1) from None
+    from forecastops.doctor import unreachable_databases
+
+    unreachable = unreachable_databases(settings)
+    for verdict in unreachable:
+        typer.echo(verdict.line)
+    if unreachable:
+        typer.echo("Refused: PostgreSQL is unreachable (see above); nothing started.", err=True)
+        raise typer.Exit(1)
     if not _run_doctor(settings, fix=True):
         typer.echo("Refused: not healthy (see the FAIL lines above); nothing started.", err=True)
         raise typer.Exit(1)

@@ -104,6 +104,37 @@ def _read_database(url: str, read: Callable[[Engine], T]) -> T:
         engine.dispose()
 
 
+def _unreachable(item: str, variable: str, where: str, error: Unreachable) -> Verdict:
+    return Verdict(
+        item,
+        False,
+        f"{where} is unreachable: {error}",
+        f"start PostgreSQL, create the database and role, or correct {variable}",
+    )
+
+
+def unreachable_databases(settings: Settings) -> list[Verdict]:
+    """A FAIL verdict for each PostgreSQL database of `settings` that does not answer: the quick
+    check `forecastops up` makes before anything else."""
+    databases = [
+        (
+            f"Dagster instance ({settings.instance})",
+            "DAGSTER_PG_URL",
+            settings.dagster_pg_url if settings.instance == "postgres" else None,
+        ),
+        ("MLflow store", "MLFLOW_TRACKING_URI", settings.mlflow_uri),
+        ("alert store", f"{ENV_PREFIX}ALERTS_DB_URL", settings.alerts_url),
+    ]
+    failed = []
+    for item, variable, url in databases:
+        if url and url.startswith("postgresql"):
+            try:
+                _read_database(url, lambda _engine: None)
+            except Unreachable as error:
+                failed.append(_unreachable(item, variable, f"{variable}={_masked(url)}", error))
+    return failed
+
+
 def _tables(engine: Engine) -> set[str]:
     import sqlalchemy as sa
 
@@ -167,12 +198,7 @@ def check_dagster_instance(settings: Settings) -> Verdict:
     try:
         revision = _read_database(url, _alembic_revision)
     except Unreachable as error:
-        return Verdict(
-            item,
-            False,
-            f"{where} is unreachable: {error}",
-            "start PostgreSQL, create the database and role, or correct DAGSTER_PG_URL",
-        )
+        return _unreachable(item, "DAGSTER_PG_URL", where, error)
     text = config.read_text() if config.is_file() else ""
     if "DAGSTER_PG_URL" not in text:
         managed = not text or text.startswith(MANAGED_MARKER)
@@ -221,12 +247,7 @@ def check_mlflow_store(settings: Settings) -> Verdict:
     try:
         revision = _read_database(uri, _alembic_revision)
     except Unreachable as error:
-        return Verdict(
-            item,
-            False,
-            f"{where} is unreachable: {error}",
-            "start PostgreSQL, create the database and role, or correct MLFLOW_TRACKING_URI",
-        )
+        return _unreachable(item, "MLFLOW_TRACKING_URI", where, error)
     head = _mlflow_head_revision()
     if revision != head:
         state = "no MLflow schema" if revision is None else f"schema {revision}"
@@ -271,12 +292,7 @@ def check_alert_store(settings: Settings) -> Verdict:
     try:
         has_table = _read_database(url, lambda engine: TABLE_NAME in _tables(engine))
     except Unreachable as error:
-        return Verdict(
-            item,
-            False,
-            f"{where} is unreachable: {error}",
-            f"start PostgreSQL, create the database and role, or correct {ENV_PREFIX}ALERTS_DB_URL",
-        )
+        return _unreachable(item, f"{ENV_PREFIX}ALERTS_DB_URL", where, error)
     if not has_table:
         return Verdict(
             item, False, f"{where} has no {TABLE_NAME} table yet", FIX_HINT, repairable=True

@@ -2,8 +2,9 @@
 processes of one machine, for a team server without a service manager (docs/deployment.md has
 systemd units for one with).
 
-`up` refuses when a service already runs or a port is taken, runs `forecastops doctor --fix`
-(migrations included) and refuses unless everything is healthy, then starts each service in its
+`up` refuses when a service already runs, a port is taken or a PostgreSQL database does not
+answer, runs `forecastops doctor --fix` (migrations included) and refuses unless everything is
+healthy, then starts each service in its
 own session (so `down` can stop it with its children), writes `<name>.pid` and `<name>.log`
 under `$FORECASTOPS_HOME/logs`, and waits until the UIs answer. `down` stops every service whose
 PID file names a live process that is still that service, and removes the PID files; with

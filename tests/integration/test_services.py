@@ -116,5 +116,5 @@ def test_up_refuses_when_postgres_is_unreachable(
     assert result.returncode == 1
     assert "FAIL  Dagster instance (postgres)" in result.stdout
     assert "Connection refused" in result.stdout
-    assert "Refused: not healthy" in result.stderr
+    assert "Refused: PostgreSQL is unreachable" in result.stderr
     assert not list((tmp_path / "logs").glob("*.pid"))
