@@ -216,7 +216,9 @@ class LightGBMForecaster:
 
     Prediction (`predict`): day `cutoff + 1` for all series at once, written into the dense
     units matrix, then day `cutoff + 2` from features that now include that forecast, and so on
-    to the last future day; future prices and promotions come from `future`.
+    to the last future day; future prices and promotions come from `future`. Days are computed
+    in blocks of `min_lag` (a day's features do not read the forecasts of the `min_lag - 1`
+    days before it), which gives the same forecast as one day at a time in fewer calls.
 
     Short histories: a series with fewer than `MIN_HISTORY_DAYS` days of active span up to the
     cutoff is left out of training, and at prediction it gets the seasonal-naive forecast (the
