@@ -274,8 +274,8 @@ class LightGBMForecaster:
                 categorical_feature=categorical_columns(self.spec),
             )
             # By default `train` ends by writing the model to text and parsing it back, only to
-            # drop the training set: ~0.08 s CPU per fit whatever the data size (0.24 s of a
-            # 3-fold 100-series backtest's 2.7 s). The kept booster predicts and saves
+            # drop the training set: ~0.08 s CPU per fit whatever the data size (0.25 of the
+            # 3.6 s a 3-fold 100-series backtest took). The kept booster predicts and saves
             # byte-identically; it holds the binned training set until the forecaster goes.
             self.booster = lightgbm.train(self.lightgbm_params, dataset, keep_training_booster=True)
         self._fitted = True
