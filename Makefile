@@ -43,6 +43,15 @@ bench: setup
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/model_cycle.py --sizes 100,1000
 
+# The production services (docs/deployment.md): dagster-webserver, dagster-daemon and the MLflow
+# UI in the background, after `forecastops doctor --fix`; logs and PID files in $FORECASTOPS_HOME/logs.
+.PHONY: up down
+up: setup
+	$(BIN)/forecastops up
+
+down: setup
+	$(BIN)/forecastops down
+
 format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .

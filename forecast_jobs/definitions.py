@@ -57,6 +57,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             tracking_uri=settings.mlflow_uri,
             model_name=settings.model_name,
             experiment=settings.experiment_name,
+            artifact_location=settings.mlflow_artifact_uri,
         ),
         "retrain": RetrainPolicy(
             window_days=settings.training_window_days,

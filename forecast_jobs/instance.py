@@ -5,13 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from forecastops.settings import REPO_ROOT, Settings
+from forecastops.settings import MANAGED_MARKER, REPO_ROOT, Settings
 
 INSTANCE_TEMPLATES = {
     "embedded": REPO_ROOT / "dagster.yaml",
     "postgres": REPO_ROOT / "deploy" / "dagster.postgres.yaml",
 }
-MANAGED_MARKER = "# managed-by: forecastops"
 
 
 def prepare_dagster_home(settings: Settings) -> Path:

@@ -238,7 +238,12 @@ def _existing_registry(settings: Settings) -> ModelRegistry | None:
     uri = settings.mlflow_uri
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         return None
-    return ModelRegistry(uri, settings.model_name, settings.experiment_name)
+    return ModelRegistry(
+        uri,
+        settings.model_name,
+        settings.experiment_name,
+        artifact_location=settings.mlflow_artifact_uri,
+    )
 
 
 def _registry(settings: Settings) -> ModelRegistry:
@@ -955,3 +960,93 @@ def _recommended_retrain(alert: Alert, settings: Settings) -> tuple[date, ...] |
         )
         raise typer.Exit(1) from None
     return days
+
+
+# --- deployment: doctor, up, down -----------------------------------------------------------
+
+
+def _diagnosed_settings() -> Settings:
+    """The settings, reported as the doctor's first verdict; exit 1 when they do not load."""
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        typer.echo(f"FAIL  settings: {error}")
+        raise typer.Exit(1) from None
+    typer.echo(f"OK    settings: loaded (FORECASTOPS_INSTANCE={settings.instance})")
+    return settings
+
+
+def _run_doctor(settings: Settings, fix: bool) -> bool:
+    """Print one verdict per item (after repairing what can be, with `fix`); True if healthy."""
+    from forecastops.doctor import diagnose, repair
+
+    verdicts = diagnose(settings)
+    if fix and not all(verdict.healthy for verdict in verdicts):
+        for line in repair(settings, verdicts):
+            typer.echo(line)
+        verdicts = diagnose(settings)
+    for verdict in verdicts:
+        typer.echo(verdict.line)
+    return all(verdict.healthy for verdict in verdicts)
+
+
+@app.command()
+def doctor(
+    fix: Annotated[
+        bool,
+        typer.Option(
+            "--fix",
+            help="Create missing folders, migrate the Dagster instance, upgrade the MLflow "
+            "store and create the alert table, then check again.",
+        ),
+    ] = False,
+) -> None:
+    """Check every dependency (databases reachable and migrated, folders, code location); one
+    verdict per item. Exits 0 only when everything is healthy."""
+    healthy = _run_doctor(_diagnosed_settings(), fix)
+    typer.echo("All healthy." if healthy else "Not healthy: see the FAIL lines above.")
+    raise typer.Exit(0 if healthy else 1)
+
+
+@app.command()
+def up() -> None:
+    """Start dagster-webserver, dagster-daemon and the MLflow UI in the background (logs and PID
+    files in $FORECASTOPS_HOME/logs), after `doctor --fix` has migrated and checked everything."""
+    from forecastops.services import ServiceError, refuse_to_start, start
+
+    settings = _diagnosed_settings()
+    try:
+        refuse_to_start(settings)
+    except ServiceError as error:
+        typer.echo(f"Refused: {error}", err=True)
+        raise typer.Exit(1) from None
+    from forecastops.doctor import unreachable_databases
+
+    unreachable = unreachable_databases(settings)
+    for verdict in unreachable:
+        typer.echo(verdict.line)
+    if unreachable:
+        typer.echo("Refused: PostgreSQL is unreachable (see above); nothing started.", err=True)
+        raise typer.Exit(1)
+    if not _run_doctor(settings, fix=True):
+        typer.echo("Refused: not healthy (see the FAIL lines above); nothing started.", err=True)
+        raise typer.Exit(1)
+    try:
+        start(settings, lambda service, pid: typer.echo(f"started {service.name} (pid {pid})"))
+    except ServiceError as error:
+        typer.echo(f"Failed: {error}\nEverything started was stopped again.", err=True)
+        raise typer.Exit(1) from None
+    host = settings.service_host
+    typer.echo(
+        f"Dagster UI: http://{host}:{settings.webserver_port}  "
+        f"MLflow UI: http://{host}:{settings.mlflow_port}  logs: {settings.logs_path}"
+    )
+
+
+@app.command()
+def down() -> None:
+    """Stop what `forecastops up` started; with nothing running it does nothing."""
+    from forecastops.services import stop
+
+    stopped = stop(_settings())
+    typer.echo(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")

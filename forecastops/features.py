@@ -440,17 +440,29 @@ class SalesPanel:
         return panel, row_series, row_column
 
 
+def _panel_categories(panel: SalesPanel) -> dict[str, list[str]]:
+    """Per categorical column, the panel's distinct keys sorted: the categories of a training
+    frame built on it (LightGBM stores them as `Booster.pandas_categorical`)."""
+    return {key: sorted(set(panel.series_keys[key])) for key in CATEGORICAL_COLUMNS}
+
+
 def _feature_values(
-    panel: SalesPanel, spec: FeatureSpec, columns: IntArray, cells: BoolArray
-) -> dict[str, Any]:
+    panel: SalesPanel,
+    spec: FeatureSpec,
+    columns: IntArray,
+    cells: BoolArray,
+    categories: Mapping[str, list[str]],
+) -> dict[str, npt.NDArray[Any]]:
     """The features of the panel cells selected by `cells` (a series x `columns` mask), in
-    `feature_columns(spec)` order; each value is one entry per selected cell, series-major."""
+    `feature_columns(spec)` order; each value is one entry per selected cell, series-major.
+    A categorical column holds the index of the series key in `categories[column]`, -1 for a
+    key not among them."""
     n_series = panel.n_series
 
     def selected(matrix: npt.NDArray[Any], dtype: type[np.generic]) -> npt.NDArray[Any]:
         return np.broadcast_to(matrix, cells.shape)[cells].astype(dtype)
 
-    values: dict[str, Any] = {}
+    values: dict[str, npt.NDArray[Any]] = {}
     for lag, name in zip(spec.lags, _lag_columns(spec), strict=True):
         values[name] = selected(_shifted(panel.units, columns - lag), np.float32)
 
@@ -482,23 +494,44 @@ def _feature_values(
     values[PROMOTION] = selected(np.take(panel.promo, columns, axis=1), np.int8)
 
     for key in CATEGORICAL_COLUMNS:
-        codes, categories = pd.factorize(panel.series_keys[key], sort=True)
-        per_series = codes.reshape(n_series, 1)
-        values[key] = pd.Categorical.from_codes(selected(per_series, np.int64), categories)
+        codes = pd.Index(categories[key]).get_indexer(pd.Index(panel.series_keys[key]))
+        values[key] = selected(codes.reshape(n_series, 1), np.int64)
     return values
 
 
-def feature_frame(
-    panel: SalesPanel, spec: FeatureSpec, column: int, series: BoolArray
-) -> pd.DataFrame:
-    """The features (columns `feature_columns(spec)`) of day `column` for the panel's series
-    rows where `series` is True, one row per such series, in panel order.
+def feature_matrix(
+    panel: SalesPanel,
+    spec: FeatureSpec,
+    first_column: int,
+    days: int,
+    series: BoolArray,
+    categories: Mapping[str, list[str]],
+) -> npt.NDArray[np.float32]:
+    """The features of days `first_column .. first_column + days - 1` for the panel's series
+    rows where `series` is True, as one float32 matrix: columns `feature_columns(spec)`, rows
+    series-major (each such series' days in order, series in panel order).
 
-    Reads `panel.units` only up to `column - min_lag`, so a recursive forecast can call it for
-    day `t` once the days up to `t - min_lag` hold actuals or forecasts.
+    Reads `panel.units` only up to `first_column + days - 1 - min_lag`, so once the days before
+    `first_column` hold actuals or forecasts a recursive forecast can compute a block of up to
+    `min_lag` days in one call: 4 calls for 28 days with `min_lag = 7`, not 28.
+
+    This is what `lightgbm.Booster.predict` reads without pandas. A categorical column holds
+    the index of the series key in `categories[column]` (the categories the model was trained
+    on, `Booster.pandas_categorical`), NaN for a key it never saw: the mapping LightGBM applies
+    to a pandas frame, so the prediction is the same, without building a DataFrame and
+    LightGBM's pandas conversion on every step. Every value is exact in float32 (the numeric
+    features are float32 already; calendar values and category codes are small integers).
     """
-    columns = np.array([column], dtype=np.int64)
-    return pd.DataFrame(_feature_values(panel, spec, columns, series[:, None]))
+    columns = np.arange(first_column, first_column + days, dtype=np.int64)
+    cells = np.broadcast_to(series[:, None], (panel.n_series, days))
+    values = _feature_values(panel, spec, columns, cells, categories)
+    matrix = np.empty((int(cells.sum()), len(values)), dtype=np.float32)
+    for index, value in enumerate(values.values()):
+        matrix[:, index] = value
+    for key in CATEGORICAL_COLUMNS:
+        index = feature_columns(spec).index(key)
+        matrix[values[key] < 0, index] = np.nan
+    return matrix
 
 
 def _day_column(panel: SalesPanel, day: DayLike) -> int:
@@ -522,7 +555,10 @@ def training_frame(
     cells = (columns >= panel.first[:, None] + spec.lags[-1]) & (columns <= panel.last[:, None])
     if series is not None:
         cells &= series[:, None]
-    values = _feature_values(panel, spec, columns, cells)
+    categories = _panel_categories(panel)
+    values: dict[str, Any] = _feature_values(panel, spec, columns, cells, categories)
+    for key in CATEGORICAL_COLUMNS:
+        values[key] = pd.Categorical.from_codes(values[key], pd.Index(categories[key]))
     frame = {
         DATE: np.broadcast_to(panel.days[columns].to_numpy()[None, :], cells.shape)[cells],
         **{key: values.pop(key) for key in CATEGORICAL_COLUMNS},

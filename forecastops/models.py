@@ -48,7 +48,7 @@ from forecastops.features import (
     categorical_columns,
     check_columns,
     feature_columns,
-    feature_frame,
+    feature_matrix,
     feature_set_version,
     training_frame,
 )
@@ -216,7 +216,9 @@ class LightGBMForecaster:
 
     Prediction (`predict`): day `cutoff + 1` for all series at once, written into the dense
     units matrix, then day `cutoff + 2` from features that now include that forecast, and so on
-    to the last future day; future prices and promotions come from `future`.
+    to the last future day; future prices and promotions come from `future`. Days are computed
+    in blocks of `min_lag` (a day's features do not read the forecasts of the `min_lag - 1`
+    days before it), which gives the same forecast as one day at a time in fewer calls.
 
     Short histories: a series with fewer than `MIN_HISTORY_DAYS` days of active span up to the
     cutoff is left out of training, and at prediction it gets the seasonal-naive forecast (the
@@ -271,7 +273,11 @@ class LightGBMForecaster:
                 label=frame[TARGET],
                 categorical_feature=categorical_columns(self.spec),
             )
-            self.booster = lightgbm.train(self.lightgbm_params, dataset)
+            # By default `train` ends by writing the model to text and parsing it back, only to
+            # drop the training set: ~0.08 s CPU per fit whatever the data size (0.25 of the
+            # 3.6 s a 3-fold 100-series backtest took). The kept booster predicts and saves
+            # byte-identically; it holds the binned training set until the forecaster goes.
+            self.booster = lightgbm.train(self.lightgbm_params, dataset, keep_training_booster=True)
         self._fitted = True
         return self
 
@@ -286,14 +292,35 @@ class LightGBMForecaster:
         if self.booster is None:
             modelled[:] = False
         elif modelled.any():
-            threads = self.lightgbm_params["num_threads"]
-            for day in range(cutoff_column + 1, panel.n_days):
-                features = feature_frame(panel, self.spec, day, modelled)
-                predicted = self.booster.predict(features, num_threads=threads)
-                panel.units[modelled, day] = np.maximum(np.asarray(predicted, np.float64), 0.0)
+            self._predict_recursively(self.booster, panel, cutoff_column, modelled)
         fallback = _seasonal_naive(panel, cutoff_column, series, column, SEASON_DAYS)
         forecast = np.where(modelled[series], panel.units[series, column], fallback)
         return _with_forecast(future, forecast)
+
+    def _predict_recursively(
+        self, booster: lightgbm.Booster, panel: SalesPanel, cutoff_column: int, modelled: BoolArray
+    ) -> None:
+        """Write the forecasts of the `modelled` series into `panel.units` after the cutoff.
+
+        The features of day `t` read units sold only up to `t - min_lag`, so the `min_lag`
+        days after the last filled day depend on nothing still unknown: each block of that many
+        days is one `feature_matrix` and one `Booster.predict` call (4 for 28 days with lags
+        from 7), and its forecasts are written before the next block's features are computed.
+        That is the same recursion, value for value, as one day at a time; the per-call work
+        (feature set-up, LightGBM's input checks) is paid 4 times per forecast, not 28.
+        """
+        categories = dict(
+            zip(categorical_columns(self.spec), booster.pandas_categorical or [], strict=True)
+        )
+        threads = self.lightgbm_params["num_threads"]
+        n_modelled = int(modelled.sum())
+        block = self.spec.min_lag
+        for first in range(cutoff_column + 1, panel.n_days, block):
+            days = min(block, panel.n_days - first)
+            features = feature_matrix(panel, self.spec, first, days, modelled, categories)
+            predicted = np.asarray(booster.predict(features, num_threads=threads), np.float64)
+            forecast = np.maximum(predicted.reshape(n_modelled, days), 0.0)
+            panel.units[modelled, first : first + days] = forecast
 
     def _require_booster(self) -> lightgbm.Booster:
         if self.booster is None:

@@ -5,7 +5,7 @@ features table and returns the point forecasts:
 
 - input: a `pandas.DataFrame` with (at least) the columns `feature_columns(spec)` of the model's
   `FeatureSpec`, one row per (series, day) to score, as `forecastops.features` computes them
-  (`feature_frame`, `build_training_frame`); other columns (`date`, `units_sold`) are ignored.
+  (`build_training_frame`); other columns (`date`, `units_sold`) are ignored.
   The series key columns (`store_id`, `product_id`) may be pandas categoricals or strings: they
   are matched to the categories the booster was trained on, and an unseen key scores as missing.
 - output: a float64 `numpy` array, one forecast per input row in input order: expected units

@@ -21,6 +21,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV_PREFIX = "FORECASTOPS_"
 DEFAULT_HOME = REPO_ROOT / ".forecastops"
 DAGSTER_PG_SCHEME = "postgresql+psycopg2"
+MANAGED_MARKER = "# managed-by: forecastops"
+"""First line of a dagster.yaml that setup may overwrite (one without it was customised)."""
 
 
 class SettingsError(ValueError):
@@ -93,6 +95,16 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "FORECASTOPS_MLFLOW_TRACKING_URI"),
         description="MLflow tracking/registry URI. Default: SQLite under $FORECASTOPS_HOME/mlflow.",
     )
+    mlflow_artifact_root: str | None = Field(
+        None,
+        description="Where new MLflow experiments store artifacts: a folder or a URI "
+        "(s3://bucket/path). Default: $FORECASTOPS_HOME/mlflow/artifacts.",
+    )
+    service_host: str = Field(
+        "127.0.0.1", min_length=1, description="Interface `forecastops up` binds the UIs to."
+    )
+    webserver_port: int = Field(3000, ge=1, le=65535, description="Port of dagster-webserver.")
+    mlflow_port: int = Field(5000, ge=1, le=65535, description="Port of the MLflow UI server.")
 
     @field_validator("timezone")
     @classmethod
@@ -118,6 +130,18 @@ class Settings(BaseSettings):
                 "dagster-postgres needs psycopg2, and SQLAlchemy 2.1 maps a bare postgresql:// "
                 "to psycopg 3"
             )
+        if self.mlflow_tracking_uri and self.dagster_pg_url:
+            mlflow_db, dagster_db = (
+                _postgres_database(self.mlflow_tracking_uri),
+                _postgres_database(self.dagster_pg_url),
+            )
+            if mlflow_db is not None and mlflow_db == dagster_db:
+                raise ValueError(
+                    "MLFLOW_TRACKING_URI and DAGSTER_PG_URL point at the same PostgreSQL "
+                    f"database ({mlflow_db[2]!r} on {mlflow_db[0]}:{mlflow_db[1]}); both keep an "
+                    "alembic_version table, so give MLflow its own database, e.g. "
+                    "postgresql+psycopg2://user@host:5432/mlflow"
+                )
         return self
 
     @property
@@ -141,6 +165,18 @@ class Settings(BaseSettings):
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
         return f"sqlite:///{(self.home / 'mlflow' / 'mlflow.db').resolve()}"
+
+    @property
+    def mlflow_artifact_uri(self) -> str:
+        """The artifact root of new MLflow experiments, as a URI (a folder becomes file://)."""
+        root = self.mlflow_artifact_root
+        if root and "://" in root:
+            return root
+        return Path(root or self.home / "mlflow" / "artifacts").resolve().as_uri()
+
+    @property
+    def logs_path(self) -> Path:
+        return (self.home / "logs").resolve()
 
     @property
     def alerts_url(self) -> str:
@@ -170,6 +206,29 @@ class Settings(BaseSettings):
                     f"{variable}={folder} is not writable. "
                     f"Fix its permissions or point {variable} at a folder you can write to."
                 )
+
+
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def _postgres_database(url: str) -> tuple[str, int, str] | None:
+    """(host, port, database) of a PostgreSQL URL with local host names made one; None for any
+    other URL."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "postgresql":
+        return None
+    host = parsed.host or "localhost"
+    return (
+        "localhost" if host in _LOCAL_HOSTS else host,
+        parsed.port or 5432,
+        parsed.database or "",
+    )
 
 
 def _variable_name(field_name: str) -> str:

@@ -20,12 +20,20 @@ class MlflowRegistry(dg.ConfigurableResource):
     tracking_uri: str
     model_name: str = "demand_forecaster"
     experiment: str = "forecastops"
+    artifact_location: str | None = None
+    """Artifact root (URI) of the experiment when this resource creates it; set from
+    FORECASTOPS_MLFLOW_ARTIFACT_ROOT."""
 
     @property
     def registry(self) -> ModelRegistry:
         from forecastops.registry import ModelRegistry  # mlflow loads on first use only
 
-        return ModelRegistry(self.tracking_uri, self.model_name, self.experiment)
+        return ModelRegistry(
+            self.tracking_uri,
+            self.model_name,
+            self.experiment,
+            artifact_location=self.artifact_location,
+        )
 
 
 class RetrainPolicy(dg.ConfigurableResource):

@@ -18,7 +18,7 @@ from forecastops.features import (
     build_training_frame,
     categorical_columns,
     feature_columns,
-    feature_frame,
+    feature_matrix,
     feature_set_version,
 )
 from tests.unit import synthetic
@@ -163,20 +163,42 @@ def test_date_window_keeps_the_history_before_it_for_lags() -> None:
 
 
 def test_forecast_panel_features_equal_training_features() -> None:
-    """Train/serve agreement: features for the first days after a cutoff, computed on the
-    forecast panel from history + future covariates, equal the training frame's."""
+    """Train/serve agreement: the features of the first `min_lag` days after a cutoff, computed
+    in one block on the forecast panel from history + future covariates, equal the training
+    frame's; the series keys are codes of the training categories."""
     sales = weekly_sales()
     spec = FeatureSpec()
     cutoff = START + pd.Timedelta(days=160)
     history = sales[sales["date"] <= cutoff]
     future = sales.loc[sales["date"] > cutoff, list(FUTURE_COLUMNS)]
     training = build_training_frame(sales, spec)
+    keys = categorical_columns(spec)
+    categories = {key: list(training[key].cat.categories) for key in keys}
 
     panel, _, _ = SalesPanel.from_sales(history).forecast_panel(future, spec.lookback_days)
-    for step in (1, spec.min_lag):
-        served = feature_frame(panel, spec, spec.lookback_days - 1 + step, np.ones(3, bool))
-        trained = rows_on(training, cutoff + pd.Timedelta(days=step))[feature_columns(spec)]
-        pd.testing.assert_frame_equal(served, trained, check_exact=False, rtol=1e-6)
+    served = feature_matrix(
+        panel, spec, spec.lookback_days, spec.min_lag, np.ones(3, bool), categories
+    )
+    block_end = cutoff + pd.Timedelta(days=spec.min_lag)
+    block = training[(training["date"] > cutoff) & (training["date"] <= block_end)]
+    trained = block[feature_columns(spec)].assign(**{key: block[key].cat.codes for key in keys})
+    assert served.dtype == np.float32
+    np.testing.assert_allclose(served, trained.to_numpy(np.float64), rtol=1e-6)
+
+
+def test_feature_matrix_marks_a_series_key_the_model_never_saw_as_missing() -> None:
+    spec = FeatureSpec()
+    sales = weekly_sales()
+    panel = SalesPanel.from_sales(sales)
+    seen = {"store_id": ["S1"], "product_id": ["P1", "P2"]}
+
+    served = feature_matrix(panel, spec, panel.n_days - 1, 1, np.ones(3, bool), seen)
+
+    stores = served[:, feature_columns(spec).index("store_id")]
+    products = served[:, feature_columns(spec).index("product_id")]
+    assert stores[:2].tolist() == [0.0, 0.0]
+    assert np.isnan(stores[2])  # S2 is not among the categories
+    assert products.tolist() == [0.0, 1.0, 0.0]
 
 
 def test_holiday_features_count_days_to_and_from_the_fourth_of_july() -> None:

@@ -8,12 +8,17 @@ from forecast_jobs.instance import prepare_dagster_home
 from forecastops.settings import Settings, SettingsError, load_settings
 
 
+def own_home(tmp_path: Path, **values: str) -> Settings:
+    """Settings whose DAGSTER_HOME is under `tmp_path`, not the test session's shared one."""
+    return Settings(home=tmp_path, dagster_home=tmp_path / "dagster", **values)
+
+
 def test_switching_to_postgres_is_one_setting(tmp_path: Path) -> None:
-    embedded = Settings(home=tmp_path)
+    embedded = own_home(tmp_path)
     config = prepare_dagster_home(embedded) / "dagster.yaml"
     assert "postgres_url" not in config.read_text()
     prepare_dagster_home(
-        Settings(home=tmp_path, instance="postgres", dagster_pg_url="postgresql+psycopg2://x@h/d")
+        own_home(tmp_path, instance="postgres", dagster_pg_url="postgresql+psycopg2://x@h/d")
     )
     assert "env: DAGSTER_PG_URL" in config.read_text()
     prepare_dagster_home(embedded)
@@ -21,9 +26,9 @@ def test_switching_to_postgres_is_one_setting(tmp_path: Path) -> None:
 
 
 def test_a_customised_dagster_yaml_is_left_alone(tmp_path: Path) -> None:
-    config = prepare_dagster_home(Settings(home=tmp_path)) / "dagster.yaml"
+    config = prepare_dagster_home(own_home(tmp_path)) / "dagster.yaml"
     config.write_text("telemetry:\n  enabled: false\n")
-    prepare_dagster_home(Settings(home=tmp_path))
+    prepare_dagster_home(own_home(tmp_path))
     assert config.read_text() == "telemetry:\n  enabled: false\n"
 
 

@@ -14,10 +14,18 @@ import pandas as pd
 import pytest
 
 import forecastops.features as features
-from forecastops.features import FUTURE_COLUMNS, FeatureSpec, feature_columns
+from forecastops.features import (
+    FUTURE_COLUMNS,
+    FeatureSpec,
+    SalesPanel,
+    categorical_columns,
+    feature_columns,
+    feature_matrix,
+)
 from forecastops.models import (
     CANDIDATE_NAMES,
     MIN_HISTORY_DAYS,
+    SEASON_DAYS,
     LightGBMForecaster,
     MovingAverage,
     SeasonalNaive,
@@ -115,6 +123,32 @@ def test_lightgbm_is_deterministic(sales: pd.DataFrame, cutoff: pd.Timestamp) ->
     second = LightGBMForecaster("poisson").fit(history).predict(history, future)
 
     np.testing.assert_array_equal(first["forecast"].to_numpy(), second["forecast"].to_numpy())
+
+
+def test_lightgbm_forecast_equals_one_day_at_a_time_from_a_pandas_frame(
+    fitted: LightGBMForecaster, sales: pd.DataFrame, cutoff: pd.Timestamp
+) -> None:
+    """The block recursion on a float32 matrix gives exactly the forecast of the plain
+    recursion: one day per `Booster.predict` call on a DataFrame whose series keys are
+    categoricals (in another category order, which LightGBM maps to the training one)."""
+    history, future = split(sales, cutoff)
+    spec, booster = fitted.spec, fitted.booster
+    assert booster is not None
+    lookback = max(spec.lookback_days, SEASON_DAYS)
+    panel, series, column = SalesPanel.from_sales(history).forecast_panel(future, lookback)
+    keys = categorical_columns(spec)
+    categories = {key: sorted(set(panel.series_keys[key])) for key in keys}
+    every_series = np.ones(panel.n_series, dtype=bool)
+
+    for day in range(lookback, panel.n_days):
+        matrix = feature_matrix(panel, spec, day, 1, every_series, categories)
+        frame = pd.DataFrame(matrix, columns=feature_columns(spec))
+        for key in keys:
+            frame[key] = pd.Categorical(panel.series_keys[key], categories=categories[key][::-1])
+        panel.units[:, day] = np.maximum(booster.predict(frame), 0.0)
+
+    forecast = fitted.predict(history, future)["forecast"].to_numpy()
+    np.testing.assert_array_equal(forecast, panel.units[series, column])
 
 
 def test_lightgbm_beats_seasonal_naive_on_a_weekly_pattern_with_promotions(

@@ -71,3 +71,40 @@ def test_an_unwritable_folder_names_its_variable(
     clean_env.setenv("FORECASTOPS_LAKE_DIR", str(blocker / "lake"))
     with pytest.raises(SettingsError, match=r"FORECASTOPS_LAKE_DIR=.*cannot be created"):
         load_settings().ensure_folders()
+
+
+def test_mlflow_artifacts_default_under_home_and_take_a_folder_or_a_uri(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clean_env.setenv("FORECASTOPS_HOME", str(tmp_path))
+    assert load_settings().mlflow_artifact_uri == (tmp_path / "mlflow" / "artifacts").as_uri()
+    clean_env.setenv("FORECASTOPS_MLFLOW_ARTIFACT_ROOT", str(tmp_path / "store"))
+    assert load_settings().mlflow_artifact_uri == (tmp_path / "store").as_uri()
+    clean_env.setenv("FORECASTOPS_MLFLOW_ARTIFACT_ROOT", "s3://bucket/forecastops")
+    assert load_settings().mlflow_artifact_uri == "s3://bucket/forecastops"
+
+
+@pytest.mark.parametrize(
+    "mlflow_uri",
+    [
+        "postgresql://postgres@127.0.0.1:5432/dagster",
+        "postgresql+psycopg2://other:secret@localhost/dagster",
+    ],
+)
+def test_mlflow_may_not_share_the_dagster_database(
+    clean_env: pytest.MonkeyPatch, mlflow_uri: str
+) -> None:
+    clean_env.setenv("FORECASTOPS_INSTANCE", "postgres")
+    clean_env.setenv("DAGSTER_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/dagster")
+    clean_env.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
+    with pytest.raises(SettingsError, match=r"MLFLOW_TRACKING_URI and DAGSTER_PG_URL .*'dagster'"):
+        load_settings()
+
+
+def test_mlflow_in_its_own_database_on_the_dagster_server_is_fine(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("FORECASTOPS_INSTANCE", "postgres")
+    clean_env.setenv("DAGSTER_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/dagster")
+    clean_env.setenv("MLFLOW_TRACKING_URI", "postgresql+psycopg2://postgres@127.0.0.1:5432/mlflow")
+    assert load_settings().mlflow_uri.endswith("/mlflow")
