@@ -118,13 +118,37 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
         )
     cycle_ok = result.success and retrain is not None and retrain.success
     drift_ok = cycle_ok and drift_triggered_retrain(settings, spec, newest)
+    report_ok = write_incident_report(settings)
     typer.echo(
         f"\nInspect: forecastops quality --date {newest.isoformat()}\n"
         "         forecastops alerts list --status all\n"
         "Open the UI: make ui  (then http://127.0.0.1:3000)"
     )
-    if not (cycle_ok and drift_ok):
+    if not (cycle_ok and drift_ok and report_ok):
         raise typer.Exit(1)
+
+
+def write_incident_report(settings: Settings) -> bool:
+    """Materialize `incident_report` on the demo's instance (so the UI shows it) and print
+    where its Markdown and CSV files went; True when the run succeeded."""
+    import dagster as dg
+
+    from forecast_assets.reports import incident_report
+    from forecast_jobs.definitions import build_resources
+
+    with dg.DagsterInstance.get() as instance:
+        result = dg.materialize(
+            [incident_report],
+            instance=instance,
+            resources=build_resources(settings),
+            raise_on_error=False,
+        )
+    typer.echo(f"\nincident_report run {result.run_id}: {_verdict(result.success)}")
+    if result.success:
+        [materialization] = result.asset_materializations_for_node("incident_report")
+        for name in ("markdown_file", "csv_file"):
+            typer.echo(f"  {name}: {materialization.metadata[name].value}")
+    return result.success
 
 
 def drift_triggered_retrain(settings: Settings, spec: SimulationSpec, newest: date) -> bool:
