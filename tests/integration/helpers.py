@@ -7,9 +7,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dagster import DagsterRun
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = REPO_ROOT / ".venv" / "bin"
@@ -91,3 +96,23 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def log_tail(log: Path, chars: int = 4000) -> str:
     """The end of a background command's log, for an assertion message."""
     return log.read_text(errors="replace")[-chars:] if log.exists() else "(no log)"
+
+
+def wait_for_runs(
+    dagster_home: str, tags: dict[str, str], count: int, deadline_s: float, log: Path | None = None
+) -> list[DagsterRun]:
+    """The runs tagged `tags` once at least `count` exist and all of them have finished; fails
+    with their statuses (and the end of `log`, e.g. the daemon's) after `deadline_s`."""
+    import dagster as dg
+
+    deadline = time.monotonic() + deadline_s
+    runs: list[DagsterRun] = []
+    while time.monotonic() < deadline:
+        with dg.DagsterInstance.from_config(dagster_home) as instance:
+            runs = list(instance.get_runs(dg.RunsFilter(tags=tags)))
+        if len(runs) >= count and all(run.is_finished for run in runs):
+            return runs
+        time.sleep(2)
+    statuses = [(run.run_id, run.status.value) for run in runs]
+    tail = f"\n{log_tail(log)}" if log else ""
+    raise AssertionError(f"{count} run(s) tagged {tags} did not finish in time: {statuses}{tail}")

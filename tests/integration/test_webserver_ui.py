@@ -163,6 +163,7 @@ def test_the_lineage_lists_every_asset_in_its_group(browser_page: Page, tmp_path
         row.locator("[aria-label='arrow_drop_down']").first.click()
         for asset in assets:
             _wait_for_text(page, asset)
+    page.get_by_text("fetching statuses").first.wait_for(state="hidden")
     _screenshot(page, "asset-lineage", tmp_path)
 
 
