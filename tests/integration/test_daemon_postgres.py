@@ -1,7 +1,8 @@
 """The production deployment, driven for real: one `dagster-daemon` against PostgreSQL.
 
 The Dagster instance (`FORECASTOPS_INSTANCE=postgres`), MLflow's tracking and registry store
-and the alert store each get a fresh database of their own on the local server. This process
+and the alert store each get a fresh database of their own on the local server; MLflow's
+artifacts go to the test's folder (`FORECASTOPS_MLFLOW_ARTIFACT_ROOT`). This process
 primes the deployment as earlier days would have left it (the history ingested, a champion
 trained before a simulated demand drift, the drifted day's drift score stored); then the
 daemon, started as an operator starts it, fires the real schedules and sensors (the daily
@@ -108,13 +109,13 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             DAGSTER_PG_URL=dagster_url,
             MLFLOW_TRACKING_URI=mlflow_db,
             FORECASTOPS_ALERTS_DB_URL=alerts_db,
+            FORECASTOPS_MLFLOW_ARTIFACT_ROOT=str(home / "mlflow-artifacts"),
             **small_cycle_env(),
         )
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         settings = load_settings()
         prepare_dagster_home(settings)
-        _create_experiment(settings.mlflow_uri, settings.experiment_name, home / "artifacts")
         write_landing_files(
             SimulationSpec(
                 start=first_day,
@@ -130,7 +131,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 
         env["FORECASTOPS_INGEST_TIME"] = _next_tick(SCHEDULE_LEAD_S).strftime("%H:%M")
         daemon_log = home / "daemon.log"
-        # The daemon's runs inherit its folder: any relative path they write stays in the test's.
+        # The daemon's runs inherit its folder: a stray relative path stays in the test's.
         stack.enter_context(
             running(
                 ["dagster-daemon", "run", "-w", str(REPO_ROOT / "workspace.yaml")],
@@ -149,14 +150,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             drifted_day=drifted_day,
             scheduled_day=scheduled_day,
         )
-
-
-def _create_experiment(tracking_uri: str, name: str, artifacts: Path) -> None:
-    """Create the MLflow experiment with its artifacts in the test's folder: a database store
-    has no artifact root of its own, so MLflow would put them under the creating run's cwd."""
-    from mlflow import MlflowClient
-
-    MlflowClient(tracking_uri).create_experiment(name, artifact_location=artifacts.as_uri())
 
 
 def _prime(settings: Settings, first_day: date, calm_day: date, drifted_day: date) -> None:
@@ -295,6 +288,8 @@ def test_the_model_aliases_are_in_the_postgres_registry(deployment: Deployment) 
         ).scalar_one()
     engine.dispose()
     assert {"champion", "challenger"} <= aliases.keys()
+    artifacts = Path(deployment.env["FORECASTOPS_MLFLOW_ARTIFACT_ROOT"])
+    assert any(artifacts.rglob("MLmodel")), f"no logged model under {artifacts}"
     # the primed champion (version 1), then the drift retrain's and the daily cycle's
     assert versions == 3
     assert aliases["challenger"] in {2, 3}
