@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export FORECASTOPS_HOME ?= $(CURDIR)/.forecastops
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: setup demo ui test lint format bench clean
+.PHONY: setup browser demo ui test lint format bench clean
 
 # uv installs the locked dependencies; it comes from the registry into a private tools venv so
 # the only prerequisite is Python 3.11 itself.
@@ -23,6 +23,21 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 setup: $(VENV)/.synced
 
+# The browser tests drive Debian's chromium through Playwright for Python (no browser download).
+# CI runs as root on a clean Debian machine, so this installs it there; elsewhere it says how.
+CHROMIUM := /usr/bin/chromium
+APT_INSTALL_CHROMIUM := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "$(CHROMIUM) is missing and the browser tests need it: run as root" \
+	    "'apt-get update && apt-get install -y --no-install-recommends chromium'" >&2; \
+	  exit 1; \
+	fi
+	$(APT_INSTALL_CHROMIUM) || (apt-get update -q && $(APT_INSTALL_CHROMIUM))
+
 demo: setup
 	$(BIN)/python -m forecast_jobs.demo
 
@@ -34,7 +49,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: setup lint
+test: setup browser lint
 	$(BIN)/python -m pytest
 
 # Benchmarks print tables; they are not part of the test suite. model_cycle needs mlforecast.

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
 import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dagster import DagsterRun
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = REPO_ROOT / ".venv" / "bin"
@@ -41,3 +50,69 @@ def run(
         timeout=timeout,
         check=False,
     )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running(
+    command: list[str], env: dict[str, str], log: Path, cwd: Path = REPO_ROOT
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run one of the venv's long-running commands (a daemon, the webserver) in the background,
+    its output to `log`; stop it (and the processes it started) on exit."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(BIN / command[0]), *command[1:]],
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield process
+        finally:
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """End the command politely, then whatever of its session outlived it (code servers, run
+    workers)."""
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def log_tail(log: Path, chars: int = 4000) -> str:
+    """The end of a background command's log, for an assertion message."""
+    return log.read_text(errors="replace")[-chars:] if log.exists() else "(no log)"
+
+
+def wait_for_runs(
+    dagster_home: str, tags: dict[str, str], count: int, deadline_s: float, log: Path | None = None
+) -> list[DagsterRun]:
+    """The runs tagged `tags` once at least `count` exist and all of them have finished; fails
+    with their statuses (and the end of `log`, e.g. the daemon's) after `deadline_s`."""
+    import dagster as dg
+
+    deadline = time.monotonic() + deadline_s
+    runs: list[DagsterRun] = []
+    while time.monotonic() < deadline:
+        with dg.DagsterInstance.from_config(dagster_home) as instance:
+            runs = list(instance.get_runs(dg.RunsFilter(tags=tags)))
+        if len(runs) >= count and all(run.is_finished for run in runs):
+            return runs
+        time.sleep(2)
+    statuses = [(run.run_id, run.status.value) for run in runs]
+    tail = f"\n{log_tail(log)}" if log else ""
+    raise AssertionError(f"{count} run(s) tagged {tags} did not finish in time: {statuses}{tail}")

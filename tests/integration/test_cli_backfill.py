@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import time
 from pathlib import Path
 
 import dagster as dg
@@ -12,7 +10,7 @@ import pytest
 
 from forecastops.ingest import QUALITY_TABLE, RAW_SALES_TABLE
 from forecastops.lake import Lake
-from tests.integration.helpers import BIN, REPO_ROOT, isolated_env, run
+from tests.integration.helpers import isolated_env, run, running, wait_for_runs
 
 pytestmark = pytest.mark.slow
 DAEMON_DEADLINE_S = 240
@@ -92,36 +90,18 @@ def test_dagster_job_backfill_queues_one_run_per_day_that_the_daemon_executes(
     assert match, launched.stdout
     backfill_id = match.group(1)
 
-    daemon = subprocess.Popen(
-        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        statuses = _wait_for_backfill_runs(env["DAGSTER_HOME"], backfill_id, expected=2)
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=60)
+    with running(["dagster-daemon", "run", "-w", "workspace.yaml"], env, tmp_path / "daemon.log"):
+        runs = wait_for_runs(
+            env["DAGSTER_HOME"],
+            {"dagster/backfill": backfill_id},
+            count=2,
+            deadline_s=DAEMON_DEADLINE_S,
+            log=tmp_path / "daemon.log",
+        )
+    statuses = {run.tags["dagster/partition"]: run.status.value for run in runs}
     assert statuses == {"2025-01-03": "SUCCESS", "2025-01-04": "SUCCESS"}
     lake = Lake(tmp_path / "lake")
     assert [d.isoformat() for d in lake.partition_days(QUALITY_TABLE)] == [
         "2025-01-03",
         "2025-01-04",
     ]
-
-
-def _wait_for_backfill_runs(dagster_home: str, backfill_id: str, expected: int) -> dict[str, str]:
-    deadline = time.monotonic() + DAEMON_DEADLINE_S
-    statuses: dict[str, str] = {}
-    while time.monotonic() < deadline:
-        with dg.DagsterInstance.from_config(dagster_home) as instance:
-            runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
-        statuses = {r.tags["dagster/partition"]: r.status.value for r in runs}
-        if len(statuses) == expected and all(
-            s in {"SUCCESS", "FAILURE", "CANCELED"} for s in statuses.values()
-        ):
-            return statuses
-        time.sleep(2)
-    raise AssertionError(f"backfill {backfill_id} did not finish in time: {statuses}")
