@@ -207,10 +207,13 @@ def promotion_decision(
     mlflow_registry: MlflowRegistry,
     alert_store: AlertStoreResource,
 ) -> dg.MaterializeResult:
-    """The gate: the challenger becomes champion only when the backtest says it is better
-    (see docs/promotion.md). A failed gate is a warning, not a failure. A promotion raises an
-    info alert; a drift-triggered retrain that the gate refuses raises a warning."""
-    from forecastops.cycle import BACKTEST_TABLE, gate_input, record_decision
+    """The gate: the challenger becomes champion only when the backtest says it is better, or
+    when it refits the champion's configuration on newer data while monitoring says the
+    champion is drifting (see docs/promotion.md). A failed gate is a warning, not a failure.
+    A promotion raises an info alert; a drift-triggered retrain that the gate refuses raises a
+    warning."""
+    from forecastops.cycle import BACKTEST_TABLE, gate_input, record_decision, same_configuration
+    from forecastops.monitoring import champion_health
     from forecastops.pipeline_alerts import mlflow_version_link, promotion_alert
     from forecastops.promotion import decide_promotion
     from forecastops.triggers import TRIGGER_TAG
@@ -234,6 +237,8 @@ def promotion_decision(
         )
         if champion
         else None,
+        same_config=bool(champion) and same_configuration(challenger_tags, champion_tags),
+        champion_health=champion_health(storage.lake, champion, cutoff) if champion else None,
     )
     decision = decide_promotion(gate, policy.promotion)
     record_decision(storage.lake, cutoff, decision, gate)

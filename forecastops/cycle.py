@@ -21,7 +21,7 @@ from forecastops.contract import CONTRACT_COLUMNS
 from forecastops.features import FeatureSpec, build_training_frame, feature_set_version
 from forecastops.ingest import RAW_SALES_TABLE
 from forecastops.lake import Lake
-from forecastops.promotion import GateInput, PromotionDecision, PromotionPolicy
+from forecastops.promotion import ChampionHealth, GateInput, PromotionDecision, PromotionPolicy
 
 if TYPE_CHECKING:
     from forecastops.backtest import BacktestResult
@@ -32,6 +32,9 @@ BACKTEST_TABLE = "backtest"
 DECISION_TABLE = "promotion_decision"
 FORECASTS_TABLE = "forecasts"
 INTERVAL_LEVELS = (0.1, 0.9)
+CONFIGURATION_TAGS = ("objective", "window_days", "feature_set_version")
+"""Model-version tags that together are a model's configuration: two versions that agree on
+all of them are scored as the same backtest family."""
 
 
 @dataclass(frozen=True)
@@ -179,16 +182,32 @@ def _store_wape(metrics: pd.DataFrame, candidate: str) -> dict[str, float]:
     return dict(zip(rows["store_id"].astype(str), rows["wape"].astype(float), strict=True))
 
 
+def same_configuration(
+    challenger_tags: Mapping[str, str], champion_tags: Mapping[str, str]
+) -> bool:
+    """Whether two model versions' registry tags agree on every `CONFIGURATION_TAGS` entry; a
+    version missing one (registered before it was tagged) is not known to be the same."""
+    return all(
+        tag in challenger_tags and challenger_tags[tag] == champion_tags.get(tag)
+        for tag in CONFIGURATION_TAGS
+    )
+
+
 def gate_input(
     metrics: pd.DataFrame,
     policy: CyclePolicy,
     challenger: tuple[str, date],
     champion: tuple[str, date, str] | None,
+    *,
+    same_config: bool = False,
+    champion_health: ChampionHealth | None = None,
 ) -> GateInput:
     """The promotion gate's evidence from the stored backtest `metrics` of a cutoff.
 
     `challenger`: (version, training cutoff); `champion`: (version, training cutoff, objective)
     or None when there is no champion yet. Each model is scored as its LightGBM family.
+    `same_config` (see `same_configuration`) and `champion_health` (see
+    `forecastops.monitoring.champion_health`) are passed through for the improvement rule.
     """
     from forecastops.models import SEASONAL_NAIVE
 
@@ -204,15 +223,20 @@ def gate_input(
         seasonal_naive_wape=_overall_wape(metrics, SEASONAL_NAIVE),
         challenger_store_wape=_store_wape(metrics, challenger_family),
         champion_store_wape=_store_wape(metrics, champion_family) if champion_family else {},
+        same_configuration=same_config,
+        champion_health=champion_health,
     )
 
 
 def record_decision(lake: Lake, cutoff: date, decision: PromotionDecision, gate: GateInput) -> None:
-    """Store the decision (verdict, every rule's result and reason, the evidence) in the lake."""
+    """Store the decision (verdict, every rule's result and reason, the evidence including the
+    champion's realized health) in the lake."""
+    health = gate.champion_health
     rules = pd.DataFrame(
         {
             "rule": list(decision.rule_results),
             "passed": list(decision.rule_results.values()),
+            "reason": list(decision.reasons),
         }
     )
     summary = pd.DataFrame(
@@ -223,6 +247,10 @@ def record_decision(lake: Lake, cutoff: date, decision: PromotionDecision, gate:
             "challenger_wape": [gate.challenger_wape],
             "champion_wape": [gate.champion_wape],
             "seasonal_naive_wape": [gate.seasonal_naive_wape],
+            "same_configuration": [gate.same_configuration],
+            "champion_health": [health.status if health else None],
+            "champion_health_day": [health.day.isoformat() if health else None],
+            "champion_degradation": [health.degradation if health else None],
             "reasons": [" | ".join(decision.reasons)],
         }
     )

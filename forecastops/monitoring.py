@@ -20,6 +20,7 @@ from forecastops.lake import Lake
 if TYPE_CHECKING:
     from forecastops.drift import DriftPolicy, DriftResult
     from forecastops.performance import PerformancePolicy, PerformanceResult
+    from forecastops.promotion import ChampionHealth
     from forecastops.triggers import Signals
 
 DRIFT_TABLE = "drift_score"
@@ -247,6 +248,25 @@ def performance_history(lake: Lake, version: str | None = None) -> pd.DataFrame:
     if version is not None:
         history = history[history["model_version"].astype(str) == version]
     return history.sort_values("partition_date", ignore_index=True)
+
+
+def champion_health(lake: Lake, version: str, as_of: date) -> ChampionHealth | None:
+    """Model `version`'s newest realized health on or before `as_of` (its latest
+    `model_performance` record), for the promotion gate; None when it was never scored."""
+    from forecastops.promotion import ChampionHealth
+
+    history = performance_history(lake, version)
+    if history.empty:
+        return None
+    history = history[history["partition_date"] <= pd.Timestamp(as_of)]
+    if history.empty:
+        return None
+    newest = history.iloc[-1]
+    return ChampionHealth(
+        status=str(newest["model_status"]),
+        day=newest["partition_date"].date(),
+        degradation=float(newest["overall_degradation"]),
+    )
 
 
 def plot_performance_trend(history: pd.DataFrame, path: Path) -> Path:

@@ -9,7 +9,8 @@ all pass. Each verdict is a sentence with its numbers, so the decision reads on 
 | `cutoff_not_older` | no champion, or the challenger's training cutoff >= the champion's |
 | `beats_seasonal_naive` | challenger WAPE < seasonal-naive WAPE (or the policy does not ask) |
 | `improves_on_champion` | no champion, or `(champion - challenger) / champion >=
-  min_wape_improvement` |
+  min_wape_improvement`, or the challenger has the champion's configuration, the champion's
+  realized health is drifting and the challenger's cutoff is newer (see below) |
 | `no_store_degrades` | no champion, or for every store scored on both sides,
   `(challenger - champion) / champion <= max_store_degradation` |
 
@@ -21,6 +22,14 @@ challenger store WAPE of 0. Stores missing on either side, or with a NaN WAPE on
 demand in the window), are ignored by the store rule and named in its verdict; a NaN forecast
 already makes the challenger's overall WAPE NaN, which the first rule rejects. Ratios are
 compared with a tolerance of `FLOAT_TOLERANCE`, so "exactly 5 %" passes a 5 % threshold.
+
+A challenger with the champion's configuration (`same_configuration`: same objective, training
+window and feature set) is scored as the same backtest family, so its WAPE equals the champion's
+and the improvement rule could never pass, even when monitoring says the champion is drifting.
+For that case the rule passes instead when `champion_health` (the champion's newest realized
+health on or before the cutoff) is drifting and the challenger was trained on newer data: the
+fresher refit replaces a model whose accuracy has gone. Healthy, degrading or unknown health
+keeps the WAPE comparison (and so the champion). The other rules still apply.
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
+
+from forecastops.performance import DRIFTING
 
 RULE_FINITE = "metrics_are_numbers"
 RULE_CUTOFF = "cutoff_not_older"
@@ -75,11 +86,37 @@ class PromotionPolicy:
 
 
 @dataclass(frozen=True)
+class ChampionHealth:
+    """The champion's realized health as monitoring last classified it (a `model_performance`
+    record): `status` healthy / degrading / drifting, on `day`, with the realized MAE's relative
+    change against the champion's backtest MAE (`degradation`, 2.06 = +206 %)."""
+
+    status: str
+    day: date
+    degradation: float
+
+    @property
+    def is_drifting(self) -> bool:
+        return self.status == DRIFTING
+
+    def describe(self) -> str:
+        change = (
+            "MAE not computable"
+            if math.isnan(self.degradation)
+            else f"MAE {self.degradation * 100:+.0f} % vs backtest"
+        )
+        return f"{self.status} on {self.day} ({change})"
+
+
+@dataclass(frozen=True)
 class GateInput:
     """The numbers the gate decides on. WAPEs are unitless shares (0.231 = 23.1 %).
 
     `champion_version`, `champion_cutoff` and `champion_wape` are all None (no champion yet)
     or all set. `*_store_wape` map store_id -> WAPE; the champion's is empty without a champion.
+    `same_configuration`: the challenger has the champion's objective, training window and
+    feature set (so the backtest scores both as one family); `champion_health`: the champion's
+    newest realized health on or before the cutoff, None when monitoring has not scored it.
     """
 
     challenger_version: str
@@ -91,6 +128,8 @@ class GateInput:
     seasonal_naive_wape: float
     challenger_store_wape: Mapping[str, float]
     champion_store_wape: Mapping[str, float]
+    same_configuration: bool = False
+    champion_health: ChampionHealth | None = None
 
     def __post_init__(self) -> None:
         champion_fields = {
@@ -188,10 +227,39 @@ def _seasonal_naive_rule(gate: GateInput, policy: PromotionPolicy) -> tuple[bool
     return challenger < naive, f"{numbers} (must be lower)."
 
 
+def _refit_replaces_drifting_champion(gate: GateInput) -> bool:
+    return (
+        gate.same_configuration
+        and gate.champion_health is not None
+        and gate.champion_health.is_drifting
+        and gate.champion_cutoff is not None
+        and gate.challenger_cutoff > gate.champion_cutoff
+    )
+
+
 def _improvement_rule(gate: GateInput, policy: PromotionPolicy) -> tuple[bool, str]:
     champion = gate.champion_wape
     if champion is None:
         return True, "no champion to improve on."
+    if gate.same_configuration:
+        health = gate.champion_health.describe() if gate.champion_health else "not scored yet"
+        same = f"same configuration as champion v{gate.champion_version}"
+        if _refit_replaces_drifting_champion(gate):
+            return True, (
+                f"{same}, which is {health}: fresher data replaces it (trained up to "
+                f"{gate.challenger_cutoff}, the champion up to {gate.champion_cutoff})."
+            )
+        passed, reason = _wape_improvement(gate, champion, policy)
+        return passed, (
+            f"{reason} {same} (health: {health}), so the WAPE comparison decides; a refit "
+            "replaces only a drifting champion, on newer data."
+        )
+    return _wape_improvement(gate, champion, policy)
+
+
+def _wape_improvement(
+    gate: GateInput, champion: float, policy: PromotionPolicy
+) -> tuple[bool, str]:
     challenger = gate.challenger_wape
     needs = f"needs >= {_percent(policy.min_wape_improvement)}"
     if math.isnan(challenger) or math.isnan(champion):

@@ -1,5 +1,6 @@
 """End to end: a demand shift after the champion was trained -> the monitoring assets raise drift
-alerts -> drift_retrain_sensor requests a retrain -> the retrain runs through the promotion gate.
+alerts -> drift_retrain_sensor requests a retrain -> the promotion gate replaces the drifting
+champion with the retrain (same configuration, fresher data).
 
 One simulated retailer, a real Dagster instance, MLflow store and SQLite alert store (the code
 location's own resources, pointed at a temporary folder)."""
@@ -14,11 +15,14 @@ import pytest
 
 from forecast_assets.monitoring import DRIFT_CHECK, HEALTH_CHECK, drift_score, model_health
 from forecast_jobs.launch import execute_partition_range, tick_sensor_in_process
-from forecastops.alerts import AlertStatus, AlertStore, AlertType
+from forecastops.alerts import AlertStatus, AlertStore, AlertType, Severity
+from forecastops.cycle import DECISION_TABLE
+from forecastops.lake import Lake
+from forecastops.registry import ModelRegistry
 from forecastops.simulator import DriftScenario, SimulationSpec, write_landing_files
 from forecastops.triggers import ALERT_IDS_TAG, TRIGGER_TAG
 from sensors.drift_retrain import SENSOR_ACTOR
-from tests.dagster.pipeline import pipeline_definitions
+from tests.dagster.pipeline import pipeline_definitions, tracking_uri
 
 pytestmark = pytest.mark.slow
 
@@ -59,6 +63,7 @@ def test_injected_drift_alerts_and_retrains_through_the_sensor(tmp_path: Path) -
         [request] = tick.run_requests
         [retrain] = tick.runs
         run = instance.get_run_by_id(retrain.run_id)
+    registry = ModelRegistry(tracking_uri(tmp_path))
 
     store = AlertStore(f"sqlite:///{tmp_path / 'alerts.db'}")
     checks = {e.check_name: e for e in monitoring.get_asset_check_evaluations()}
@@ -85,10 +90,22 @@ def test_injected_drift_alerts_and_retrains_through_the_sensor(tmp_path: Path) -
     assert run.tags[TRIGGER_TAG] == trigger
     assert run.tags[ALERT_IDS_TAG] == ",".join(str(alert.id) for alert in raised.values())
     assert run.tags["dagster/sensor_name"] == "drift_retrain_sensor"
-    # promoted (info) or refused (a warning, since drift triggered it): either way on record
+    # the retrain refits the champion's configuration, so the backtest ties them; the champion
+    # is drifting, so the fresher refit replaces it and the gate says why
+    [before, after] = [move.to_version for move in registry.history() if move.alias == "champion"]
+    assert registry.alias_version("champion") == after != before
+    decision = Lake(tmp_path / "lake").read_partition(DECISION_TABLE, DRIFTED_DAY)
+    assert decision["promote"].item() and decision["same_configuration"].item()
+    assert decision["champion_health"].item() == "drifting"
+    assert (
+        f"same configuration as champion v{before}, which is drifting on {day}"
+        in decision["reasons"].item()
+    )
     [gate_alert] = [
         alert
         for alert in store.list(type=AlertType.PROMOTION)
         if alert.subject == f"promotion_decision/{day}"
     ]
+    assert gate_alert.severity is Severity.INFO
+    assert gate_alert.title == f"Champion moved to v{after} (was v{before}) at {day}"
     assert f"/runs/{retrain.run_id}" in {link.url for link in gate_alert.links}

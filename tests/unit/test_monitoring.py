@@ -1,9 +1,19 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
+
+import pandas as pd
 
 from forecastops.cycle import CyclePolicy
-from forecastops.monitoring import CURRENT_WINDOW_DAYS, reference_for
+from forecastops.lake import Lake
+from forecastops.monitoring import (
+    CURRENT_WINDOW_DAYS,
+    PERFORMANCE_TABLE,
+    champion_health,
+    reference_for,
+)
+from forecastops.promotion import ChampionHealth
 
 DAY = date(2025, 6, 30)
 
@@ -19,3 +29,33 @@ def test_without_a_champion_the_reference_is_the_window_before_the_current_one()
     assert reference.cutoff == date(2025, 6, 2)
     assert (DAY - reference.cutoff).days == CURRENT_WINDOW_DAYS
     assert reference.window_days == 60
+
+
+def _store_performance(lake: Lake, day: date, version: str, status: str, change: float) -> None:
+    summary = pd.DataFrame(
+        {
+            "partition_date": [day.isoformat()],
+            "model_version": [version],
+            "model_status": [status],
+            "overall_degradation": [change],
+        }
+    )
+    lake.write_partition(PERFORMANCE_TABLE, day, {"data": summary})
+
+
+def test_champion_health_is_its_newest_record_on_or_before_the_day(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    assert champion_health(lake, "4", DAY) is None
+    _store_performance(lake, date(2025, 6, 28), "4", "degrading", 0.08)
+    _store_performance(lake, date(2025, 6, 29), "4", "drifting", 2.06)
+    _store_performance(lake, DAY, "5", "healthy", 0.0)  # another version's record
+    _store_performance(lake, date(2025, 7, 1), "4", "healthy", 0.01)  # after the day
+
+    assert champion_health(lake, "4", DAY) == ChampionHealth(
+        status="drifting", day=date(2025, 6, 29), degradation=2.06
+    )
+    assert champion_health(lake, "4", date(2025, 6, 28)) == ChampionHealth(
+        status="degrading", day=date(2025, 6, 28), degradation=0.08
+    )
+    assert champion_health(lake, "4", date(2025, 6, 27)) is None
+    assert champion_health(lake, "6", DAY) is None

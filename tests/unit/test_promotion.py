@@ -13,6 +13,7 @@ from forecastops.promotion import (
     RULE_SEASONAL_NAIVE,
     RULE_STORES,
     RULES,
+    ChampionHealth,
     GateInput,
     PromotionPolicy,
     decide_promotion,
@@ -40,6 +41,17 @@ FIRST_MODEL = dataclasses.replace(
     champion_cutoff=None,
     champion_wape=None,
     champion_store_wape={},
+)
+
+DRIFTING = ChampionHealth(status="drifting", day=date(2025, 7, 1), degradation=2.06)
+# A refit of the champion's configuration on one more day: the backtest scores both as one
+# family, so every WAPE ties; the champion's realized MAE is 206 % above its backtest.
+SAME_CONFIG_REFIT = dataclasses.replace(
+    WITH_CHAMPION,
+    challenger_wape=0.262,
+    challenger_store_wape={"S1": 0.22, "S2": 0.27},
+    same_configuration=True,
+    champion_health=DRIFTING,
 )
 
 
@@ -211,6 +223,82 @@ CASES: list[tuple[str, GateInput, dict[str, Any], PromotionPolicy, bool, set[str
         {RULE_STORES},
         "+inf %",
     ),
+    ("same config, drifting champion, newer data", SAME_CONFIG_REFIT, {}, POLICY, True, set(), ""),
+    *[
+        (
+            f"same config, {status} champion",
+            SAME_CONFIG_REFIT,
+            {"champion_health": dataclasses.replace(DRIFTING, status=status, degradation=0.08)},
+            POLICY,
+            False,
+            {RULE_IMPROVEMENT},
+            f"health: {status} on 2025-07-01 (MAE +8 % vs backtest)",
+        )
+        for status in ("healthy", "degrading")
+    ],
+    (
+        "same config, champion health not scored",
+        SAME_CONFIG_REFIT,
+        {"champion_health": None},
+        POLICY,
+        False,
+        {RULE_IMPROVEMENT},
+        "health: not scored yet",
+    ),
+    (
+        "same config, drifting champion, same cutoff",
+        SAME_CONFIG_REFIT,
+        {"challenger_cutoff": CHAMPION_CUTOFF},
+        POLICY,
+        False,
+        {RULE_IMPROVEMENT},
+        "a refit replaces only a drifting champion, on newer data",
+    ),
+    (
+        "same config, drifting champion, older data",
+        SAME_CONFIG_REFIT,
+        {"challenger_cutoff": date(2025, 6, 1)},
+        POLICY,
+        False,
+        {RULE_CUTOFF, RULE_IMPROVEMENT},
+        "a backfill never replaces a newer champion",
+    ),
+    (
+        "same config, drifting champion, worse than naive",
+        SAME_CONFIG_REFIT,
+        {"seasonal_naive_wape": 0.25},
+        POLICY,
+        False,
+        {RULE_SEASONAL_NAIVE},
+        "must be lower",
+    ),
+    (
+        "same config, drifting champion, a store much worse",
+        SAME_CONFIG_REFIT,
+        {"challenger_store_wape": {"S1": 0.30, "S2": 0.27}},
+        POLICY,
+        False,
+        {RULE_STORES},
+        "too much worse: S1",
+    ),
+    (
+        "other config, drifting champion, tied WAPE",
+        SAME_CONFIG_REFIT,
+        {"same_configuration": False},
+        POLICY,
+        False,
+        {RULE_IMPROVEMENT},
+        "WAPE 0.262 vs champion 0.262 (version 6): 0.0 % better (needs >= 5.0 %).",
+    ),
+    (
+        "other config, drifting champion, 11.8 % better",
+        WITH_CHAMPION,
+        {"champion_health": DRIFTING},
+        POLICY,
+        True,
+        set(),
+        "",
+    ),
 ]
 
 
@@ -247,6 +335,15 @@ def test_reasons_state_the_numbers() -> None:
         in decision.reasons
     )
     assert any("25.2 % better" in reason for reason in decision.reasons)
+
+
+def test_a_drifting_champion_s_refit_says_which_path_applied() -> None:
+    decision = decide_promotion(SAME_CONFIG_REFIT, POLICY)
+    assert decision.reasons[RULES.index(RULE_IMPROVEMENT)] == (
+        "same configuration as champion v6, which is drifting on 2025-07-01 (MAE +206 % vs "
+        "backtest): fresher data replaces it (trained up to 2025-07-01, the champion up to "
+        "2025-06-30)."
+    )
 
 
 def test_ignored_stores_are_named() -> None:
