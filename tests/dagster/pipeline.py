@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 
 from forecast_jobs.definitions import build_definitions
+from forecast_jobs.launch import execute_partition_range
 from forecastops.settings import ENV_PREFIX, Settings
+from forecastops.simulator import DriftScenario, SimulationSpec, write_landing_files
 
 SMALL_CYCLE = {
     "training_window_days": 60,
@@ -40,3 +43,38 @@ def tracking_uri(workdir: Path) -> str:
 
 def pipeline_definitions(workdir: Path) -> dg.Definitions:
     return build_definitions(pipeline_settings(workdir))
+
+
+DRIFT_START = date(2025, 1, 1)
+"""The first day of the drifted retailer (`write_drifted_landing`)."""
+DRIFT_TRAINED_AT = DRIFT_START + timedelta(days=149)
+"""Its champion's training cutoff: demand shifts by 1.8x from the next day on."""
+DRIFTED_DAY = DRIFT_TRAINED_AT + timedelta(days=14)
+"""Its last day, two weeks into the shift."""
+
+
+def write_drifted_landing(workdir: Path, stores: int = 3, products: int = 10) -> None:
+    """Landing files of a retailer whose demand shifts after `DRIFT_TRAINED_AT`."""
+    spec = SimulationSpec(
+        start=DRIFT_START,
+        end=DRIFTED_DAY,
+        stores=stores,
+        products=products,
+        seed=11,
+        drift=DriftScenario(start=DRIFT_TRAINED_AT + timedelta(days=1), demand_factor=1.8),
+    )
+    write_landing_files(spec, workdir / "landing")
+
+
+def ingest_and_train_champion(
+    defs: dg.Definitions, instance: dg.DagsterInstance
+) -> tuple[dg.ExecuteInProcessResult, dg.ExecuteInProcessResult]:
+    """Ingest the drifted retailer's days in one run and train the first champion at
+    `DRIFT_TRAINED_AT`, before the shift; the ingest and retrain results."""
+    ingest = execute_partition_range(
+        defs.resolve_job_def("ingest_job"), DRIFT_START, DRIFTED_DAY, instance
+    )
+    retrain = defs.resolve_job_def("retrain_job").execute_in_process(
+        instance=instance, partition_key=DRIFT_TRAINED_AT.isoformat()
+    )
+    return ingest, retrain

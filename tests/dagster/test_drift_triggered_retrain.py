@@ -7,51 +7,36 @@ location's own resources, pointed at a temporary folder)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from forecast_assets.monitoring import DRIFT_CHECK, HEALTH_CHECK, drift_score, model_health
-from forecast_jobs.launch import execute_partition_range, tick_sensor_in_process
+from forecast_jobs.launch import tick_sensor_in_process
 from forecastops.alerts import AlertStatus, AlertStore, AlertType, Severity
 from forecastops.cycle import DECISION_TABLE
 from forecastops.lake import Lake
 from forecastops.registry import ModelRegistry
-from forecastops.simulator import DriftScenario, SimulationSpec, write_landing_files
 from forecastops.triggers import ALERT_IDS_TAG, TRIGGER_TAG
 from sensors.drift_retrain import SENSOR_ACTOR
-from tests.dagster.pipeline import pipeline_definitions, tracking_uri
+from tests.dagster.pipeline import (
+    DRIFTED_DAY,
+    ingest_and_train_champion,
+    pipeline_definitions,
+    tracking_uri,
+    write_drifted_landing,
+)
 
 pytestmark = pytest.mark.slow
 
-START = date(2025, 1, 1)
-TRAINED_AT = START + timedelta(days=149)
-DRIFTED_DAY = TRAINED_AT + timedelta(days=14)
-
 
 def test_injected_drift_alerts_and_retrains_through_the_sensor(tmp_path: Path) -> None:
-    spec = SimulationSpec(
-        start=START,
-        end=DRIFTED_DAY,
-        stores=3,
-        products=10,
-        seed=11,
-        drift=DriftScenario(start=TRAINED_AT + timedelta(days=1), demand_factor=1.8),
-    )
-    write_landing_files(spec, tmp_path / "landing")
+    write_drifted_landing(tmp_path)
     defs = pipeline_definitions(tmp_path)
     day = DRIFTED_DAY.isoformat()
     with dg.instance_for_test() as instance:
-        assert execute_partition_range(
-            defs.resolve_job_def("ingest_job"), START, DRIFTED_DAY, instance
-        ).success
-        assert (
-            defs.resolve_job_def("retrain_job")
-            .execute_in_process(instance=instance, partition_key=TRAINED_AT.isoformat())
-            .success
-        )
+        assert all(result.success for result in ingest_and_train_champion(defs, instance))
         monitoring = dg.materialize(
             [drift_score, model_health],
             partition_key=day,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -17,21 +17,28 @@ import pytest
 
 from forecast_assets.monitoring import drift_score, model_health
 from forecast_assets.reports import incident_report
-from forecast_jobs.launch import execute_partition_range
 from forecastops.alerts import AlertStore
 from forecastops.lake import Lake
 from forecastops.monitoring import PERFORMANCE_TABLE
 from forecastops.registry import ModelRegistry
 from forecastops.reports import SECTIONS, IncidentReport
-from forecastops.simulator import DriftScenario, SimulationSpec, write_landing_files
-from tests.dagster.pipeline import pipeline_definitions, pipeline_settings, tracking_uri
+from tests.dagster.pipeline import (
+    DRIFT_START,
+    DRIFT_TRAINED_AT,
+    DRIFTED_DAY,
+    ingest_and_train_champion,
+    pipeline_definitions,
+    pipeline_settings,
+    tracking_uri,
+    write_drifted_landing,
+)
 from tests.integration.helpers import isolated_env, run
 
 pytestmark = pytest.mark.slow
 
-START = date(2025, 1, 1)
-TRAINED_AT = START + timedelta(days=149)
-HEALTH_DAY = TRAINED_AT + timedelta(days=14)
+START = DRIFT_START
+TRAINED_AT = DRIFT_TRAINED_AT
+HEALTH_DAY = DRIFTED_DAY
 EARLIER_HEALTH_DAY = HEALTH_DAY - timedelta(days=4)
 OPEN_ALERTS = {"critical": 3, "warning": 2, "info": 1, "total": 6}
 """Open after the cycle: the fixture's run_failure (critical) and data_drift (warning), and the
@@ -67,17 +74,7 @@ def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, dg.Met
 @pytest.fixture(scope="module")
 def cycle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cycle]:
     workdir = tmp_path_factory.mktemp("incident")
-    write_landing_files(
-        SimulationSpec(
-            start=START,
-            end=HEALTH_DAY,
-            stores=2,
-            products=8,
-            seed=11,
-            drift=DriftScenario(start=TRAINED_AT + timedelta(days=1), demand_factor=1.8),
-        ),
-        workdir / "landing",
-    )
+    write_drifted_landing(workdir, stores=2, products=8)
     defs = pipeline_definitions(workdir)
     with AlertStore(pipeline_settings(workdir).alerts_url) as store:
         store.create_schema()
@@ -94,12 +91,7 @@ def cycle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cycle]:
     dagster_home = workdir / "instance"  # not workdir/dagster, where isolated_env copies a config
     dagster_home.mkdir()
     with dg.instance_for_test(temp_dir=str(dagster_home)) as instance:
-        ingest = execute_partition_range(
-            defs.resolve_job_def("ingest_job"), START, HEALTH_DAY, instance
-        )
-        retrain = defs.resolve_job_def("retrain_job").execute_in_process(
-            instance=instance, partition_key=TRAINED_AT.isoformat()
-        )
+        ingest, retrain = ingest_and_train_champion(defs, instance)
         dg.materialize(
             [model_health],
             partition_key=EARLIER_HEALTH_DAY.isoformat(),

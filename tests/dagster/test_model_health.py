@@ -2,46 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from forecast_assets.monitoring import HEALTH_CHECK, drift_score, model_health
-from forecast_jobs.launch import execute_partition_range
 from forecastops.lake import Lake
 from forecastops.monitoring import PERFORMANCE_TABLE
-from forecastops.simulator import DriftScenario, SimulationSpec, write_landing_files
-from tests.dagster.pipeline import pipeline_definitions
+from tests.dagster.pipeline import (
+    DRIFTED_DAY,
+    ingest_and_train_champion,
+    pipeline_definitions,
+    write_drifted_landing,
+)
 
 pytestmark = pytest.mark.slow
 
-START = date(2025, 1, 1)
-TRAINED_AT = START + timedelta(days=149)
-HEALTH_DAY = TRAINED_AT + timedelta(days=14)
+HEALTH_DAY = DRIFTED_DAY
 
 
 def test_a_demand_shift_after_training_makes_the_champion_drift(tmp_path: Path) -> None:
-    spec = SimulationSpec(
-        start=START,
-        end=HEALTH_DAY,
-        stores=3,
-        products=10,
-        seed=11,
-        drift=DriftScenario(start=TRAINED_AT + timedelta(days=1), demand_factor=1.8),
-    )
-    write_landing_files(spec, tmp_path / "landing")
+    write_drifted_landing(tmp_path)
     defs = pipeline_definitions(tmp_path)
     with dg.instance_for_test() as instance:
-        assert execute_partition_range(
-            defs.resolve_job_def("ingest_job"), START, HEALTH_DAY, instance
-        ).success
-        assert (
-            defs.resolve_job_def("retrain_job")
-            .execute_in_process(instance=instance, partition_key=TRAINED_AT.isoformat())
-            .success
-        )
+        assert all(result.success for result in ingest_and_train_champion(defs, instance))
         result = dg.materialize(
             [drift_score, model_health],
             partition_key=HEALTH_DAY.isoformat(),
