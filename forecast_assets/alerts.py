@@ -35,11 +35,10 @@ def open_alerts(alert_store: AlertStoreResource) -> dg.MaterializeResult:
     """The open (unread or read) alerts, critical first, then newest first: counts per severity
     and a table (id, severity, type, title, subject, created_at, status)."""
     from forecastops.alert_kinds import SEVERITIES_WORST_FIRST, Severity
-    from forecastops.reports import worst_open_alerts
 
     store = alert_store.store
     counts = store.open_counts()
-    listed = worst_open_alerts(store, MAX_ALERTS_LISTED)
+    listed = store.open_worst_first(MAX_ALERTS_LISTED)
     critical = [alert for alert in listed if alert.severity is Severity.CRITICAL]
     total = sum(counts.values())
     return dg.MaterializeResult(

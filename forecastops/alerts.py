@@ -95,7 +95,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from forecastops.alert_kinds import AlertStatus, AlertType, Severity
+from forecastops.alert_kinds import SEVERITIES_WORST_FIRST, AlertStatus, AlertType, Severity
 from forecastops.settings import ENV_PREFIX, SettingsError
 
 URL_VARIABLE = f"{ENV_PREFIX}ALERTS_DB_URL"
@@ -688,6 +688,17 @@ class AlertStore:
         query = query.order_by(_AlertRow.created_at.desc(), _AlertRow.id.desc()).limit(limit)
         with self._session() as session:
             return [_to_alert(row) for row in session.scalars(query)]
+
+    def open_worst_first(self, limit: int) -> builtins.list[Alert]:
+        """The open (unread or read) alerts, critical first, then warning, then info, newest
+        first within a severity; at most `limit`."""
+        listed: builtins.list[Alert] = []
+        for severity in SEVERITIES_WORST_FIRST:
+            room = limit - len(listed)
+            if room <= 0:
+                break
+            listed += self.list(status=OPEN_STATUSES, severity=severity, limit=room)
+        return listed
 
     def open_counts(self) -> dict[Severity, int]:
         """Open (unread or read) alerts per severity; every severity is a key, zeros included."""

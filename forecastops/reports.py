@@ -272,20 +272,6 @@ def _record(values: Mapping[str, Any]) -> pd.DataFrame:
     return _frame([values])
 
 
-def worst_open_alerts(store: AlertStore, limit: int) -> list[Alert]:
-    """The open (unread or read) alerts, critical first, then warning, then info, newest first
-    within a severity; at most `limit`."""
-    from forecastops.alerts import OPEN_STATUSES
-
-    counts = store.open_counts()
-    listed: list[Alert] = []
-    for severity in SEVERITIES_WORST_FIRST:
-        room = limit - len(listed)
-        if counts[severity] and room > 0:
-            listed += store.list(status=OPEN_STATUSES, severity=severity, limit=room)
-    return listed
-
-
 def open_alert_counts(store: AlertStore | None) -> dict[str, int]:
     """Open alerts per severity (`critical`, `warning`, `info`) and their `total`; zeros when
     there is no store yet (no alert was ever raised)."""
@@ -377,7 +363,7 @@ def build_incident_report(
     from forecastops.monitoring import latest_drift
 
     drift = latest_drift(lake)
-    alerts = worst_open_alerts(alert_store, MAX_ALERTS) if alert_store is not None else []
+    alerts = alert_store.open_worst_first(MAX_ALERTS) if alert_store is not None else []
     model = registry.model_name if registry is not None else None
     return IncidentReport(
         {

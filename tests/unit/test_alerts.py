@@ -284,6 +284,14 @@ def test_open_counts_count_unread_and_read_per_severity(
     assert store.open_counts() == {Severity.INFO: 0, Severity.WARNING: 2, Severity.CRITICAL: 1}
 
 
+def test_open_worst_first_lists_critical_then_warning_newest_first_up_to_the_limit(
+    store: AlertStore, mixed: dict[str, Alert]
+) -> None:
+    worst_first = [mixed[name].id for name in ("perf", "run", "drift")]
+    assert ids(store.open_worst_first(10)) == worst_first
+    assert ids(store.open_worst_first(2)) == worst_first[:2]
+
+
 def test_open_counts_of_an_empty_store_are_zero(store: AlertStore) -> None:
     assert store.open_counts() == dict.fromkeys(Severity, 0)
 
