@@ -64,6 +64,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             horizon_days=settings.horizon_days,
             backtest_days=settings.backtest_days,
             backtest_folds=settings.backtest_folds,
+            backtest_workers=settings.backtest_workers,
             objective=settings.objective,
             min_wape_improvement=settings.min_wape_improvement,
             max_store_degradation=settings.max_store_degradation,

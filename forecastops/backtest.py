@@ -16,14 +16,21 @@ Outputs (`BacktestResult`): every prediction with its actual, metrics per candid
 sentence on why the winner won, per-horizon-step residual quantiles for prediction intervals with
 their honestly measured coverage, and a PNG plot.
 
-Everything is vectorised over series: the only Python loop is over folds x candidates.
+Everything is vectorised over series: the only Python loop is over folds x candidates, and its
+(fold, candidate) fits run on a pool of threads (`workers`). Each LightGBM fit uses one thread
+of its own and LightGBM releases the GIL while it boosts, so two workers on two cores halve the
+wall time of the LightGBM candidates while every model, and so every forecast, stays
+bit-identical to a one-worker run: the results do not depend on the worker count or the host.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -438,18 +445,68 @@ def _scored_fold(
     )
 
 
+def default_workers() -> int:
+    """The CPUs this process may run on (its affinity mask, e.g. a container's CPU set)."""
+    return len(os.sched_getaffinity(0))
+
+
+def _fit_and_score(
+    candidate: str,
+    make_forecaster: ForecasterFactory,
+    fold: int,
+    cutoff: pd.Timestamp,
+    history: pd.DataFrame,
+    future: pd.DataFrame,
+    actuals: pd.DataFrame,
+) -> pd.DataFrame:
+    """Fit a fresh forecaster on its own copy of the fold's history and score its forecast."""
+    history, future = history.copy(), future.copy()
+    try:
+        fitted = make_forecaster().fit(history)
+        predicted = fitted.predict(history, future)
+    except Exception as error:
+        error.add_note(
+            f"while backtesting candidate {candidate!r} at fold {fold} (cutoff {cutoff.date()})"
+        )
+        raise
+    return _scored_fold(candidate, fold, cutoff, predicted, actuals)
+
+
+def _run_in_threads(
+    tasks: Sequence[Callable[[], pd.DataFrame]], workers: int
+) -> list[pd.DataFrame]:
+    """Every task's result, in task order, computed on up to `workers` threads.
+
+    The first task (in order) that raised re-raises here, after the tasks not yet started are
+    cancelled and the running ones finished, so no thread outlives the call.
+    """
+    if workers == 1 or len(tasks) == 1:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(min(workers, len(tasks)), thread_name_prefix="backtest") as pool:
+        futures: list[Future[pd.DataFrame]] = [pool.submit(task) for task in tasks]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
 def run_backtest(
     sales: pd.DataFrame,
     forecasters: Mapping[str, ForecasterFactory],
     spec: BacktestSpec,
     window_days: int | None = None,
+    workers: int | None = None,
 ) -> BacktestResult:
     """Rolling-origin backtest of every candidate on the last `spec.evaluation_days` of `sales`.
 
     `sales`: long daily sales ending at the training cutoff (its last date is `last_day` of
     `spec.fold_cutoffs`). `forecasters`: candidate name -> factory of a fresh, unfitted
     forecaster (called once per fold). `window_days`: if given, each fold's history is only
-    the last `window_days` days up to the cutoff (the production training window).
+    the last `window_days` days up to the cutoff (the production training window). `workers`:
+    threads the (fold, candidate) fits run on, default `default_workers()`; the result is the
+    same for any count.
 
     Per fold and candidate the forecaster gets its own copy of the history (rows with
     `date <= cutoff`) for `fit` and `predict`, and the future rows (days `cutoff+1 ..
@@ -458,6 +515,8 @@ def run_backtest(
     """
     if not forecasters:
         raise ValueError("run_backtest needs at least one candidate forecaster.")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be >= 1 thread or None (all usable CPUs), got {workers}.")
     if window_days is not None and window_days < 1:
         raise ValueError(f"window_days must be >= 1 day or None (all history), got {window_days}.")
     _check_sales(sales)
@@ -471,7 +530,7 @@ def run_backtest(
         )
     horizon = pd.Timedelta(days=spec.horizon)
     differences = SeasonalDifferences.of(sales)
-    scored = []
+    fits: list[Callable[[], pd.DataFrame]] = []
     for fold, cutoff_day in enumerate(cutoffs):
         cutoff = pd.Timestamp(cutoff_day)
         seen = dates <= cutoff
@@ -487,12 +546,22 @@ def run_backtest(
             .rename(columns={TARGET: ACTUAL})
             .assign(**{MASE_SCALE: scale[differences.series[upcoming.to_numpy()]]})
         )
-        for candidate, make_forecaster in forecasters.items():
-            history = sales.loc[seen]
-            future = sales.loc[upcoming, list(FUTURE_COLUMNS)].reset_index(drop=True)
-            fitted = make_forecaster().fit(history)
-            predicted = fitted.predict(history, future)
-            scored.append(_scored_fold(candidate, fold, cutoff, predicted, actuals))
+        fold_history = sales.loc[seen]
+        fold_future = sales.loc[upcoming, list(FUTURE_COLUMNS)].reset_index(drop=True)
+        fits += [
+            partial(
+                _fit_and_score,
+                candidate,
+                make_forecaster,
+                fold,
+                cutoff,
+                fold_history,
+                fold_future,
+                actuals,
+            )
+            for candidate, make_forecaster in forecasters.items()
+        ]
+    scored = _run_in_threads(fits, default_workers() if workers is None else workers)
     predictions = pd.concat(scored, ignore_index=True)[list(PREDICTION_COLUMNS)]
     metrics = pd.concat(
         [

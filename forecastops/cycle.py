@@ -45,6 +45,8 @@ class CyclePolicy:
     horizon: int = 28
     backtest_days: int = 90
     folds: int = 3
+    backtest_workers: int | None = None
+    """Threads of the backtest (`forecastops.backtest.run_backtest`); None: all usable CPUs."""
     objective: str = "tweedie"
     feature_spec: FeatureSpec = field(default_factory=FeatureSpec)
     promotion: PromotionPolicy = field(default_factory=PromotionPolicy)
@@ -145,7 +147,13 @@ def run_cycle_backtest(
             f"{sales['date'].min().date().isoformat()}. Ingest more history or lower "
             "FORECASTOPS_BACKTEST_DAYS / FORECASTOPS_TRAINING_WINDOW_DAYS."
         )
-    result = run_backtest(sales, candidate_factories(policy), spec, window_days=policy.window_days)
+    result = run_backtest(
+        sales,
+        candidate_factories(policy),
+        spec,
+        window_days=policy.window_days,
+        workers=policy.backtest_workers,
+    )
     ranking = result.ranking()
     quantiles = pd.concat(
         [

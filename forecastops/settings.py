@@ -74,6 +74,13 @@ class Settings(BaseSettings):
         90, ge=30, le=730, description="Days at the end of the data the backtest evaluates."
     )
     backtest_folds: int = Field(3, ge=3, le=12, description="Rolling-origin folds (>= 3).")
+    backtest_workers: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="Threads the backtest fits its (fold, candidate) models on; the models are "
+        "the same for any count. Default: the CPUs this process may use.",
+    )
     min_wape_improvement: float = Field(
         0.05, ge=0, lt=1, description="Relative WAPE gain over the champion needed to promote."
     )

@@ -43,6 +43,7 @@ class RetrainPolicy(dg.ConfigurableResource):
     horizon_days: int = 28
     backtest_days: int = 90
     backtest_folds: int = 3
+    backtest_workers: int | None = None
     objective: str = "tweedie"
     min_wape_improvement: float = 0.05
     max_store_degradation: float = 0.10
@@ -57,6 +58,7 @@ class RetrainPolicy(dg.ConfigurableResource):
             horizon=self.horizon_days,
             backtest_days=self.backtest_days,
             folds=self.backtest_folds,
+            backtest_workers=self.backtest_workers,
             objective=self.objective,
             promotion=PromotionPolicy(
                 min_wape_improvement=self.min_wape_improvement,

@@ -11,7 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from forecast_jobs.definitions import defs
+from forecast_jobs.definitions import build_resources, defs
+from forecastops.settings import Settings
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -74,3 +75,11 @@ def test_import_resources_is_this_repo_not_the_registry_package() -> None:
     import resources
 
     assert Path(resources.__file__).resolve().parent == REPO_ROOT / "resources"
+
+
+def test_the_retrain_settings_reach_the_cycle_policy(tmp_path: Path) -> None:
+    settings = Settings(
+        home=tmp_path, training_window_days=90, backtest_folds=4, backtest_workers=3
+    )
+    policy = build_resources(settings)["retrain"].policy
+    assert (policy.window_days, policy.folds, policy.backtest_workers) == (90, 4, 3)

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from forecastops.backtest import (
     run_backtest,
 )
 from forecastops.metrics import seasonal_naive_scale
+from forecastops.models import LIGHTGBM_POISSON, LIGHTGBM_TWEEDIE, make_forecaster
 
 SPEC = BacktestSpec(evaluation_days=90, horizon=28, folds=3)
 FIRST_DAY = date(2025, 1, 1)
@@ -170,7 +173,7 @@ def test_a_bad_spec_names_its_field(fields: dict[str, int], named: str) -> None:
 
 def test_no_forecaster_sees_a_day_after_its_cutoff(sales: pd.DataFrame) -> None:
     log: list[Seen] = []
-    run_backtest(sales, {"recorder": lambda: Recorder(log)}, SPEC)
+    run_backtest(sales, {"recorder": lambda: Recorder(log)}, SPEC, workers=1)  # log in fold order
     cutoffs = [pd.Timestamp(cutoff) for cutoff in SPEC.fold_cutoffs(LAST_DAY)]
     assert [seen.call for seen in log] == ["fit", "predict"] * SPEC.folds
     assert [seen.history_end for seen in log] == [
@@ -315,3 +318,80 @@ def test_too_little_history_is_refused(sales: pd.DataFrame) -> None:
     recent = sales[sales["date"] > pd.Timestamp(date(2025, 4, 15))]
     with pytest.raises(ValueError, match="evaluation_days"):
         run_backtest(recent, {"last_value": LastValue}, SPEC)
+
+
+def test_lightgbm_forecasts_do_not_depend_on_the_worker_count(sales: pd.DataFrame) -> None:
+    candidates = {
+        name: partial(make_forecaster, name, window_days=60)
+        for name in (SEASONAL_NAIVE, LIGHTGBM_TWEEDIE, LIGHTGBM_POISSON)
+    }
+    alone = run_backtest(sales, candidates, SPEC, window_days=60, workers=1)
+    threaded = run_backtest(sales, candidates, SPEC, window_days=60, workers=3)
+    pd.testing.assert_frame_equal(threaded.predictions, alone.predictions, check_exact=True)
+    pd.testing.assert_frame_equal(threaded.metrics, alone.metrics, check_exact=True)
+    assert alone.predictions["forecast"].nunique() > 100  # real models, not constant output
+
+
+class Rendezvous:
+    """Lets a fit through only once `parties` fits have started (or `timeout` s have passed)."""
+
+    def __init__(self, parties: int, timeout: float) -> None:
+        self.parties, self.timeout = parties, timeout
+        self.started = 0
+        self.condition = threading.Condition()
+
+    def arrive(self) -> bool:
+        with self.condition:
+            self.started += 1
+            self.condition.notify_all()
+            return self.condition.wait_for(lambda: self.started >= self.parties, self.timeout)
+
+
+class MeetsAnother(LastValue):
+    """Fails unless another fit started while it waited: proves the fits run side by side."""
+
+    def __init__(self, rendezvous: Rendezvous) -> None:
+        self.rendezvous = rendezvous
+
+    def fit(self, history: pd.DataFrame) -> MeetsAnother:
+        if not self.rendezvous.arrive():
+            raise TimeoutError("no other fit started meanwhile")
+        super().fit(history)
+        return self
+
+
+def test_two_workers_fit_two_folds_at_once(sales: pd.DataFrame) -> None:
+    together = Rendezvous(2, timeout=10)
+    result = run_backtest(sales, {"meets": lambda: MeetsAnother(together)}, SPEC, workers=2)
+    assert sorted(set(result.predictions["fold"])) == [0, 1, 2]
+    alone = Rendezvous(2, timeout=0.5)
+    with pytest.raises(TimeoutError, match="no other fit"):
+        run_backtest(sales, {"meets": lambda: MeetsAnother(alone)}, SPEC, workers=1)
+
+
+class FailsInFold(LastValue):
+    """Raises when fitted on the history of the given fold's cutoff."""
+
+    def __init__(self, cutoff: date) -> None:
+        self.cutoff = pd.Timestamp(cutoff)
+
+    def fit(self, history: pd.DataFrame) -> FailsInFold:
+        if history["date"].max() == self.cutoff:
+            raise RuntimeError("out of memory")
+        super().fit(history)
+        return self
+
+
+def test_a_failing_fit_names_its_candidate_and_fold(sales: pd.DataFrame) -> None:
+    cutoff = SPEC.fold_cutoffs(LAST_DAY)[1]
+    candidates = {"last_value": LastValue, "fragile": lambda: FailsInFold(cutoff)}
+    with pytest.raises(RuntimeError, match="out of memory") as raised:
+        run_backtest(sales, candidates, SPEC, workers=2)
+    assert raised.value.__notes__ == [
+        f"while backtesting candidate 'fragile' at fold 1 (cutoff {cutoff.isoformat()})"
+    ]
+
+
+def test_a_bad_worker_count_is_refused(sales: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        run_backtest(sales, {"last_value": LastValue}, SPEC, workers=0)

@@ -50,6 +50,8 @@ def test_standard_dagster_and_mlflow_variables_are_honoured(
         ("FORECASTOPS_TIMEZONE", "Mars/Olympus"),
         ("FORECASTOPS_INGEST_TIME", "25:99"),
         ("FORECASTOPS_QUALITY_HISTORY_DAYS", "0"),
+        ("FORECASTOPS_BACKTEST_WORKERS", "0"),
+        ("FORECASTOPS_BACKTEST_WORKERS", "two"),
     ],
 )
 def test_a_bad_value_names_its_variable(
