@@ -652,6 +652,18 @@ class AlertStore:
             ).one_or_none()
             return None if row is None else _to_alert(row)
 
+    def latest(self, dedup_key: str) -> Alert | None:
+        """The newest alert with this `dedup_key` whatever its status (open, actioned or
+        dismissed), or None if none was ever raised."""
+        with self._session() as session:
+            row = session.scalars(
+                select(_AlertRow)
+                .where(_AlertRow.dedup_key == dedup_key)
+                .order_by(_AlertRow.created_at.desc(), _AlertRow.id.desc())
+                .limit(1)
+            ).one_or_none()
+            return None if row is None else _to_alert(row)
+
     def get(self, alert_id: int) -> Alert:
         """The alert with this id; `AlertNotFoundError` if there is none."""
         alert_id = _alert_id(alert_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -557,9 +557,12 @@ def _days_text(days: tuple[date, ...]) -> str:
     return f"{days[0].isoformat()}..{days[-1].isoformat()} ({len(days)} days)"
 
 
-def _queue_retrain(days: tuple[date, ...], settings: Settings) -> None:
-    """Queue one retrain_job run per day and say where to follow it. Raises the core's
-    `RetrainRefused`, `RetrainLaunchError` and `SettingsError` for the caller to report."""
+def _queue_retrain(
+    days: tuple[date, ...], settings: Settings, tags: Mapping[str, str] | None = None
+) -> None:
+    """Queue one retrain_job run per day (tagged with `tags`) and say where to follow it.
+    Raises the core's `RetrainRefused`, `RetrainLaunchError` and `SettingsError` for the caller
+    to report."""
     from forecastops.retrain import RETRAIN_JOB, queue_retrain
 
     typer.echo(
@@ -567,7 +570,7 @@ def _queue_retrain(days: tuple[date, ...], settings: Settings) -> None:
         "code location first; this takes a few seconds)...",
         err=True,
     )
-    queued = queue_retrain(days, settings)
+    queued = queue_retrain(days, settings, tags)
     if queued.warning:
         typer.echo(f"Warning: {queued.warning}", err=True)
     limit = "" if queued.warning else ", one backfill run at a time (dagster.yaml's limit)"
@@ -876,7 +879,8 @@ def action_alert(
         typer.Option(
             "--approve",
             help="Done what it asks (actioned). An alert recommending a retrain queues that "
-            "retrain, as `forecastops retrain --partitions D` does.",
+            "retrain, as `forecastops retrain --partitions D` does, its run tagged with the "
+            "alert's id (forecastops/alert_ids) and, for a drift alert, its trigger.",
         ),
     ] = False,
     dismiss: Annotated[
@@ -892,7 +896,8 @@ def action_alert(
     alert is already actioned or dismissed, or when it recommends retraining a day that cannot
     be retrained. The alert is closed before its retrain is queued, so two operators approving
     at once queue it once; if queueing then fails, the message gives the `forecastops retrain`
-    command to run.
+    command to run. Once every drift alert of a day is approved, drift_retrain_sensor does not
+    retrain that day again.
     """
     if approve == dismiss:
         raise typer.BadParameter(
@@ -907,6 +912,7 @@ def action_alert(
             param_hint="--notes",
         )
     from forecastops.retrain import RetrainLaunchError, RetrainRefused
+    from forecastops.triggers import approval_tags
 
     settings = _settings()
     with _alert_errors():
@@ -927,7 +933,7 @@ def action_alert(
             )
         return
     try:
-        _queue_retrain(days, settings)
+        _queue_retrain(days, settings, approval_tags(alert))
     except (RetrainRefused, RetrainLaunchError, SettingsError) as error:
         typer.echo(
             f"Alert {alert.id} is actioned, but its retrain was not queued: {error}\n"

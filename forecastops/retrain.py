@@ -18,11 +18,12 @@ partition once it has ended in `FORECASTOPS_TIMEZONE`, so the latest cutoff is y
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -194,8 +195,9 @@ def instance_config_problem(settings: Settings) -> str | None:
     )
 
 
-def backfill_command(days: Sequence[date]) -> list[str]:
-    """The `dagster job backfill` command that queues one `retrain_job` run per day."""
+def backfill_command(days: Sequence[date], tags: Mapping[str, str] | None = None) -> list[str]:
+    """The `dagster job backfill` command that queues one `retrain_job` run per day, each run
+    carrying `tags` (if any) besides Dagster's own."""
     return [
         sys.executable,
         "-m",
@@ -208,13 +210,17 @@ def backfill_command(days: Sequence[date]) -> list[str]:
         RETRAIN_JOB,
         "--partitions",
         ",".join(day.isoformat() for day in days),
+        *(["--tags", json.dumps(dict(tags), sort_keys=True)] if tags else []),
         "--noprompt",
     ]
 
 
-def queue_retrain(days: Sequence[date], settings: Settings) -> QueuedRetrain:
+def queue_retrain(
+    days: Sequence[date], settings: Settings, tags: Mapping[str, str] | None = None
+) -> QueuedRetrain:
     """Queue one `retrain_job` run per day (already checked by `check_days`) in the instance at
-    `settings.dagster_home_path` with the real `dagster job backfill`; returns the backfill.
+    `settings.dagster_home_path` with the real `dagster job backfill`, each run tagged with
+    `tags` (e.g. `forecastops.triggers.approval_tags`); returns the backfill.
 
     Raises `SettingsError` when the state folders cannot be created, `RetrainRefused` when the
     instance is misconfigured (`instance_config_problem`) and `RetrainLaunchError` when the
@@ -224,7 +230,7 @@ def queue_retrain(days: Sequence[date], settings: Settings) -> QueuedRetrain:
     settings.ensure_folders()
     warning = instance_config_problem(settings)
     env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home_path)}
-    command = backfill_command(days)
+    command = backfill_command(days, tags)
     try:
         result = subprocess.run(
             command,

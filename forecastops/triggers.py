@@ -2,15 +2,25 @@
 day whose landing file broke the contract.
 
 The drift retrain sensor calls `decide_retrain` with what the monitoring assets stored for the
-latest day and the sensor's cursor (`TriggerState`); it computes nothing heavy itself.
+latest day and the sensor's cursor (`TriggerState`); it computes nothing heavy itself. When it
+would retrain, `defer_to_approvals` holds it back if operators already approved the day's drift
+alerts: approving one (`forecastops alerts action ID --approve`) queues the same retrain, tagged
+alike (`approval_tags`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from forecastops.alert_kinds import AlertStatus
+
+if TYPE_CHECKING:
+    from forecastops.alerts import Alert
 
 DATA_DRIFT = "data_drift"
 PERFORMANCE_DRIFT = "performance_drift"
@@ -20,7 +30,8 @@ TRIGGER_TAG = "forecastops/trigger"
 REASON_TAG = "forecastops/trigger_reason"
 TOP_DRIFTED_TAG = "forecastops/top_drifted_features"
 ALERT_IDS_TAG = "forecastops/alert_ids"
-"""Run tag of a drift-triggered retrain: the ids of the day's drift alerts it answers ("2,3")."""
+"""Run tag of a drift-triggered retrain: the ids of the day's drift alerts it answers ("2,3");
+of a retrain queued by approving an alert: that alert's id."""
 
 
 @dataclass(frozen=True)
@@ -148,3 +159,67 @@ def decide_retrain(
     trigger, why = crossed[0]
     fired = replace(state, armed={**state.armed, trigger: False}, last_fired_at=now.isoformat())
     return RetrainDecision(trigger, why, fired, signals.day)
+
+
+def defer_to_approvals(
+    decision: RetrainDecision,
+    previous: TriggerState,
+    day_alerts: Sequence[Alert],
+    sensor_actor: str,
+) -> RetrainDecision:
+    """`decision` itself, unless it requests a retrain and operators already approved it.
+
+    `day_alerts`: the newest alert of each drift alert key of `decision.day` (data drift,
+    performance drift; those never raised are absent); `previous`: the state `decision` started
+    from; `sensor_actor`: the name the sensor actions alerts under.
+
+    A dismissed alert asks for nothing, so it is left out. If at least one alert remains and
+    every one of them was approved (actioned) by someone other than `sensor_actor`, each
+    approval already queued a retrain of the day (`forecastops alerts action ID --approve`), so
+    this returns no retrain, with a reason naming the alerts and who approved them, and the
+    state the retrain would have left (the trigger disarmed until its score falls below its
+    re-arm level) except that the cooldown counts from the newest approval, the operator's
+    retrain, rather than from now (never earlier than `previous.last_fired_at`). Otherwise (an
+    alert still open, one actioned by the sensor, none raised) the decision stands.
+    """
+    answerable = [alert for alert in day_alerts if alert.status is not AlertStatus.DISMISSED]
+    if (
+        decision.trigger is None
+        or not answerable
+        or any(
+            alert.status is not AlertStatus.ACTIONED or alert.actor == sensor_actor
+            for alert in answerable
+        )
+    ):
+        return decision
+    approved_at = max(alert.status_changed_at for alert in answerable)
+    if previous.last_fired_at is not None:
+        approved_at = max(approved_at, datetime.fromisoformat(previous.last_fired_at))
+    approvals = "; ".join(
+        f"alert {alert.id} ({alert.type}) approved by {alert.actor} at "
+        f"{alert.status_changed_at:%Y-%m-%d %H:%M:%S} UTC"
+        for alert in answerable
+    )
+    return RetrainDecision(
+        None,
+        f"{decision.day}: {decision.reason}, but the day's drift alerts were already approved, "
+        f"which queued its retrain ({approvals}): no second run; the {decision.trigger} trigger "
+        "stays disarmed and the cooldown counts from the approval",
+        replace(decision.state, last_fired_at=approved_at.isoformat()),
+        decision.day,
+    )
+
+
+def approval_tags(alert: Alert) -> dict[str, str]:
+    """The run tags of the retrain that approving `alert` queues (`forecastops alerts action ID
+    --approve`; `alert` as actioned, so its actor is the approver): its id and why, and for a
+    drift alert its trigger, as drift_retrain_sensor tags its own retrain. So the promotion gate
+    treats both alike (refusing a drift retrain raises a warning) and Runs filtered by tag
+    `forecastops/trigger` or `forecastops/alert_ids` finds either."""
+    tags = {
+        ALERT_IDS_TAG: str(alert.id),
+        REASON_TAG: f"alert {alert.id} ({alert.type}) approved by {alert.actor}",
+    }
+    if alert.type in (DATA_DRIFT, PERFORMANCE_DRIFT):
+        tags[TRIGGER_TAG] = str(alert.type)
+    return tags

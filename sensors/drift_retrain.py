@@ -5,10 +5,20 @@ rules (hysteresis, cooldown, no retrain from a day that broke the contract) are
 `forecastops.triggers.decide_retrain`.
 
 The drift alerts the monitoring assets raised for that day (data drift, performance drift)
-recommend that same retrain. When the sensor requests it, it actions those alerts (their notes
-name the run key) and tags the run with their ids, so approving one later cannot queue the
-retrain a second time. Alerts the sensor does not act on (cooldown, hysteresis) stay open, and
-approving one queues the retrain.
+recommend that same retrain, and approving one (`forecastops alerts action ID --approve`)
+queues it. So before requesting the retrain the sensor reads the day's drift alerts
+(`forecastops.triggers.defer_to_approvals`):
+
+- every one of them (dismissed ones aside) already approved by an operator: the retrain is
+  queued already, so it requests nothing. Its skip reason names the alerts and who approved
+  them; its cursor moves as if it had fired (the trigger disarmed until the score falls below
+  its re-arm level), with the 24 h cooldown counted from the newest approval.
+- otherwise (one still open, none raised): it requests the retrain, actions the open alerts
+  (their notes name the run key) and tags the run with their ids, so approving one later cannot
+  queue the retrain a second time.
+
+Alerts the sensor does not act on (cooldown, hysteresis) stay open, and approving one queues
+the retrain. If the alert store is down the sensor logs it and requests the retrain.
 """
 
 # No `from __future__ import annotations`: Dagster reads the resource annotations at definition
@@ -36,23 +46,32 @@ SENSOR_ACTOR = "dagster:drift_retrain_sensor"
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Retrains the latest day when its drift score or the champion's accuracy "
     "crosses its threshold (with hysteresis and a 24 h cooldown), and actions the day's drift "
-    "alerts that retrain answers.",
+    "alerts that retrain answers; requests nothing when operators already approved them all "
+    "(their approval queued the retrain).",
 )
 def drift_retrain_sensor(
     context: dg.SensorEvaluationContext, storage: LakeStorage, alert_store: AlertStoreResource
 ) -> dg.SensorResult | dg.SkipReason:
     from forecastops.monitoring import latest_signals
-    from forecastops.triggers import TriggerPolicy, TriggerState, decide_retrain
+    from forecastops.triggers import (
+        TriggerPolicy,
+        TriggerState,
+        decide_retrain,
+        defer_to_approvals,
+    )
 
     signals = latest_signals(storage.lake)
     if signals is None:
         return dg.SkipReason("No drift score or model health stored yet.")
-    decision = decide_retrain(
-        TriggerState.from_cursor(context.cursor), signals, datetime.now(UTC), TriggerPolicy()
-    )
+    previous = TriggerState.from_cursor(context.cursor)
+    decision = decide_retrain(previous, signals, datetime.now(UTC), TriggerPolicy())
+    alerts: list[Alert] = []
+    if decision.trigger is not None:
+        alerts = _day_drift_alerts(context, alert_store, decision.day)
+        decision = defer_to_approvals(decision, previous, alerts, SENSOR_ACTOR)
     if decision.trigger is None or decision.run_key is None:
         return dg.SensorResult(skip_reason=decision.reason, cursor=decision.state.to_cursor())
-    answered = _action_drift_alerts(context, alert_store, decision.day, decision.run_key)
+    answered = _action_open_alerts(context, alert_store, alerts, decision.day, decision.run_key)
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
@@ -74,18 +93,38 @@ def drift_retrain_sensor(
     )
 
 
-def _action_drift_alerts(
-    context: dg.SensorEvaluationContext, alert_store: AlertStoreResource, day: str, run_key: str
+def _day_drift_alerts(
+    context: dg.SensorEvaluationContext, alert_store: AlertStoreResource, day: str
 ) -> "list[Alert]":
-    """Action the open drift alerts of `day` (notes: the run key) and return them; none when
-    none is open (never raised, already dismissed or approved). A store that fails is logged and
-    the retrain goes ahead: the retrain matters more than the alerts' bookkeeping."""
+    """The newest alert of each drift alert key of `day` (whatever its status); none when the
+    store fails (logged): the retrain matters more than the alerts' bookkeeping."""
+    from forecastops.alerts import AlertStoreConfigError, AlertStoreUnavailableError
+    from forecastops.pipeline_alerts import DRIFT_ALERT_ASSETS, drift_alert_key
+
+    try:
+        store = alert_store.store
+        found = [store.latest(drift_alert_key(trigger, day)) for trigger in DRIFT_ALERT_ASSETS]
+    except (AlertStoreUnavailableError, AlertStoreConfigError) as error:
+        context.log.warning(f"Drift alerts of {day} not read; no approval can be seen: {error}")
+        return []
+    return [alert for alert in found if alert is not None]
+
+
+def _action_open_alerts(
+    context: dg.SensorEvaluationContext,
+    alert_store: AlertStoreResource,
+    alerts: "list[Alert]",
+    day: str,
+    run_key: str,
+) -> "list[Alert]":
+    """Action the open ones of `alerts` (notes: the run key) and return them. One an operator
+    closed in the meantime is skipped (logged); a store that fails is logged and the retrain
+    goes ahead."""
     from forecastops.alerts import (
         AlertStoreConfigError,
         AlertStoreUnavailableError,
         AlertTransitionError,
     )
-    from forecastops.pipeline_alerts import DRIFT_ALERT_ASSETS, drift_alert_key
 
     notes = (
         f"Retrain of {day} requested by drift_retrain_sensor (run key {run_key}, run tag "
@@ -94,9 +133,8 @@ def _action_drift_alerts(
     answered = []
     try:
         store = alert_store.store
-        for trigger in DRIFT_ALERT_ASSETS:
-            alert = store.open_alert(drift_alert_key(trigger, day))
-            if alert is None:
+        for alert in alerts:
+            if not alert.is_open:
                 continue
             try:
                 answered.append(store.action(alert.id, SENSOR_ACTOR, notes))

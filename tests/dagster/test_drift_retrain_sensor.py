@@ -19,6 +19,7 @@ from forecastops.triggers import (
     PERFORMANCE_DRIFT,
     TOP_DRIFTED_TAG,
     TRIGGER_TAG,
+    TriggerState,
 )
 from resources.alerts import AlertStoreResource
 from resources.storage import LakeStorage
@@ -74,26 +75,32 @@ def test_a_drifted_day_requests_one_tagged_retrain_and_then_stays_quiet(tmp_path
     assert not second.run_requests
 
 
+def _alert_store(root: Path) -> AlertStore:
+    store = AlertStore(_alerts_url(root))
+    store.create_schema()
+    return store
+
+
+def _drift_alert(store: AlertStore, trigger: str, day: str = DAY.isoformat()) -> Alert:
+    """The alert drift_score (DATA_DRIFT) or model_health (PERFORMANCE_DRIFT) raises for `day`."""
+    return store.raise_alert(
+        type=trigger,
+        severity=Severity.WARNING,
+        title=f"{trigger} on {day}",
+        message="",
+        dedup_key=drift_alert_key(trigger, day),
+        recommendation=retrain_recommendation(day),
+    )
+
+
 def test_the_retrain_actions_the_days_drift_alerts_so_approving_one_cannot_repeat_it(
     tmp_path: Path,
 ) -> None:
     _store(Lake(tmp_path), score=1.4)
-    store = AlertStore(_alerts_url(tmp_path))
-    store.create_schema()
-
-    def drift_alert(trigger: str, day: str) -> Alert:
-        return store.raise_alert(
-            type=trigger,
-            severity=Severity.WARNING,
-            title=f"{trigger} on {day}",
-            message="",
-            dedup_key=drift_alert_key(trigger, day),
-            recommendation=retrain_recommendation(day),
-        )
-
-    other_day = drift_alert(DATA_DRIFT, "2025-05-30")
-    data = drift_alert(DATA_DRIFT, DAY.isoformat())
-    performance = drift_alert(PERFORMANCE_DRIFT, DAY.isoformat())
+    store = _alert_store(tmp_path)
+    other_day = _drift_alert(store, DATA_DRIFT, "2025-05-30")
+    data = _drift_alert(store, DATA_DRIFT)
+    performance = _drift_alert(store, PERFORMANCE_DRIFT)
     [request] = _tick(tmp_path).run_requests or []
     assert request.tags[TRIGGER_TAG] == DATA_DRIFT
     assert request.tags[ALERT_IDS_TAG] == f"{data.id},{performance.id}"
@@ -103,6 +110,50 @@ def test_the_retrain_actions_the_days_drift_alerts_so_approving_one_cannot_repea
         assert actioned.actor == SENSOR_ACTOR
         assert actioned.notes is not None and "data_drift:2025-05-31" in actioned.notes
     assert store.get(other_day.id).is_open
+
+
+def test_alerts_operators_already_approved_stop_the_sensor_repeating_their_retrain(
+    tmp_path: Path,
+) -> None:
+    _store(Lake(tmp_path), score=1.4)
+    store = _alert_store(tmp_path)
+    _drift_alert(store, DATA_DRIFT, "2025-05-30")  # another day's alert does not count
+    data = store.action(_drift_alert(store, DATA_DRIFT).id, "alice", "retraining")
+    performance = store.action(_drift_alert(store, PERFORMANCE_DRIFT).id, "bob")
+
+    first = _tick(tmp_path)
+
+    assert not first.run_requests
+    assert first.skip_reason is not None
+    reason = first.skip_reason.skip_message or ""
+    assert f"alert {data.id} (data_drift) approved by alice" in reason
+    assert f"alert {performance.id} (performance_drift) approved by bob" in reason
+    assert "no second run" in reason
+    assert (store.get(data.id), store.get(performance.id)) == (data, performance)
+    # the cursor moved as if the sensor had fired when bob approved: no re-firing next tick
+    state = TriggerState.from_cursor(first.cursor)
+    assert state.armed == {DATA_DRIFT: False, PERFORMANCE_DRIFT: True}
+    assert state.last_fired_at == performance.status_changed_at.isoformat()
+    second = _tick(tmp_path, first.cursor)
+    assert not second.run_requests
+    assert second.skip_reason is not None
+    assert "no armed threshold crossed" in (second.skip_reason.skip_message or "")
+
+
+def test_a_day_only_partly_approved_still_retrains_and_actions_the_open_alert(
+    tmp_path: Path,
+) -> None:
+    _store(Lake(tmp_path), score=1.4)
+    store = _alert_store(tmp_path)
+    data = store.action(_drift_alert(store, DATA_DRIFT).id, "alice")
+    performance = _drift_alert(store, PERFORMANCE_DRIFT)
+
+    [request] = _tick(tmp_path).run_requests or []
+
+    assert request.run_key == "data_drift:2025-05-31"
+    assert request.tags[ALERT_IDS_TAG] == str(performance.id)
+    assert store.get(performance.id).actor == SENSOR_ACTOR
+    assert store.get(data.id) == data
 
 
 def test_a_down_alert_store_does_not_stop_the_retrain(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ real one runs in test_retrain_cli.py), and every bad flag or illegal move change
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from forecastops.alerts import Alert, AlertStatus, AlertStore, AlertType, Severi
 from forecastops.cli import AlertStatusChoice, app
 from forecastops.retrain import QueuedRetrain, RetrainLaunchError
 from forecastops.settings import Settings
+from forecastops.triggers import ALERT_IDS_TAG, REASON_TAG
 
 runner = CliRunner()
 CUTOFF = "2025-03-01"
@@ -27,10 +28,14 @@ class FakeQueue:
 
     def __init__(self, error: Exception | None = None) -> None:
         self.calls: list[tuple[date, ...]] = []
+        self.tags: list[Mapping[str, str] | None] = []
         self.error = error
 
-    def __call__(self, days: Sequence[date], settings: Settings) -> QueuedRetrain:
+    def __call__(
+        self, days: Sequence[date], settings: Settings, tags: Mapping[str, str] | None = None
+    ) -> QueuedRetrain:
         self.calls.append(tuple(days))
+        self.tags.append(tags)
         if self.error:
             raise self.error
         return QueuedRetrain("fakebkfl", tuple(days), settings.dagster_home_path)
@@ -205,6 +210,12 @@ def test_approving_a_recommended_retrain_closes_the_alert_and_queues_the_retrain
     assert "Queued backfill fakebkfl: 1 retrain_job run(s) for 2025-03-01" in text(result)
     after = store.get(alert.id)
     assert (after.status, after.notes) == (AlertStatus.ACTIONED, "lake fixed")
+    assert queue.tags == [  # its id and approver; a run failure names no drift trigger
+        {
+            ALERT_IDS_TAG: str(alert.id),
+            REASON_TAG: f"alert {alert.id} (run_failure) approved by {after.actor}",
+        }
+    ]
 
     again = invoke(tmp_path, "action", str(alert.id), "--approve")
     assert again.exit_code == 1

@@ -115,8 +115,10 @@ def test_alert_lifecycle_on_postgres(store: AlertStore) -> None:
         store.action(999999, actor="bob")
 
     assert store.open_counts() == dict.fromkeys(Severity, 0)
+    assert store.latest("data_drift:raw_sales:2025-03-01") == store.get(alert.id)
     again = drift_alert(store, dedup_key="data_drift:raw_sales:2025-03-01")
     assert again.id != alert.id  # the key is free again once the alert is closed
+    assert store.latest("data_drift:raw_sales:2025-03-01") == again
     assert [a.id for a in store.list(status=OPEN_STATUSES)] == [again.id]
     assert [a.id for a in store.list(type="promotion")] == [other.id]
     assert [a.id for a in store.list(severity="warning", status="actioned")] == [alert.id]

@@ -48,6 +48,7 @@ def test_a_range_run_is_stored_in_the_postgres_run_storage(
         with dg.DagsterInstance.from_config(str(home)) as instance:
             result = execute_partition_range(job, date(2025, 1, 1), date(2025, 1, 3), instance)
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            assert not instance.nux_enabled  # deploy/dagster.postgres.yaml: no community dialog
         assert result.success
         engine = sa.create_engine(url)
         with engine.connect() as connection:

@@ -1,20 +1,32 @@
 """`forecastops retrain`: every bad flag is refused before anything is queued; the real command,
 and approving an alert that recommends a retrain, queue a `retrain_job` backfill in the
-instance. The daemon executing such backfills is covered by test_cli_backfill.py."""
+instance (an approved drift alert's run tagged as drift_retrain_sensor tags its own, and the
+sensor then does not retrain the day again). The daemon executing such backfills is covered by
+test_cli_backfill.py."""
 
 from __future__ import annotations
 
 import re
 import subprocess
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
 from forecastops.alerts import AlertStatus, AlertStore, AlertType, Severity
 from forecastops.cli import app
+from forecastops.ingest import CONTRACT_TABLE
+from forecastops.lake import Lake
+from forecastops.monitoring import DRIFT_TABLE
+from forecastops.pipeline_alerts import drift_alert_key, retrain_recommendation
+from forecastops.triggers import ALERT_IDS_TAG, DATA_DRIFT, TRIGGER_TAG
+from resources.alerts import AlertStoreResource
+from resources.storage import LakeStorage
+from sensors.drift_retrain import drift_retrain_sensor
 from tests.integration.helpers import isolated_env, run
 
 runner = CliRunner()
@@ -113,3 +125,52 @@ def test_approving_an_alert_queues_the_retrain_it_recommends(tmp_path: Path) -> 
     partitions, runs = _backfill(tmp_path / "dagster", result.stdout)
     assert partitions == ["2025-01-05"]
     assert runs == {"2025-01-05": "QUEUED"}
+
+
+@pytest.mark.slow
+def test_an_approved_drift_alert_is_retrained_once_not_again_by_the_sensor(
+    tmp_path: Path,
+) -> None:
+    day = date(2025, 1, 5)
+    env = isolated_env(tmp_path)
+    lake = Lake(tmp_path / "lake")  # the drift score drift_score stored for the day: it alarms
+    lake.write_partition(
+        DRIFT_TABLE, day, {"data": pd.DataFrame({"overall_score": [1.4], "top_features": ["x"]})}
+    )
+    lake.write_partition(CONTRACT_TABLE, day, {"data": pd.DataFrame({"passed": [True]})})
+    alerts_url = f"sqlite:///{tmp_path / 'alerts.db'}"
+    with AlertStore(alerts_url) as store:
+        store.create_schema()
+        alert = store.raise_alert(
+            type=AlertType.DATA_DRIFT,
+            severity=Severity.WARNING,
+            title=f"Data drift on {day}",
+            message="",
+            dedup_key=drift_alert_key(DATA_DRIFT, day),
+            recommendation=retrain_recommendation(day),
+        )
+        result = run(["forecastops", "alerts", "action", str(alert.id), "--approve"], env)
+        assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+        approved = store.get(alert.id)
+    assert approved.status is AlertStatus.ACTIONED
+
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+        tick = drift_retrain_sensor(
+            dg.build_sensor_context(
+                instance=instance,
+                resources={
+                    "storage": LakeStorage(root=str(tmp_path / "lake")),
+                    "alert_store": AlertStoreResource(url=alerts_url),
+                },
+            )
+        )
+        [retrain] = instance.get_runs(
+            dg.RunsFilter(job_name="retrain_job", tags={"dagster/partition": day.isoformat()})
+        )
+    assert isinstance(tick, dg.SensorResult) and not tick.run_requests
+    assert tick.skip_reason is not None
+    assert f"approved by {approved.actor}" in (tick.skip_reason.skip_message or "")
+    # the one retrain of the day is the approval's, tagged as the sensor tags its own
+    assert retrain.tags[TRIGGER_TAG] == DATA_DRIFT
+    assert retrain.tags[ALERT_IDS_TAG] == str(alert.id)
+    assert "dagster/backfill" in retrain.tags

@@ -45,6 +45,8 @@ FIRST_DAY = date(2025, 1, 1)
 LAST_DAY = date(2025, 5, 10)
 STARTUP_DEADLINE_S = 180
 UI_TIMEOUT_MS = 60_000
+NUX_DELAY_MS = 3_000
+"""How long to wait for the community dialog, which the UI opens 1 s after the page loads."""
 
 ASSETS_BY_GROUP = {
     "ingest": ["raw_sales", "sales_quality_report"],
@@ -91,11 +93,6 @@ def materialized_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def webserver(materialized_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`dagster-webserver` on a free port of 127.0.0.1; yields its base URL once it answers."""
     env = isolated_env(materialized_home, **small_cycle_env())
-    # As if an operator had dismissed the UI's first-visit "Join the Dagster community" dialog
-    # (what its Skip button stores), so it covers nothing on the pages below.
-    nux = Path(env["DAGSTER_HOME"]) / ".nux"
-    nux.mkdir(exist_ok=True)
-    (nux / "nux.yaml").write_text("seen: 1\n")
     port = free_port()
     log = tmp_path_factory.mktemp("webserver") / "webserver.log"
     command = ["dagster-webserver", "-w", str(REPO_ROOT / "workspace.yaml")]
@@ -151,6 +148,19 @@ def _screenshot(page: Page, name: str, tmp_path: Path) -> None:
     if os.environ.get("UPDATE_SCREENSHOTS"):
         SCREENSHOTS.mkdir(exist_ok=True)
         shutil.copyfile(shot, SCREENSHOTS / shot.name)
+
+
+def test_the_first_visit_community_dialog_never_opens(browser_page: Page) -> None:
+    """The project's dagster.yaml turns Dagster's `nux` off, so a fresh DAGSTER_HOME (no
+    `.nux/nux.yaml`) and a fresh browser (nothing in localStorage) get no dialog: the UI asks
+    `shouldShowNux` and, when true, opens it a second later over whatever page is open."""
+    page = browser_page
+    answer = page.request.post("/graphql", data={"query": "{ shouldShowNux }"}).json()
+    assert answer == {"data": {"shouldShowNux": False}}
+    _open(page, "/assets")
+    page.wait_for_timeout(NUX_DELAY_MS)
+    assert not page.get_by_text("Join the Dagster community").is_visible()
+    assert not page.get_by_role("dialog").is_visible()
 
 
 def test_the_lineage_lists_every_asset_in_its_group(browser_page: Page, tmp_path: Path) -> None:

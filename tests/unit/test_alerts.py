@@ -215,10 +215,15 @@ def test_dedup_key_raises_a_new_alert_once_the_old_one_is_closed(
     first = drift_alert(store, dedup_key="drift:2025-03-01")
     getattr(store, close)(first.id, actor="alice")
 
+    closed = store.get(first.id)
+    assert store.latest("drift:2025-03-01") == closed  # the newest alert, whatever its status
+
     second = drift_alert(store, dedup_key="drift:2025-03-01")
 
     assert second.id != first.id and second.status is AlertStatus.UNREAD
     assert drift_alert(store, dedup_key="drift:2025-03-01").id == second.id
+    assert store.latest("drift:2025-03-01") == second
+    assert store.latest("drift:2025-03-02") is None
 
 
 def test_alerts_without_dedup_key_or_with_different_keys_are_separate(

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import pytest
+import yaml
 
-from forecast_jobs.instance import prepare_dagster_home
+from forecast_jobs.instance import INSTANCE_TEMPLATES, prepare_dagster_home
 from forecastops.settings import Settings, SettingsError, load_settings
 
 
@@ -23,6 +25,22 @@ def test_switching_to_postgres_is_one_setting(tmp_path: Path) -> None:
     assert "env: DAGSTER_PG_URL" in config.read_text()
     prepare_dagster_home(embedded)
     assert "postgres_url" not in config.read_text()
+
+
+@pytest.mark.parametrize("instance", sorted(INSTANCE_TEMPLATES))
+def test_the_written_dagster_yaml_turns_off_the_first_visit_community_dialog(
+    tmp_path: Path, instance: str
+) -> None:
+    settings = own_home(tmp_path, instance=instance, dagster_pg_url="postgresql+psycopg2://x@h/d")
+    config = yaml.safe_load((prepare_dagster_home(settings) / "dagster.yaml").read_text())
+    assert config["nux"] == {"enabled": False}
+
+
+def test_dagster_loads_the_written_dagster_yaml_with_the_dialog_off(tmp_path: Path) -> None:
+    home = prepare_dagster_home(own_home(tmp_path))
+    with dg.DagsterInstance.from_config(str(home)) as instance:  # validates the whole file
+        assert instance.get_settings("nux") == {"enabled": False}
+        assert not instance.nux_enabled  # what the UI's shouldShowNux query checks first
 
 
 def test_a_customised_dagster_yaml_is_left_alone(tmp_path: Path) -> None:

@@ -127,6 +127,8 @@ def test_the_command_is_the_documented_backfill_of_retrain_job() -> None:
         "2025-03-01,2025-03-02",
         "--noprompt",
     ]
+    tagged = backfill_command([date(2025, 3, 1)], {"forecastops/alert_ids": "7"})
+    assert tagged[-3:] == ["--tags", '{"forecastops/alert_ids": "7"}', "--noprompt"]
 
 
 class FakeRun:
