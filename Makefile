@@ -49,8 +49,9 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# --durations: CI logs name the slowest tests, so the suite's time can be watched.
 test: setup browser lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 # Benchmarks print tables; they are not part of the test suite. model_cycle needs mlforecast.
 bench: setup
