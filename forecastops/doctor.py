@@ -11,17 +11,14 @@ store's `create_schema`. It never touches a store that is unreachable: that need
 (start the server, create the database, fix the URL).
 
 Dagster is imported only in subprocesses (`python -m forecast_jobs.instance_admin`, the code
-location import), as `forecastops.retrain` does. Connections use a `CONNECT_TIMEOUT_S` timeout so
-a server that is down fails fast.
+location import), run by `forecastops.dagster_subprocess` as the report and retrain run theirs.
+Connections use a `CONNECT_TIMEOUT_S` timeout so a server that is down fails fast.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -29,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from forecastops.settings import ENV_PREFIX, MANAGED_MARKER, REPO_ROOT, Settings
+from forecastops.dagster_subprocess import DagsterCommandTimeout, run_dagster_command
+from forecastops.settings import ENV_PREFIX, MANAGED_MARKER, Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -154,22 +152,17 @@ def _alembic_revision(engine: Engine) -> str | None:
 def _run_dagster_admin(command: str, settings: Settings) -> str:
     """Run `python -m forecast_jobs.instance_admin <command>`; its stdout, or RuntimeError
     quoting its output."""
-    env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home_path)}
     try:
-        result = subprocess.run(
+        result = run_dagster_command(
             [sys.executable, "-m", "forecast_jobs.instance_admin", command],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=DAGSTER_ADMIN_TIMEOUT_S,
-            check=False,
+            settings,
+            DAGSTER_ADMIN_TIMEOUT_S,
         )
-    except subprocess.TimeoutExpired:
+    except DagsterCommandTimeout:
         raise RuntimeError(f"did not finish within {DAGSTER_ADMIN_TIMEOUT_S} s") from None
     if result.returncode != 0:
-        output = f"{result.stdout}\n{result.stderr}".strip()
-        raise RuntimeError(f"exited with {result.returncode}: {output[-OUTPUT_TAIL_CHARS:]}")
+        tail = result.output_tail(OUTPUT_TAIL_CHARS)
+        raise RuntimeError(f"exited with {result.returncode}: {tail}")
     return result.stdout.strip()
 
 
@@ -340,26 +333,19 @@ def check_landing(settings: Settings) -> Verdict:
 
 
 def check_code_location(settings: Settings) -> Verdict:
-    env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home_path)}
-    started = time.perf_counter()
     try:
-        result = subprocess.run(
+        result = run_dagster_command(
             [sys.executable, "-c", "import forecast_jobs.definitions"],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=CODE_LOCATION_TIMEOUT_S,
-            check=False,
+            settings,
+            CODE_LOCATION_TIMEOUT_S,
         )
-    except subprocess.TimeoutExpired:
+    except DagsterCommandTimeout:
         return Verdict(
             "code location",
             False,
             f"forecast_jobs.definitions did not load within {CODE_LOCATION_TIMEOUT_S} s",
             "look for a slow import at module level",
         )
-    seconds = time.perf_counter() - started
     if result.returncode != 0:
         lines = result.stderr.strip().splitlines()
         return Verdict(
@@ -368,7 +354,9 @@ def check_code_location(settings: Settings) -> Verdict:
             f"forecast_jobs.definitions fails to load: {lines[-1] if lines else 'no output'}",
             "run `python -c 'import forecast_jobs.definitions'` to see the full error",
         )
-    return Verdict("code location", True, f"forecast_jobs.definitions loads ({seconds:.1f} s)")
+    return Verdict(
+        "code location", True, f"forecast_jobs.definitions loads ({result.seconds:.1f} s)"
+    )
 
 
 CHECKS: tuple[Callable[[Settings], Verdict], ...] = (

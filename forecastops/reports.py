@@ -33,7 +33,6 @@ import io
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -43,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from forecastops.alert_kinds import SEVERITIES_WORST_FIRST, Severity
-from forecastops.settings import REPO_ROOT
+from forecastops.dagster_subprocess import DagsterCommandTimeout, run_dagster_command
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -150,16 +149,8 @@ def read_run_history(settings: Settings, limit: int = MAX_RUNS) -> tuple[list[Ru
         return [], f"no Dagster instance at DAGSTER_HOME={home} yet"
     command = [sys.executable, "-m", "forecast_jobs.run_history", "--json", f"--limit={limit}"]
     try:
-        result = subprocess.run(
-            command,
-            cwd=REPO_ROOT,
-            env={**os.environ, "DAGSTER_HOME": str(home)},
-            capture_output=True,
-            text=True,
-            timeout=RUN_HISTORY_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
+        result = run_dagster_command(command, settings, RUN_HISTORY_TIMEOUT_S)
+    except DagsterCommandTimeout:
         raise RunHistoryError(
             f"reading the runs of DAGSTER_HOME={home} took over {RUN_HISTORY_TIMEOUT_S} s"
         ) from None
@@ -167,7 +158,7 @@ def read_run_history(settings: Settings, limit: int = MAX_RUNS) -> tuple[list[Ru
         raise RunHistoryError(
             f"`{' '.join(command[1:])}` exited with {result.returncode} "
             f"(DAGSTER_HOME={home}); its output ends with:\n"
-            f"{(result.stdout + result.stderr).strip()[-OUTPUT_TAIL_CHARS:]}"
+            f"{result.output_tail(OUTPUT_TAIL_CHARS)}"
         )
     try:
         return runs_from_json(result.stdout), f"Dagster instance at DAGSTER_HOME={home}"

@@ -5,12 +5,13 @@ forecastops never imports Dagster. A retrain request is checked here (`plan_rang
 `plan_partitions`: real days, in order, inside the partitions that exist, at most
 `MAX_PARTITIONS`) and then handed to the real `dagster job backfill -w workspace.yaml -j
 retrain_job --partitions ... --noprompt`, run in a subprocess from the repo root against the
-settings' `DAGSTER_HOME` (`queue_retrain`). That command creates the backfill and submits one
-run per partition to the instance's run queue; the daemon (`make ui` starts one, or
-`dagster-daemon run -w workspace.yaml`) starts them. How many run at once is the instance's
-business: the project's `dagster.yaml` (copied into `DAGSTER_HOME` by `make demo`) caps runs
-tagged `dagster/backfill` at one (`run_coordinator.config.tag_concurrency_limits`), so a long
-backfill never starves the daily schedule.
+settings' `DAGSTER_HOME` (`queue_retrain`, through `forecastops.dagster_subprocess`). That
+command creates the backfill and submits one run per partition to the instance's run queue; the
+daemon (`make ui` starts one, or `dagster-daemon run -w workspace.yaml`) starts them. How many
+run at once is the instance's business: the project's `dagster.yaml` (copied into
+`DAGSTER_HOME` by `make demo`) caps runs tagged `dagster/backfill` at one
+(`run_coordinator.config.tag_concurrency_limits`), so a long backfill never starves the daily
+schedule.
 
 Partitions. `retrain_job` is partitioned by day from `FORECASTOPS_START_DATE`; a day is a
 partition once it has ended in `FORECASTOPS_TIMEZONE`, so the latest cutoff is yesterday there.
@@ -19,9 +20,7 @@ partition once it has ended in `FORECASTOPS_TIMEZONE`, so the latest cutoff is y
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from forecastops.dagster_subprocess import DagsterCommandTimeout, run_dagster_command
 from forecastops.settings import REPO_ROOT, Settings
 
 RETRAIN_JOB = "retrain_job"
@@ -229,29 +229,18 @@ def queue_retrain(
     """
     settings.ensure_folders()
     warning = instance_config_problem(settings)
-    env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home_path)}
-    command = backfill_command(days, tags)
     try:
-        result = subprocess.run(
-            command,
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=BACKFILL_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
+        result = run_dagster_command(backfill_command(days, tags), settings, BACKFILL_TIMEOUT_S)
+    except DagsterCommandTimeout:
         raise RetrainLaunchError(
             f"`dagster job backfill` did not finish within {BACKFILL_TIMEOUT_S} s; check in the "
             f"UI (Overview > Backfills) whether the backfill was created before retrying."
         ) from None
-    output = f"{result.stdout}\n{result.stderr}".strip()
-    launched = _LAUNCHED.search(output)
+    launched = _LAUNCHED.search(result.output)
     if result.returncode != 0 or launched is None:
         raise RetrainLaunchError(
             f"`dagster job backfill` exited with {result.returncode} without launching the "
             f"backfill (DAGSTER_HOME={settings.dagster_home_path}). Its output ends with:\n"
-            f"{output[-OUTPUT_TAIL_CHARS:]}"
+            f"{result.output_tail(OUTPUT_TAIL_CHARS)}"
         )
     return QueuedRetrain(launched.group(1), tuple(days), settings.dagster_home_path, warning)

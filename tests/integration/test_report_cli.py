@@ -30,6 +30,24 @@ def test_a_fresh_home_gets_a_report_that_says_nothing_has_run_yet(tmp_path: Path
     assert not (tmp_path / "home" / "alerts.db").exists()
 
 
+def test_an_instance_that_cannot_be_read_still_gets_a_report_saying_why(tmp_path: Path) -> None:
+    out = tmp_path / "report.csv"
+    env = isolated_env(tmp_path / "home")
+    dagster_home = Path(env["DAGSTER_HOME"]).resolve()
+    (dagster_home / "dagster.yaml").write_text(
+        "run_storage:\n  module: forecastops_no_such_module\n  class: NoSuchRunStorage\n"
+    )
+    result = run(["forecastops", "report", "--format", "csv", "--out", str(out)], env)
+    assert result.returncode == 0, result.stderr
+    command = "`-m forecast_jobs.run_history --json --limit=20`"
+    assert f"Warning: the report lists no runs: {command} exited with 1" in result.stderr
+    assert f"(DAGSTER_HOME={dagster_home}); its output ends with:" in result.stderr
+    assert "forecastops_no_such_module" in result.stderr  # the child's own error, quoted
+    sections = IncidentReport.from_csv(out).sections
+    assert sections["recent_runs"].empty
+    assert sections["report"]["runs_source"].item().startswith(f"unavailable: {command} exited")
+
+
 def test_an_unknown_format_is_refused_naming_the_flag(tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["report", "--format", "xml"], env={"FORECASTOPS_HOME": str(tmp_path)}

@@ -1,0 +1,92 @@
+"""`run_dagster_command` runs real child processes (small `python -c` scripts standing in for the
+Dagster-side entry points): from the repo root with the settings' `DAGSTER_HOME`, returning any
+exit code with its output, and killing a command that outlives its limit."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from forecastops.dagster_subprocess import DagsterCommandTimeout, run_dagster_command
+from forecastops.settings import REPO_ROOT, Settings
+
+
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path, dagster_home=tmp_path / "dagster-home")
+
+
+def python(script: str) -> list[str]:
+    return [sys.executable, "-c", script]
+
+
+def test_the_command_runs_from_the_repo_root_with_the_settings_dagster_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "the-shells-home"))
+    monkeypatch.setenv("FORECASTOPS_PROBE", "inherited")
+    script = (
+        "import os; print(os.environ['DAGSTER_HOME']); print(os.getcwd()); "
+        "print(os.environ['FORECASTOPS_PROBE'])"
+    )
+    result = run_dagster_command(python(script), settings(tmp_path), timeout_s=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        str((tmp_path / "dagster-home").resolve()),
+        str(REPO_ROOT),
+        "inherited",
+    ]
+
+
+def test_a_failing_command_is_a_result_with_its_exit_code_and_both_outputs(
+    tmp_path: Path,
+) -> None:
+    script = "import sys; print('to stdout'); print('to stderr', file=sys.stderr); sys.exit(3)"
+    result = run_dagster_command(python(script), settings(tmp_path), timeout_s=60)
+    assert result.returncode == 3
+    assert (result.stdout, result.stderr) == ("to stdout\n", "to stderr\n")
+    assert result.output == "to stdout\n\nto stderr"
+    assert result.command == tuple(python(script))
+
+
+def test_the_output_tail_is_the_end_of_stdout_then_stderr(tmp_path: Path) -> None:
+    script = "import sys; print('x' * 5000); print('the last line', file=sys.stderr, end='')"
+    result = run_dagster_command(python(script), settings(tmp_path), timeout_s=60)
+    assert result.output_tail(20) == "xxxxx\n\nthe last line"
+    assert result.output_tail(100_000) == result.output
+    assert result.output_tail(0) == ""
+
+
+def test_a_silent_command_has_an_empty_output(tmp_path: Path) -> None:
+    result = run_dagster_command(python("pass"), settings(tmp_path), timeout_s=60)
+    assert (result.returncode, result.output, result.output_tail(100)) == (0, "", "")
+
+
+def test_seconds_is_the_time_the_command_took(tmp_path: Path) -> None:
+    result = run_dagster_command(
+        python("import time; time.sleep(0.5)"), settings(tmp_path), timeout_s=60
+    )
+    assert result.seconds >= 0.5
+
+
+def test_a_command_past_its_limit_is_killed_and_raises_naming_it_and_the_limit(
+    tmp_path: Path,
+) -> None:
+    pid_file = tmp_path / "pid"
+    script = (
+        f"import os, pathlib, time; pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid())); "
+        "time.sleep(120)"
+    )
+    started = time.monotonic()
+    with pytest.raises(DagsterCommandTimeout) as caught:
+        run_dagster_command(python(script), settings(tmp_path), timeout_s=2)
+    assert time.monotonic() - started < 60  # it did not wait for the sleep to end
+    assert caught.value.command == tuple(python(script))
+    assert caught.value.timeout_s == 2
+    assert "did not finish within 2 s" in str(caught.value)
+    assert "time.sleep(120)" in str(caught.value)
+    with pytest.raises(ProcessLookupError):  # killed and reaped, not left running
+        os.kill(int(pid_file.read_text()), 0)
