@@ -3,7 +3,6 @@ command runs in tests/integration/test_retrain_cli.py)."""
 
 from __future__ import annotations
 
-import subprocess
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -131,44 +130,15 @@ def test_the_command_is_the_documented_backfill_of_retrain_job() -> None:
     assert tagged[-3:] == ["--tags", '{"forecastops/alert_ids": "7"}', "--noprompt"]
 
 
-class FakeRun:
-    """Stands in for `subprocess.run`, recording its calls."""
-
-    def __init__(self, returncode: int = 0, stdout: str = "", stderr: str = "") -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.result = subprocess.CompletedProcess([], returncode, stdout, stderr)
-
-    def __call__(self, command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        self.calls.append({"command": command, **kwargs})
-        return self.result
-
-
-def test_queueing_runs_the_backfill_in_dagster_home_from_the_repo_root(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fake = FakeRun(stdout="Launching runs... \nLaunched backfill job `abcdwxyz`\n")
-    monkeypatch.setattr(subprocess, "run", fake)
+def test_a_failed_backfill_command_is_an_error_quoting_its_output(tmp_path: Path) -> None:
     config = settings(tmp_path)
     config.dagster_home_path.mkdir(parents=True)
-    (config.dagster_home_path / "dagster.yaml").write_text("telemetry: {enabled: false}\n")
-
-    queued = queue_retrain((date(2025, 3, 1),), config)
-
-    assert queued.backfill_id == "abcdwxyz"
-    assert queued.ui_path == "/runs/b/abcdwxyz"
-    assert queued.warning is None
-    [call] = fake.calls
-    assert call["cwd"] == REPO_ROOT
-    assert call["env"]["DAGSTER_HOME"] == str(config.dagster_home_path)
-    assert call["command"][-2:] == ["2025-03-01", "--noprompt"]
-
-
-def test_a_failed_backfill_command_is_an_error_quoting_its_output(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(subprocess, "run", FakeRun(1, stderr="UsageError: Unknown partitions"))
-    with pytest.raises(RetrainLaunchError, match="Unknown partitions"):
-        queue_retrain((date(2025, 3, 1),), settings(tmp_path))
+    (config.dagster_home_path / "dagster.yaml").write_text(
+        "run_storage:\n  module: forecastops_no_such_module\n  class: Missing\n"
+    )
+    with pytest.raises(RetrainLaunchError, match="forecastops_no_such_module") as raised:
+        queue_retrain((date(2025, 3, 1),), config)
+    assert f"DAGSTER_HOME={config.dagster_home_path}" in str(raised.value)
 
 
 def test_a_missing_instance_config_warns_and_for_postgres_refuses(tmp_path: Path) -> None:
