@@ -45,6 +45,17 @@ def demo_range(settings: Settings, days: int, today: date | None = None) -> tupl
     return first, last
 
 
+def _migrate_alert_store(settings: Settings) -> str | None:
+    """Set up the alert store as `forecastops doctor --fix` would: create it, or upgrade one an
+    older checkout made (runs and sensors only create an empty store, they never migrate).
+    What was done, or None when it was already at head."""
+    from forecastops.alerts import AlertStore
+
+    with AlertStore(settings.alerts_url) as store:
+        report = store.migrate()
+    return f"Alert store {store.display_url}: {report}" if report.changed else None
+
+
 def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
     """Simulate `days` of landing files but the last `DRIFT_DAYS`, ingest them in one run and
     run the retrain cycle at the last of them (features, challenger, backtest, promotion,
@@ -60,6 +71,9 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
     from forecastops.simulator import SimulationSpec, write_landing_files
 
     os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
+    migrated = _migrate_alert_store(settings)
+    if migrated:
+        typer.echo(migrated)
     first, newest = demo_range(settings, days + DRIFT_DAYS)
     last = newest - timedelta(days=DRIFT_DAYS)
     if last < first:
@@ -226,11 +240,16 @@ def _verdict(success: bool) -> str:
 
 
 def main() -> None:
+    from forecastops.alerts import AlertStoreUnavailableError
+
     try:
         run_demo(load_settings())
     except SettingsError as error:
         typer.echo(f"Configuration error:\n{error}", err=True)
         raise SystemExit(2) from None
+    except AlertStoreUnavailableError as error:  # e.g. a store a newer checkout migrated
+        typer.echo(f"Alert store error:\n{error}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -43,9 +43,14 @@ the setting `FORECASTOPS_ALERTS_DB_URL`; a URL the store cannot use raises
 `AlertStoreConfigError` naming that variable and the fix. SQLite files are opened in WAL mode
 with a busy timeout, so readers do not block the writer and writers queue rather than fail.
 
-Schema. `create_schema()` is SQLAlchemy `create_all`: it creates the table and its indexes when
-they are missing and leaves an existing table as it is. There are no migrations (no alembic)
-yet: a change to the columns below needs one, or a fresh database.
+Schema. Versioned with Alembic migrations kept in the package (`forecastops.alert_migrations`,
+revision table `forecastops_alerts_alembic_version`). `migrate()` brings a database to the head
+revision: it creates an empty one, stamps a table made before migrations existed as the baseline
+and runs the missing steps (`forecastops doctor --fix` calls it). `create_schema()`, which every
+process calls before its first use of a store, only creates an *empty* database at head; a
+database that is behind raises `AlertSchemaError` saying to back it up and run
+`forecastops doctor --fix` (docs/decisions/0009-alert-store-migrations.md says why processes do
+not migrate by themselves). A change to the table below needs a migration.
 
 The public API returns frozen dataclasses (`Alert`, `AlertLink`), never ORM objects, so callers
 hold no session. Times are timezone-aware UTC.
@@ -63,7 +68,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -83,9 +88,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import Enum as SqlEnum
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import (
     ArgumentError,
+    DBAPIError,
     IntegrityError,
     InterfaceError,
     NoSuchModuleError,
@@ -97,6 +103,9 @@ from sqlalchemy.types import TypeDecorator
 
 from forecastops.alert_kinds import SEVERITIES_WORST_FIRST, AlertStatus, AlertType, Severity
 from forecastops.settings import ENV_PREFIX, SettingsError
+
+if TYPE_CHECKING:
+    from forecastops.alert_migrations import MigrationReport, SchemaState
 
 URL_VARIABLE = f"{ENV_PREFIX}ALERTS_DB_URL"
 """The environment variable the alert store's URL comes from (named in every URL error)."""
@@ -111,6 +120,10 @@ DEFAULT_LIST_LIMIT = 100
 SQLITE_BUSY_TIMEOUT_S = 15.0
 """How long a SQLite writer waits for the file's write lock before giving up."""
 POSTGRES_CONNECT_TIMEOUT_S = 10
+MIGRATION_LOCK_KEY = int.from_bytes(b"FOalerts", "big")
+"""PostgreSQL advisory lock held while the alert schema is created or migrated."""
+MIGRATION_LOCK_TIMEOUT_S = 60
+"""How long a PostgreSQL migrator waits for that lock (or a table lock) before giving up."""
 DEDUP_ATTEMPTS = 5
 """Insert/read rounds `raise_alert` makes when racing other raisers of the same `dedup_key`."""
 
@@ -147,6 +160,12 @@ class AlertStoreConfigError(SettingsError, AlertError):
 
 class AlertStoreUnavailableError(AlertError):
     """The database could not be reached or queried (down, missing, or no schema yet)."""
+
+
+class AlertSchemaError(AlertStoreUnavailableError):
+    """The database's alert schema is not the one this code needs (behind the head revision, at a
+    revision this code does not know, not made by ForecastOps) or could not be migrated; the
+    message says which and the fix (mostly: back up, then `forecastops doctor --fix`)."""
 
 
 class InvalidAlertError(AlertError, ValueError):
@@ -275,6 +294,7 @@ class _AlertRow(_Base):
     __table_args__ = (
         Index(f"ix_{TABLE_NAME}_status_severity", "status", "severity"),
         Index(f"ix_{TABLE_NAME}_created_at", "created_at"),
+        Index(f"ix_{TABLE_NAME}_dedup_key_created_at", "dedup_key", "created_at", "id"),
         Index(
             f"uq_{TABLE_NAME}_open_dedup_key",
             "dedup_key",
@@ -482,6 +502,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _sqlite_without_implicit_transactions(dbapi_connection: Any, record: Any) -> None:
+    """WAL, and the sqlite3 module's own transaction handling off (`_begin_immediate` begins)."""
+    _sqlite_pragmas(dbapi_connection, record)
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 # --- the store ------------------------------------------------------------------------------
 
 
@@ -489,7 +519,8 @@ class AlertStore:
     """Alerts in the SQL database at `url` (`FORECASTOPS_ALERTS_DB_URL`).
 
     Constructing the store checks the URL (`AlertStoreConfigError`) but does not connect; call
-    `create_schema()` once (it is idempotent) before the first use of a new database. A store is
+    `create_schema()` once (it is idempotent) before the first use, and `migrate()` to upgrade
+    a database made by an older ForecastOps. A store is
     safe to share between threads; every method is its own transaction. `clock` returns the
     (timezone-aware) time recorded as `created_at` / `status_changed_at`; tests may pin it.
     """
@@ -542,45 +573,131 @@ class AlertStore:
             raise AlertStoreUnavailableError(
                 f"The alert store at {self.display_url} ({URL_VARIABLE}) failed: "
                 f"{getattr(error, 'orig', None) or error}. Check that the database server is "
-                f"running and reachable, that the database exists, and that "
-                f"AlertStore.create_schema() has been run on it."
+                f"running and reachable, that the database exists, and that its schema is "
+                f"there (`forecastops doctor --fix`, or AlertStore.create_schema())."
             ) from error
 
     # --- schema ---------------------------------------------------------------------------
 
     def create_schema(self) -> None:
-        """Create the alerts table and its indexes if missing (SQLAlchemy `create_all`).
+        """Make sure the schema this code needs is there: create it at the head revision in an
+        empty database; leave one already at head alone.
 
-        Idempotent, and safe when two processes run it at once. It never alters an existing
-        table: there are no migrations (no alembic) yet. For SQLite the file's folder is
-        created too.
+        Any other database raises `AlertSchemaError` and is not touched: one that is behind
+        (made by an older ForecastOps, with or without a revision) wants a backup and
+        `migrate()` (`forecastops doctor --fix`), one at an unknown revision wants the newer
+        ForecastOps that migrated it. Idempotent, and safe when several processes run it at
+        once (the second waits for the first's lock and finds the schema there). For SQLite
+        the file's folder is created too.
+        """
+        from forecastops.alert_migrations import read_state, upgrade_to_head
+
+        self._make_sqlite_folder()
+        with self._database_errors("check the alerts schema"), self._engine.connect() as conn:
+            state = read_state(conn)
+        if state.at_head:
+            return
+        if state.empty:
+            with self._database_errors("create the alerts schema"), self._locked() as conn:
+                state = read_state(conn)  # another process may have created it meanwhile
+                if state.empty:
+                    upgrade_to_head(conn, self.display_url)
+                    return
+        problem = state.problem(self.display_url)
+        if problem:
+            raise AlertSchemaError(problem)
+
+    def migrate(self) -> MigrationReport:
+        """Bring the database to the head revision and say what was done: create an empty one,
+        stamp a table made before migrations existed as the baseline revision, run the
+        missing steps.
+
+        All in one transaction holding a lock, so concurrent callers queue (the later ones find
+        nothing to do) and a failing step leaves the database as it was; the `AlertSchemaError`
+        then names the revision it is still at. There are no downgrades: back the database up
+        first (`forecastops doctor --fix` is the operator's way to run this).
+        """
+        from alembic.util import CommandError
+
+        from forecastops.alert_migrations import head_revision, read_state, upgrade_to_head
+
+        self._make_sqlite_folder()
+        before = "its current revision"
+        try:
+            with self._locked() as connection:
+                before = read_state(connection).describe_revision()
+                return upgrade_to_head(connection, self.display_url)
+        except AlertSchemaError:
+            raise
+        except (DBAPIError, CommandError) as error:
+            reason = getattr(error, "orig", None) or error
+            raise AlertSchemaError(
+                f"Could not migrate the alert store at {self.display_url} ({URL_VARIABLE}) "
+                f"to {head_revision()}: {reason}. The migration runs in one transaction, so the "
+                f"database was left as it was (at {before}). Fix the cause (is the server "
+                f"reachable, may the user create tables and indexes?) and run "
+                f"`forecastops doctor --fix` again."
+            ) from error
+
+    def schema_state(self) -> SchemaState:
+        """Where this database's schema stands against the head revision (reads only)."""
+        from forecastops.alert_migrations import read_state
+
+        with self._database_errors("read the alerts schema"), self._engine.connect() as conn:
+            return read_state(conn)
+
+    def _make_sqlite_folder(self) -> None:
+        if self._url.get_backend_name() != "sqlite":
+            return
+        folder = Path(self._url.database or "").parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise _config_error(
+                self.display_url,
+                f"points into {folder}, which cannot be created ({error.strerror})",
+                "Point it at a folder you can write to.",
+            ) from None
+
+    @contextmanager
+    def _database_errors(self, doing: str) -> Iterator[None]:
+        """Database errors while `doing` become `AlertStoreUnavailableError` with the fix."""
+        try:
+            yield
+        except DBAPIError as error:
+            raise AlertStoreUnavailableError(
+                f"Could not {doing} at {self.display_url} ({URL_VARIABLE}): {error.orig}. Check "
+                f"that the database server is running and reachable, that the database exists "
+                f"and that the user may create tables in it."
+            ) from error
+
+    @contextmanager
+    def _locked(self) -> Iterator[Connection]:
+        """A connection inside a transaction that holds the alert store's migration lock,
+        committed when the block ends (rolled back if it raises).
+
+        PostgreSQL: a transaction-scoped advisory lock (DDL is transactional there). SQLite: a
+        separate engine whose transactions start with BEGIN IMMEDIATE, which takes the file's
+        write lock at once (the sqlite3 module would otherwise run DDL outside any transaction).
         """
         if self._url.get_backend_name() == "sqlite":
-            folder = Path(self._url.database or "").parent
+            engine = create_engine(self._url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+            event.listen(engine, "connect", _sqlite_without_implicit_transactions)
+            event.listen(engine, "begin", _begin_immediate)
             try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise _config_error(
-                    self.display_url,
-                    f"points into {folder}, which cannot be created ({error.strerror})",
-                    "Point it at a folder you can write to.",
-                ) from None
-        for attempt in (1, 2):
-            try:
-                _Base.metadata.create_all(self._engine, checkfirst=True)
-                return
-            except (IntegrityError, ProgrammingError, OperationalError, InterfaceError) as error:
-                # Another process created the table or an index between our check and our
-                # CREATE: the second round finds it and creates only what is still missing.
-                lost_race = isinstance(error, IntegrityError) or "already exists" in str(error)
-                if attempt == 1 and lost_race:
-                    continue
-                raise AlertStoreUnavailableError(
-                    f"Could not create the alerts schema at {self.display_url} "
-                    f"({URL_VARIABLE}): {error.orig}. Check that the database server is running "
-                    f"and reachable, that the database exists and that the user may create "
-                    f"tables in it."
-                ) from error
+                with engine.connect() as connection, connection.begin():
+                    yield connection
+            finally:
+                engine.dispose()
+            return
+        with self._engine.connect() as connection, connection.begin():
+            connection.execute(
+                text(f"SET LOCAL lock_timeout = '{MIGRATION_LOCK_TIMEOUT_S}s'"),
+            )
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
+            yield connection
 
     # --- raising and reading --------------------------------------------------------------
 
@@ -654,7 +771,8 @@ class AlertStore:
 
     def latest(self, dedup_key: str) -> Alert | None:
         """The newest alert with this `dedup_key` whatever its status (open, actioned or
-        dismissed), or None if none was ever raised."""
+        dismissed), or None if none was ever raised. One lookup in the index (dedup_key,
+        created_at, id), revision 0002_latest_index."""
         with self._session() as session:
             row = session.scalars(
                 select(_AlertRow)

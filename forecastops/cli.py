@@ -703,7 +703,9 @@ def _alert_errors() -> Iterator[None]:
 def _alert_store(settings: Settings) -> AlertStore | None:
     """The settings' alert store with its schema; None when it is a SQLite file that does not
     exist yet (no alert was ever raised), which is not created, so a mistyped FORECASTOPS_HOME
-    leaves nothing behind. Call inside `_alert_errors()`."""
+    leaves nothing behind. A store behind the head revision is an `AlertSchemaError` (an
+    `AlertStoreUnavailableError`) saying to run `forecastops doctor --fix`: a command that only
+    reads or moves alerts does not migrate. Call inside `_alert_errors()`."""
     from forecastops.alerts import AlertStore
 
     store = AlertStore(settings.alerts_url)
@@ -1003,7 +1005,7 @@ def doctor(
         typer.Option(
             "--fix",
             help="Create missing folders, migrate the Dagster instance, upgrade the MLflow "
-            "store and create the alert table, then check again.",
+            "store and migrate the alert store (creating it if new), then check again.",
         ),
     ] = False,
 ) -> None:

@@ -2,13 +2,15 @@
 
 Items, in order: the Dagster instance (PostgreSQL reachable and its schema at the head revision
 of the installed Dagster; or, embedded, `DAGSTER_HOME` writable with a `dagster.yaml`), the
-MLflow store (reachable and at MLflow's head revision), the alert store (reachable, table
-created), the lake (writable), the landing folder (readable) and the code location (loads).
+MLflow store (reachable and at MLflow's head revision), the alert store (reachable and at the
+head revision of its own migrations), the lake (writable), the landing folder (readable) and
+the code location (loads).
 
 `repair` fixes what can be fixed without a person: it creates missing folders, writes
 `dagster.yaml` and runs Dagster's instance migration, MLflow's `mlflow db upgrade` and the alert
-store's `create_schema`. It never touches a store that is unreachable: that needs a person
-(start the server, create the database, fix the URL).
+store's `migrate` (which also creates it). It never touches a store that is unreachable, nor one
+at a revision newer than this code knows: those need a person (start the server, create the
+database, fix the URL; run the newer version or restore a backup).
 
 Dagster is imported only in subprocesses (`python -m forecast_jobs.instance_admin`, the code
 location import), run by `forecastops.dagster_subprocess` as the report and retrain run theirs.
@@ -30,7 +32,7 @@ from forecastops.dagster_subprocess import DagsterCommandTimeout, run_dagster_co
 from forecastops.settings import ENV_PREFIX, MANAGED_MARKER, Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
 CONNECT_TIMEOUT_S = 3
 DAGSTER_ADMIN_TIMEOUT_S = 300
@@ -270,6 +272,7 @@ def _check_mlflow_server(uri: str) -> Verdict:
 
 
 def check_alert_store(settings: Settings) -> Verdict:
+    from forecastops.alert_migrations import read_state
     from forecastops.alerts import TABLE_NAME, AlertStore, AlertStoreConfigError
 
     item = "alert store"
@@ -283,14 +286,30 @@ def check_alert_store(settings: Settings) -> Verdict:
     if url.startswith(_SQLITE_PREFIX) and not Path(url.removeprefix(_SQLITE_PREFIX)).is_file():
         return Verdict(item, False, f"{where} is not created yet", FIX_HINT, repairable=True)
     try:
-        has_table = _read_database(url, lambda engine: TABLE_NAME in _tables(engine))
+        state = _read_database(url, lambda engine: _with_connection(engine, read_state))
     except Unreachable as error:
         return _unreachable(item, f"{ENV_PREFIX}ALERTS_DB_URL", where, error)
-    if not has_table:
+    if state.at_head:
+        return Verdict(item, True, f"{where} reachable, schema at head ({state.head})")
+    if state.empty:
         return Verdict(
             item, False, f"{where} has no {TABLE_NAME} table yet", FIX_HINT, repairable=True
         )
-    return Verdict(item, True, f"{where} reachable, {TABLE_NAME} table present")
+    if not state.known or state.lost_table:
+        # A newer ForecastOps migrated it, or its table was dropped: `migrate` refuses both.
+        return Verdict(item, False, str(state.problem(where)))
+    return Verdict(
+        item,
+        False,
+        f"{where} is not at the head revision (at {state.describe_revision()}, head {state.head})",
+        f"back up the database, then {FIX_HINT}",
+        repairable=True,
+    )
+
+
+def _with_connection(engine: Engine, read: Callable[[Connection], T]) -> T:
+    with engine.connect() as connection:
+        return read(connection)
 
 
 def _writable_problem(folder: Path) -> str | None:
@@ -401,18 +420,17 @@ def _upgrade_mlflow(settings: Settings) -> str:
     return "upgraded the MLflow store (mlflow db upgrade)"
 
 
-def _create_alert_schema(settings: Settings) -> str:
+def _migrate_alert_store(settings: Settings) -> str:
     from forecastops.alerts import AlertStore
 
     with AlertStore(settings.alerts_url) as store:
-        store.create_schema()
-    return "created the alert store's table"
+        return str(store.migrate())
 
 
 REPAIRS: dict[Callable[[Settings], Verdict], Callable[[Settings], str]] = {
     check_dagster_instance: _migrate_dagster,
     check_mlflow_store: _upgrade_mlflow,
-    check_alert_store: _create_alert_schema,
+    check_alert_store: _migrate_alert_store,
     check_lake: _make_lake,
     check_landing: _make_landing,
 }

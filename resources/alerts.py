@@ -23,9 +23,12 @@ class AlertStoreResource(dg.ConfigurableResource):
 
     @property
     def store(self) -> AlertStore:
-        """The store at `url`, with its schema created. One store (engine and connection pool)
-        per URL and process: the schema is checked on first use only, and a forked process
-        builds its own store rather than sharing its parent's connections."""
+        """The store at `url`, with its schema created (`AlertStore.create_schema`: an empty
+        database is created at the head revision; one that is behind raises
+        `AlertSchemaError` naming `forecastops doctor --fix`, since a run or sensor never
+        migrates by itself). One store (engine and connection pool) per URL and process: the
+        schema is checked on first use only, and a forked process builds its own store rather
+        than sharing its parent's connections."""
         key = (os.getpid(), self.url)
         with _STORES_LOCK:
             store = _STORES.get(key)

@@ -18,6 +18,7 @@ from forecastops.cli import AlertStatusChoice, app
 from forecastops.retrain import QueuedRetrain, RetrainLaunchError
 from forecastops.settings import Settings
 from forecastops.triggers import ALERT_IDS_TAG, REASON_TAG
+from tests.alert_schema import make_legacy_store
 
 runner = CliRunner()
 CUTOFF = "2025-03-01"
@@ -136,6 +137,25 @@ def test_without_a_store_there_are_no_alerts_and_no_file_is_created(tmp_path: Pa
     missing = invoke(tmp_path, "read", "1")
     assert missing.exit_code == 2 and "No alert with id 1" in text(missing)
     assert not (tmp_path / "alerts.db").exists()
+
+
+def test_a_store_from_before_migrations_is_refused_with_the_fix_and_not_migrated(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'alerts.db'}"
+    make_legacy_store(url)
+    with AlertStore(url) as old:
+        alert = raise_alert(old)
+
+    for args in (["list"], ["read", str(alert.id)]):
+        result = invoke(tmp_path, *args)
+        assert result.exit_code == 1, result.output
+        assert "Alert store error: The alert store at" in text(result)
+        assert "is not at the head revision" in text(result)
+        assert "run `forecastops doctor --fix` to migrate it" in text(result)
+    with AlertStore(url) as store:
+        assert store.schema_state().unversioned
+        assert store.get(alert.id).status is AlertStatus.UNREAD
 
 
 def test_a_bad_store_url_is_a_configuration_error(tmp_path: Path) -> None:

@@ -15,17 +15,20 @@ from datetime import UTC
 import pytest
 from sqlalchemy import text
 
+from forecastops.alert_migrations import BASELINE_REVISION, VERSION_TABLE, head_revision
 from forecastops.alerts import (
     OPEN_STATUSES,
     TABLE_NAME,
     AlertLink,
     AlertNotFoundError,
+    AlertSchemaError,
     AlertStatus,
     AlertStore,
     AlertTransitionError,
     Severity,
 )
 from tests.alert_races import WORKERS, drift_alert, race
+from tests.alert_schema import LATEST_INDEX, index_names, make_legacy_store, table_names
 from tests.integration.postgres import fresh_database
 
 pytestmark = pytest.mark.postgres
@@ -68,7 +71,7 @@ def test_both_url_spellings_connect_through_psycopg3(database: str, scheme: str)
 def test_create_schema_from_many_stores_at_once_on_postgres(database: str) -> None:
     stores = [AlertStore(url_of(database)) for _ in range(WORKERS)]
     with stores[0].engine.begin() as connection:
-        connection.execute(text(f"DROP TABLE IF EXISTS {TABLE_NAME}"))
+        connection.execute(text(f"DROP TABLE IF EXISTS {TABLE_NAME}, {VERSION_TABLE}"))
     barrier = threading.Barrier(WORKERS)
 
     def create(worker: int) -> None:
@@ -79,6 +82,7 @@ def test_create_schema_from_many_stores_at_once_on_postgres(database: str) -> No
         with ThreadPoolExecutor(WORKERS) as pool:
             list(pool.map(create, range(WORKERS)))  # re-raises any worker's error
         assert stores[0].open_counts() == dict.fromkeys(Severity, 0)
+        assert stores[0].schema_state().at_head
     finally:
         for worker_store in stores:
             worker_store.close()
@@ -168,3 +172,72 @@ def test_concurrent_raises_with_one_dedup_key_on_postgres_make_one_alert(
     assert losses == []
     assert len({alert.id for alert in wins}) == 1
     assert len(store.list()) == 1
+
+
+def legacy_store_with_alerts(url: str) -> list[int]:
+    """The pre-migration DDL at `url`, holding an actioned and an open alert with one key."""
+    make_legacy_store(url)
+    with AlertStore(url) as old:
+        closed = drift_alert(old, dedup_key="drift:k")
+        old.action(closed.id, actor="alice")
+        return [closed.id, drift_alert(old, dedup_key="drift:k").id]
+
+
+def test_a_postgres_store_from_before_migrations_is_upgraded_once_by_many_migrators() -> None:
+    with fresh_database("forecastops_alerts_legacy") as url:
+        ids = legacy_store_with_alerts(url)
+        stores = [AlertStore(url) for _ in range(WORKERS)]
+        try:
+            alerts = [stores[0].get(alert_id) for alert_id in ids]
+            with pytest.raises(AlertSchemaError, match="not at the head revision"):
+                stores[0].create_schema()
+            barrier = threading.Barrier(WORKERS)
+
+            def migrate(worker: int) -> str:
+                barrier.wait(timeout=10)
+                return str(stores[worker].migrate())
+
+            with ThreadPoolExecutor(WORKERS) as pool:
+                reports = list(pool.map(migrate, range(WORKERS)))
+
+            upgraded = f"stamped the table from before migrations as {BASELINE_REVISION} and "
+            assert sum(report.startswith(upgraded) for report in reports) == 1, reports
+            assert reports.count(f"already at the head revision {head_revision()}") == WORKERS - 1
+            assert [stores[0].get(alert_id) for alert_id in ids] == alerts
+            assert stores[0].latest("drift:k") == alerts[1]
+            assert LATEST_INDEX in index_names(url)
+            assert stores[0].schema_state().revision == head_revision()
+            assert "alembic_version" not in table_names(url)
+            with stores[0].engine.begin() as connection:
+                connection.execute(text("SET LOCAL enable_seqscan = off"))
+                plan = connection.execute(
+                    text(
+                        f"EXPLAIN SELECT * FROM {TABLE_NAME} WHERE dedup_key = 'drift:k' "
+                        "ORDER BY created_at DESC, id DESC LIMIT 1"
+                    )
+                ).scalars()
+                assert LATEST_INDEX in " ".join(plan)
+        finally:
+            for store in stores:
+                store.close()
+
+
+def test_a_failing_postgres_migration_rolls_back_its_stamp_and_says_why() -> None:
+    with fresh_database("forecastops_alerts_failing") as url:
+        ids = legacy_store_with_alerts(url)
+        with AlertStore(url) as store:
+            with store.engine.begin() as connection:  # in the way of the upgrade's index
+                connection.execute(text(f"CREATE INDEX {LATEST_INDEX} ON {TABLE_NAME} (title)"))
+
+            with pytest.raises(AlertSchemaError) as failed:
+                store.migrate()
+
+            assert f'relation "{LATEST_INDEX}" already exists' in str(failed.value)
+            assert "left as it was (at no revision: a table from before" in str(failed.value)
+            assert VERSION_TABLE not in table_names(url)  # the stamp went with the rollback
+            assert store.schema_state().unversioned
+            with store.engine.begin() as connection:
+                connection.execute(text(f"DROP INDEX {LATEST_INDEX}"))
+            assert store.migrate().changed
+            assert [alert.id for alert in store.list()] == list(reversed(ids))
+            assert store.schema_state().at_head

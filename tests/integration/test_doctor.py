@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from forecastops.alert_migrations import BASELINE_REVISION, head_revision
+from forecastops.alerts import AlertStore
+from tests.alert_races import drift_alert
+from tests.alert_schema import LATEST_INDEX, index_names, make_legacy_store
 from tests.integration.helpers import isolated_env, run
 from tests.integration.postgres import fresh_database
 
@@ -54,23 +58,44 @@ def test_an_embedded_setup_is_healthy_after_fix(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_fresh_postgres_databases_are_not_migrated_until_fixed(
+def test_fresh_postgres_databases_and_an_old_alert_store_are_not_migrated_until_fixed(
     tmp_path: Path, postgres_urls: dict[str, str]
 ) -> None:
+    """Dagster's and MLflow's databases are empty; the alert store's was made by a ForecastOps
+    from before the alert store had migrations, and holds an alert."""
+    alerts_url = postgres_urls["FORECASTOPS_ALERTS_DB_URL"]
+    make_legacy_store(alerts_url)
+    with AlertStore(alerts_url) as old:
+        alert = drift_alert(old)
     env = isolated_env(tmp_path, **postgres_urls)
     before = run(["forecastops", "doctor"], env, timeout=MIGRATION_TIMEOUT_S)
     assert before.returncode == 1
     found = verdicts(before.stdout)
     assert "not migrated (no MLflow schema" in found["MLflow store"], before.stdout
     assert "is not the PostgreSQL instance" in found["Dagster instance (postgres)"]
-    assert "has no forecastops_alerts table yet" in found["alert store"]
+    assert found["alert store"].endswith(
+        "is not at the head revision (at no revision: a table from before versioned "
+        f"migrations, head {head_revision()})"
+    )
+    assert (
+        f"{found['alert store']}\n      fix: back up the database, then run "
+        "`forecastops doctor --fix`\n"
+    ) in before.stdout
 
     fixed = run(["forecastops", "doctor", "--fix"], env, timeout=MIGRATION_TIMEOUT_S)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert all_ok(fixed.stdout), fixed.stdout
+    assert (
+        f"fixed alert store: stamped the table from before migrations as {BASELINE_REVISION} "
+        f"and upgraded it to {head_revision()}\n"
+    ) in fixed.stdout
     found = verdicts(fixed.stdout)
     assert "reachable, schema at head" in found["MLflow store"]
     assert "reachable, schema at head" in found["Dagster instance (postgres)"]
+    assert found["alert store"].endswith(f"reachable, schema at head ({head_revision()})")
+    with AlertStore(alerts_url) as store:
+        assert store.get(alert.id) == alert
+    assert LATEST_INDEX in index_names(alerts_url)
 
 
 @pytest.mark.postgres
@@ -95,7 +120,8 @@ def test_broken_databases_and_an_unwritable_lake_fail_their_items(
     assert "Connection refused" in found["MLflow store"]
     assert found["lake"].startswith(f"FAIL  lake: FORECASTOPS_LAKE_DIR={blocker / 'lake'}")
     assert "could not fix lake" in result.stdout
-    # --fix repaired what it could: the alert table and the landing folder.
+    # --fix repaired what it could: the alert store (created in its empty database) and the
+    # landing folder.
     for healthy in ("settings", "alert store", "landing folder", "code location"):
         assert found[healthy].startswith("OK"), result.stdout
 
