@@ -456,7 +456,7 @@ def run_size(n_series: int, stores: int, days: int, seed: int, policy: CyclePoli
     their_model, theirs = _timed(lambda: _mlforecast_fit(their_history, policy, window_start))
     record("training", ours, theirs)
 
-    threaded_wape = None
+    backtests: dict[str, tuple[Any, pd.DataFrame, pd.DataFrame | None]] = {}
     for step, candidates, objectives in (
         ("backtest", (challenger,), [policy.objective]),
         ("backtest_all", CANDIDATE_NAMES, both_lightgbm),
@@ -468,19 +468,20 @@ def run_size(n_series: int, stores: int, days: int, seed: int, policy: CyclePoli
             partial(_our_backtest, backtest_sales, policy, candidates, workers=1)
         )
         record(f"{step}_one_worker", one_worker, theirs)
+        threaded = None
         if workers > 1:
             threaded, theirs_threaded = _timed(
                 partial(_mlforecast_backtest, frame, policy, objectives, threads=workers)
             )
             record(f"{step}_threaded", ours, theirs_threaded)
-            if step == "backtest":
-                _, threaded_wape, _, _ = _same_rows_wape(
-                    ours_result.predictions, threaded, challenger, challenger
-                )
-        if step == "backtest":
-            our_alone, their_alone = ours_result, theirs_result
-        else:
-            our_all, their_all = ours_result, theirs_result
+        backtests[step] = (ours_result, theirs_result, threaded)
+    our_alone, their_alone, their_alone_threaded = backtests["backtest"]
+    our_all, their_all, _ = backtests["backtest_all"]
+    threaded_wape = (
+        None
+        if their_alone_threaded is None
+        else _same_rows_wape(our_alone.predictions, their_alone_threaded, challenger, challenger)[1]
+    )
 
     _, ours = _timed(lambda: our_model.predict(train_sales, future))
     _, theirs = _timed(lambda: _mlforecast_predict(their_model, their_history, future, policy))
