@@ -48,6 +48,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # --durations: CI logs name the slowest tests, so the suite's time can be watched.
 test: setup browser lint

@@ -123,10 +123,10 @@ def main() -> None:
 
     from forecast_jobs.definitions import defs
     from forecast_jobs.launch import execute_partition_range
-    from forecastops.ingest import build_quality_reports, ingest_days
-    from forecastops.lake import Lake
-    from forecastops.settings import load_settings
-    from forecastops.simulator import SimulationSpec, write_landing_files
+    from forecastops.domain.simulator import SimulationSpec, write_landing_files
+    from forecastops.pipeline.ingest import build_quality_reports, ingest_days
+    from forecastops.stores.lake import Lake
+    from forecastops.stores.settings import load_settings
 
     last = START + timedelta(days=args.days - 1)
     days = [START + timedelta(days=offset) for offset in range(args.days)]

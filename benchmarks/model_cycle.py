@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd
 
-    from forecastops.cycle import CyclePolicy
-    from forecastops.models import LightGBMForecaster
+    from forecastops.domain.forecasters import LightGBMForecaster
+    from forecastops.pipeline.cycle import CyclePolicy
 
 T = TypeVar("T")
 
@@ -113,7 +113,8 @@ def _load() -> str:
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
-# --- mlforecast calendar features (the definitions of forecastops.features) -----------------
+# --- mlforecast calendar features (the definitions of forecastops.domain.features)
+# -----------------
 
 
 @cache
@@ -129,11 +130,11 @@ def _holiday_day_numbers(country: str, first_year: int, last_year: int) -> npt.N
 
 def _calendar_callables(country: str) -> list[Callable[[Any], npt.NDArray[Any]]]:
     """mlforecast date features (one callable per column, named like ours) for ISO week and
-    the holiday features of `forecastops.features`."""
+    the holiday features of `forecastops.domain.features`."""
     import numpy as np
     import pandas as pd
 
-    from forecastops.features import HOLIDAY_DISTANCE_CAP_DAYS
+    from forecastops.domain.features import HOLIDAY_DISTANCE_CAP_DAYS
 
     def neighbours(dates: Any) -> tuple[npt.NDArray[Any], ...]:
         days = pd.DatetimeIndex(dates)
@@ -166,7 +167,7 @@ def _lightgbm_regressor(objective: str, threads: int) -> Any:
     threads (ours: 1; more changes LightGBM's sums, so the trees may differ slightly)."""
     import lightgbm
 
-    from forecastops.models import LightGBMForecaster
+    from forecastops.domain.forecasters import LightGBMForecaster
 
     params = dict(LightGBMForecaster(objective).lightgbm_params)  # type: ignore[arg-type]
     return lightgbm.LGBMRegressor(**{**params, "num_threads": threads})
@@ -274,7 +275,7 @@ def _mlforecast_predict(
 def _mlforecast_backtest(
     frame: pd.DataFrame, policy: CyclePolicy, objectives: list[str], threads: int = 1
 ) -> pd.DataFrame:
-    from forecastops.backtest import BacktestSpec
+    from forecastops.domain.backtest import BacktestSpec
 
     spec = BacktestSpec(policy.backtest_days, policy.horizon, policy.folds)
     with warnings.catch_warnings():
@@ -298,8 +299,8 @@ def _our_backtest(
     candidates: tuple[str, ...],
     workers: int | None = None,
 ) -> Any:
-    from forecastops.backtest import BacktestSpec, run_backtest
-    from forecastops.models import make_forecaster
+    from forecastops.domain.backtest import BacktestSpec, run_backtest
+    from forecastops.domain.forecasters import make_forecaster
 
     spec = BacktestSpec(policy.backtest_days, policy.horizon, policy.folds)
     factories = {
@@ -309,7 +310,7 @@ def _our_backtest(
 
 
 def _our_fit(history: pd.DataFrame, policy: CyclePolicy) -> LightGBMForecaster:
-    from forecastops.models import LightGBMForecaster
+    from forecastops.domain.forecasters import LightGBMForecaster
 
     model = LightGBMForecaster(
         policy.objective,  # type: ignore[arg-type]
@@ -341,7 +342,7 @@ def _same_rows_wape(
     ours: pd.DataFrame, theirs: pd.DataFrame, candidate: str, their_column: str | None
 ) -> tuple[float, float | None, int, tuple[int, int]]:
     """WAPE of our `candidate` and of mlforecast's `their_column` on the rows both scored."""
-    from forecastops.metrics import wape
+    from forecastops.domain.metrics import wape
 
     mine = ours.loc[ours["candidate"] == candidate]
     mine = mine.assign(unique_id=_unique_id(mine)).rename(columns={"date": "ds"})
@@ -354,7 +355,7 @@ def _same_rows_wape(
 
 
 def _simulate(n_series: int, stores: int, days: int, seed: int) -> pd.DataFrame:
-    from forecastops.simulator import SimulationSpec, simulate_sales
+    from forecastops.domain.simulator import SimulationSpec, simulate_sales
 
     if n_series % stores:
         raise ValueError(f"--sizes {n_series} is not a multiple of --stores {stores}.")
@@ -376,7 +377,7 @@ def wape_by_seed(
     import numpy as np
     import pandas as pd
 
-    from forecastops.models import OBJECTIVES
+    from forecastops.domain.forecasters import OBJECTIVES
 
     names = [f"lightgbm_{objective}" for objective in OBJECTIVES]
     lines = [
@@ -414,9 +415,9 @@ def run_size(n_series: int, stores: int, days: int, seed: int, policy: CyclePoli
     """Simulate `n_series` series and time every step of both setups."""
     import pandas as pd
 
-    from forecastops.backtest import default_workers
-    from forecastops.features import build_training_frame
-    from forecastops.models import CANDIDATE_NAMES, future_frame
+    from forecastops.domain.backtest import default_workers
+    from forecastops.domain.features import build_training_frame
+    from forecastops.domain.forecasters import CANDIDATE_NAMES, future_frame
 
     load_before = _load()
     sales = _simulate(n_series, stores, days, seed)
@@ -654,7 +655,7 @@ def main() -> None:
 
     from importlib.metadata import version
 
-    from forecastops.cycle import CyclePolicy
+    from forecastops.pipeline.cycle import CyclePolicy
 
     policy = CyclePolicy()
     print("## Model cycle: ForecastOps vs Nixtla mlforecast\n")

@@ -14,13 +14,13 @@ import dagster as dg
 from resources.alerts import AlertStoreResource
 
 if TYPE_CHECKING:
-    from forecastops.alerts import AlertLink
-    from forecastops.pipeline_alerts import AlertDraft
+    from forecastops.domain.alerts import AlertLink
+    from forecastops.pipeline.alerts import AlertDraft
 
 
 def run_links(context: dg.AssetExecutionContext, asset: str) -> "list[AlertLink]":
     """The run that produced the signal and the asset's page in the Dagster UI."""
-    from forecastops.pipeline_alerts import dagster_asset_link, dagster_run_link
+    from forecastops.pipeline.alerts import dagster_asset_link, dagster_run_link
 
     return [dagster_run_link(context.run_id), dagster_asset_link(asset)]
 
@@ -33,7 +33,7 @@ def record_alerts(
     """Raise the drafts (None entries are skipped) and return check-result metadata naming the
     alerts: `alert_ids` and `alerts` (how to show each), or `alert_not_recorded` with the
     store's error. Empty when there is nothing to raise."""
-    from forecastops.alerts import AlertStoreConfigError, AlertStoreUnavailableError
+    from forecastops.stores.alerts.identity import AlertStoreConfigError, AlertStoreUnavailableError
 
     wanted = [draft for draft in drafts if draft is not None]
     if not wanted:

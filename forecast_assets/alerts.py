@@ -13,7 +13,7 @@ import dagster as dg
 from resources.alerts import AlertStoreResource
 
 if TYPE_CHECKING:
-    from forecastops.alerts import Alert
+    from forecastops.domain.alerts import Alert
 
 CRITICAL_CHECK = "no_critical_alerts"
 MAX_ALERTS_LISTED = 50
@@ -34,7 +34,7 @@ TABLE_COLUMNS = ("id", "severity", "type", "title", "subject", "created_at", "st
 def open_alerts(alert_store: AlertStoreResource) -> dg.MaterializeResult:
     """The open (unread or read) alerts, critical first, then newest first: counts per severity
     and a table (id, severity, type, title, subject, created_at, status)."""
-    from forecastops.alert_kinds import SEVERITIES_WORST_FIRST, Severity
+    from forecastops.domain.alerts import SEVERITIES_WORST_FIRST, Severity
 
     store = alert_store.store
     counts = store.open_counts()

@@ -10,14 +10,14 @@ import dagster as dg
 from forecast_assets.alerting import record_alerts, run_links
 from forecast_assets.metadata import column_schema, markdown_table
 from forecast_assets.partitions import daily_partitions, partition_days
-from forecastops.settings import load_settings
+from forecastops.stores.settings import load_settings
 from resources.alerts import AlertStoreResource
 from resources.storage import LakeStorage, LandingSalesSource
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from forecastops.ingest import DayIngest
+    from forecastops.pipeline.ingest import DayIngest
 
 CONTRACT_CHECK = "sales_contract"
 EXTRA_COLUMNS_CHECK = "no_unexpected_columns"
@@ -71,8 +71,8 @@ def raw_sales(
 ) -> dg.MaterializeResult:
     """Each day's landing file, validated against the contract and stored in the lake. Each
     rejected day raises a critical contract_break alert."""
-    from forecastops.ingest import ingest_days
-    from forecastops.pipeline_alerts import contract_break_alerts
+    from forecastops.pipeline.alerts import contract_break_alerts
+    from forecastops.pipeline.ingest import ingest_days
 
     try:
         outcomes = ingest_days(storage.lake, landing.path, partition_days(context))
@@ -204,7 +204,7 @@ def sales_quality_report(
     new and vanished series; stored in the lake (`forecastops quality --date D` prints it)."""
     import pandas as pd
 
-    from forecastops.ingest import build_quality_reports
+    from forecastops.pipeline.ingest import build_quality_reports
 
     try:
         reports = build_quality_reports(storage.lake, partition_days(context), config.history_days)

@@ -37,7 +37,7 @@ def sales_features(
 ) -> dg.MaterializeResult:
     """The modelling table of the training window ending at the cutoff: lags, rolling stats,
     calendar, price and promotion features (only contract-valid days feed it)."""
-    from forecastops.cycle import build_features
+    from forecastops.pipeline.cycle import build_features
 
     table, version, sha = build_features(storage.lake, _cutoff(context), retrain.policy)
     return dg.MaterializeResult(
@@ -67,10 +67,10 @@ def challenger_model(
     new version of the registered model with the alias `challenger`. The run also keeps the
     exact training snapshot (Parquet) and the in-sample `train_wape`, so `forecastops
     reproduce --version N` can refit the version and check it."""
-    from forecastops.cycle import data_sha256, history_until
-    from forecastops.features import feature_set_version
-    from forecastops.models import LightGBMForecaster
-    from forecastops.operations import (
+    from forecastops.domain.features import feature_set_version
+    from forecastops.domain.forecasters import LightGBMForecaster
+    from forecastops.pipeline.cycle import data_sha256, history_until
+    from forecastops.pipeline.operations import (
         TRAIN_WAPE_METRIC,
         TRAINING_DATA_ARTIFACT,
         TRAINING_DATA_FILE,
@@ -155,8 +155,8 @@ def backtest(
     """Rolling-origin backtest of every candidate family (seasonal naive, moving average,
     LightGBM tweedie and poisson): WAPE, MAE, RMSE, bias, MASE per series, store, product and
     overall, a ranking with why the winner won, interval coverage and a plot."""
-    from forecastops.backtest import plot_backtest
-    from forecastops.cycle import run_cycle_backtest
+    from forecastops.domain.backtest import plot_backtest
+    from forecastops.pipeline.cycle import run_cycle_backtest
 
     cutoff, policy = _cutoff(context), retrain.policy
     result, ranking = run_cycle_backtest(storage.lake, cutoff, policy)
@@ -212,11 +212,16 @@ def promotion_decision(
     champion is drifting (see docs/promotion.md). A failed gate is a warning, not a failure.
     A promotion raises an info alert; a drift-triggered retrain that the gate refuses raises a
     warning."""
-    from forecastops.cycle import BACKTEST_TABLE, gate_input, record_decision, same_configuration
-    from forecastops.monitoring import champion_health
-    from forecastops.pipeline_alerts import mlflow_version_link, promotion_alert
-    from forecastops.promotion import decide_promotion
-    from forecastops.triggers import TRIGGER_TAG
+    from forecastops.domain.promotion import decide_promotion
+    from forecastops.domain.runs import TRIGGER_TAG
+    from forecastops.pipeline.alerts import mlflow_version_link, promotion_alert
+    from forecastops.pipeline.cycle import (
+        BACKTEST_TABLE,
+        gate_input,
+        record_decision,
+        same_configuration,
+    )
+    from forecastops.pipeline.monitoring import champion_health
 
     cutoff, policy = _cutoff(context), retrain.policy
     registry = mlflow_registry.registry
@@ -296,7 +301,7 @@ def forecasts(
 ) -> dg.MaterializeResult:
     """The champion's P10/P50/P90 forecast for every series over the next horizon; each row
     names its model version, feature set, training data hash and Dagster run."""
-    from forecastops.cycle import make_forecasts
+    from forecastops.pipeline.cycle import make_forecasts
 
     cutoff, policy = _cutoff(context), retrain.policy
     registry = mlflow_registry.registry

@@ -45,9 +45,9 @@ def drift_score(
     normed Wasserstein for numeric features, PSI for categorical ones), null-rate drift per
     column and a target-shift proxy on units sold; per-feature scores are stored in the lake.
     An alarm raises a data_drift alert recommending a retrain of the day."""
-    from forecastops.drift import DriftPolicy
-    from forecastops.monitoring import reference_for, score_drift
-    from forecastops.pipeline_alerts import data_drift_alert, mlflow_version_link
+    from forecastops.domain.drift import DriftPolicy
+    from forecastops.pipeline.alerts import data_drift_alert, mlflow_version_link
+    from forecastops.pipeline.monitoring import reference_for, score_drift
 
     day = date.fromisoformat(context.partition_key)
     policy = retrain.policy
@@ -126,16 +126,16 @@ def model_health(
     open alerts."""
     import json
 
-    from forecastops.monitoring import (
+    from forecastops.domain.performance import PerformancePolicy
+    from forecastops.pipeline.alerts import performance_drift_alert
+    from forecastops.pipeline.incident_report import open_alert_counts
+    from forecastops.pipeline.monitoring import (
         DRIFT_TABLE,
         performance_history,
         plot_performance_trend,
         score_performance,
     )
-    from forecastops.operations import registry_status
-    from forecastops.performance import PerformancePolicy
-    from forecastops.pipeline_alerts import performance_drift_alert
-    from forecastops.reports import open_alert_counts
+    from forecastops.pipeline.operations import registry_status
 
     day = date.fromisoformat(context.partition_key)
     registry, lake = mlflow_registry.registry, storage.lake

@@ -6,7 +6,7 @@ from datetime import date
 
 import dagster as dg
 
-from forecastops.settings import load_settings
+from forecastops.stores.settings import load_settings
 
 _settings = load_settings()
 

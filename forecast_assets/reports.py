@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from forecast_assets.monitoring import drift_score, model_health
-from forecast_jobs.run_history import recent_runs
+from forecast_assets.run_history import recent_runs
 from resources.alerts import AlertStoreResource
 from resources.mlflow_registry import MlflowRegistry
 from resources.storage import LakeStorage, ReportsFolder
@@ -33,7 +33,11 @@ def incident_report(
     """Model health (champion/challenger, realized MAE/WAPE over 7 days, trend, performance
     class), the newest drift score, the open alerts, the newest runs and the newest promotions,
     written as Markdown and CSV under `$FORECASTOPS_HOME/reports/`."""
-    from forecastops.reports import build_incident_report, report_stem, write_atomically
+    from forecastops.pipeline.incident_report import (
+        build_incident_report,
+        report_stem,
+        write_atomically,
+    )
 
     generated_at = datetime.now(UTC)
     report = build_incident_report(

@@ -24,7 +24,7 @@ from forecast_jobs.schedules import (
     daily_ingest_schedule,
     weekly_backtest_schedule,
 )
-from forecastops.settings import ENV_PREFIX, Settings, load_settings
+from forecastops.stores.settings import ENV_PREFIX, Settings, load_settings
 from resources.alerts import AlertStoreResource
 from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
 from resources.storage import LakeStorage, LandingSalesSource, ReportsFolder

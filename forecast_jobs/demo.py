@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from forecastops.settings import Settings, SettingsError, load_settings
+from forecastops.domain.runs import DAILY_CYCLE_JOB, INGEST_JOB, RETRAIN_JOB
+from forecastops.stores.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
-    from forecastops.simulator import SimulationSpec
+    from forecastops.domain.simulator import SimulationSpec
 
 DEMO_DAYS = 365
 DEMO_STORES = 5
@@ -49,7 +50,7 @@ def _migrate_alert_store(settings: Settings) -> str | None:
     """Set up the alert store as `forecastops doctor --fix` would: create it, or upgrade one an
     older checkout made (runs and sensors only create an empty store, they never migrate).
     What was done, or None when it was already at head."""
-    from forecastops.alerts import AlertStore
+    from forecastops.stores.alerts.store import AlertStore
 
     with AlertStore(settings.alerts_url) as store:
         report = store.migrate()
@@ -64,11 +65,11 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
 
     from forecast_jobs.instance import prepare_dagster_home
     from forecast_jobs.launch import execute_partition_range
-    from forecastops.cycle import FORECASTS_TABLE
-    from forecastops.ingest import CONTRACT_TABLE
-    from forecastops.lake import Lake
-    from forecastops.registry import ModelRegistry
-    from forecastops.simulator import SimulationSpec, write_landing_files
+    from forecastops.domain.simulator import SimulationSpec, write_landing_files
+    from forecastops.pipeline.cycle import FORECASTS_TABLE
+    from forecastops.pipeline.ingest import CONTRACT_TABLE
+    from forecastops.stores.lake import Lake
+    from forecastops.stores.registry import ModelRegistry
 
     os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
     migrated = _migrate_alert_store(settings)
@@ -91,10 +92,10 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
 
     with dg.DagsterInstance.get() as instance:
         result = execute_partition_range(
-            defs.resolve_job_def("ingest_job"), first, last, instance, raise_on_error=False
+            defs.resolve_job_def(INGEST_JOB), first, last, instance, raise_on_error=False
         )
         retrain = (
-            defs.resolve_job_def("retrain_job").execute_in_process(
+            defs.resolve_job_def(RETRAIN_JOB).execute_in_process(
                 instance=instance, partition_key=last.isoformat(), raise_on_error=False
             )
             if result.success
@@ -175,9 +176,9 @@ def drift_triggered_retrain(settings: Settings, spec: SimulationSpec, newest: da
 
     from forecast_jobs.definitions import defs
     from forecast_jobs.launch import execute_partition_range, tick_sensor_in_process
-    from forecastops.alerts import AlertStore
-    from forecastops.simulator import DriftScenario, write_landing_files
-    from forecastops.triggers import ALERT_IDS_TAG, REASON_TAG, TOP_DRIFTED_TAG, TRIGGER_TAG
+    from forecastops.domain.runs import ALERT_IDS_TAG, REASON_TAG, TOP_DRIFTED_TAG, TRIGGER_TAG
+    from forecastops.domain.simulator import DriftScenario, write_landing_files
+    from forecastops.stores.alerts.store import AlertStore
 
     drift_start = spec.end + timedelta(days=1)
     drifted = replace(
@@ -193,17 +194,17 @@ def drift_triggered_retrain(settings: Settings, spec: SimulationSpec, newest: da
         # drifted days in one run and runs the cycle on the newest, sparing a retrain per day.
         runs = [
             execute_partition_range(
-                defs.resolve_job_def("ingest_job"),
+                defs.resolve_job_def(INGEST_JOB),
                 drift_start,
                 newest - timedelta(days=1),
                 instance,
                 raise_on_error=False,
             ),
-            defs.resolve_job_def("daily_cycle_job").execute_in_process(
+            defs.resolve_job_def(DAILY_CYCLE_JOB).execute_in_process(
                 instance=instance, partition_key=newest.isoformat(), raise_on_error=False
             ),
         ]
-        for name, run in zip(("ingest_job", "daily_cycle_job"), runs, strict=True):
+        for name, run in zip((INGEST_JOB, DAILY_CYCLE_JOB), runs, strict=True):
             typer.echo(f"{name} run {run.run_id}: {_verdict(run.success)}")
         if not all(run.success for run in runs):
             return False
@@ -240,7 +241,7 @@ def _verdict(success: bool) -> str:
 
 
 def main() -> None:
-    from forecastops.alerts import AlertStoreUnavailableError
+    from forecastops.stores.alerts.identity import AlertStoreUnavailableError
 
     try:
         run_demo(load_settings())

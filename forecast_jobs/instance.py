@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from forecastops.settings import MANAGED_MARKER, REPO_ROOT, Settings
+from forecastops.stores.settings import MANAGED_MARKER, REPO_ROOT, Settings
 
 INSTANCE_TEMPLATES = {
     "embedded": REPO_ROOT / "dagster.yaml",

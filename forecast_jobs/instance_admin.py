@@ -18,7 +18,7 @@ from dagster_postgres.run_storage import run_storage
 from dagster_postgres.utils import pg_alembic_config
 
 from forecast_jobs.instance import prepare_dagster_home
-from forecastops.settings import load_settings
+from forecastops.stores.settings import load_settings
 
 
 def storage_head_revision() -> str:

@@ -15,6 +15,7 @@ from forecast_assets.model import (
 from forecast_assets.monitoring import drift_score, model_health
 from forecast_assets.partitions import daily_partitions
 from forecast_assets.reports import incident_report
+from forecastops.domain.runs import DAILY_CYCLE_JOB, INGEST_JOB, RETRAIN_JOB, WEEKLY_BACKTEST_JOB
 
 INGEST_ASSETS = (raw_sales, sales_quality_report)
 RETRAIN_ASSETS = (sales_features, challenger_model, backtest, promotion_decision, forecasts)
@@ -23,14 +24,14 @@ MONITORING_ASSETS = (drift_score, model_health, incident_report)
 at the end of each daily cycle run (Dagster 1.13 allows both kinds in one asset job)."""
 
 ingest_job = dg.define_asset_job(
-    "ingest_job",
+    INGEST_JOB,
     selection=dg.AssetSelection.assets(*INGEST_ASSETS),
     partitions_def=daily_partitions,
     description="Ingest a day's landing file: raw_sales (contract checked) and its quality report.",
 )
 
 retrain_job = dg.define_asset_job(
-    "retrain_job",
+    RETRAIN_JOB,
     selection=dg.AssetSelection.assets(*RETRAIN_ASSETS),
     partitions_def=daily_partitions,
     description="The retrain cycle for one cutoff day: features -> challenger -> backtest -> "
@@ -38,7 +39,7 @@ retrain_job = dg.define_asset_job(
 )
 
 daily_cycle_job = dg.define_asset_job(
-    "daily_cycle_job",
+    DAILY_CYCLE_JOB,
     selection=dg.AssetSelection.assets(*INGEST_ASSETS, *RETRAIN_ASSETS, *MONITORING_ASSETS),
     partitions_def=daily_partitions,
     description="The whole day: ingest, the retrain cycle with its promotion gate, forecasts, "
@@ -46,7 +47,7 @@ daily_cycle_job = dg.define_asset_job(
 )
 
 weekly_backtest_job = dg.define_asset_job(
-    "weekly_backtest_job",
+    WEEKLY_BACKTEST_JOB,
     selection=dg.AssetSelection.assets(backtest),
     partitions_def=daily_partitions,
     description="The full rolling-origin backtest of every candidate family at the latest day.",

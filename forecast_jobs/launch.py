@@ -7,6 +7,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
+from forecastops.domain.runs import (
+    DAGSTER_PARTITION_RANGE_END_TAG,
+    DAGSTER_PARTITION_RANGE_START_TAG,
+    DAGSTER_RUN_KEY_TAG,
+    DAGSTER_SENSOR_NAME_TAG,
+)
+
 if TYPE_CHECKING:
     import dagster as dg
 
@@ -21,17 +28,13 @@ def execute_partition_range(
     """Execute `job` in this process for the days `first`..`last` as one single-run backfill."""
     # The range tags are how Dagster itself marks a single-run backfill; there is no public
     # argument for a partition range on execute_in_process.
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
 
     return job.execute_in_process(
         instance=instance,
         raise_on_error=raise_on_error,
         tags={
-            ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
-            ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
+            DAGSTER_PARTITION_RANGE_START_TAG: first.isoformat(),
+            DAGSTER_PARTITION_RANGE_END_TAG: last.isoformat(),
         },
     )
 
@@ -53,7 +56,6 @@ def tick_sensor_in_process(
     would add, so the run history shows it as the sensor's run. For the demo and tests; the
     daemon ticks sensors in a deployment (and keeps their cursors, which this does not)."""
     import dagster as dg
-    from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 
     sensor = defs.resolve_sensor_def(sensor_name)
     outcome = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
@@ -67,8 +69,8 @@ def tick_sensor_in_process(
             partition_key=request.partition_key,
             tags={
                 **request.tags,
-                SENSOR_NAME_TAG: sensor_name,
-                **({RUN_KEY_TAG: request.run_key} if request.run_key else {}),
+                DAGSTER_SENSOR_NAME_TAG: sensor_name,
+                **({DAGSTER_RUN_KEY_TAG: request.run_key} if request.run_key else {}),
             },
             raise_on_error=False,
         )

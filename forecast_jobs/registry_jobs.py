@@ -1,6 +1,7 @@
 """Promote and roll back from the Dagster launchpad: op jobs over the `mlflow_registry` resource.
 
-The same rules as `forecastops promote` / `forecastops rollback` (`forecastops.operations`); the
+The same rules as `forecastops promote` / `forecastops rollback`
+(`forecastops.pipeline.operations`); the
 launchpad's run config is the confirmation, e.g.
 
     ops:
@@ -21,11 +22,12 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
+from forecastops.domain.runs import KIND_TAG, PROMOTE_MODEL_JOB, ROLLBACK_MODEL_JOB
 from resources.mlflow_registry import MlflowRegistry
 
 if TYPE_CHECKING:
-    from forecastops.operations import AliasPlan
-    from forecastops.registry import ModelRegistry
+    from forecastops.pipeline.operations import AliasPlan
+    from forecastops.stores.registry import ModelRegistry
 
 PROMOTE_OP = "promote_model"
 ROLLBACK_OP = "rollback_model"
@@ -59,8 +61,8 @@ class RollbackConfig(dg.Config):
 def _failures(op_name: str) -> Iterator[None]:
     """Turn the core's refusals and registry failures into a `dagster.Failure` that names the
     config field at fault (`ops.<op>.config.<field>`)."""
-    from forecastops.operations import OperationRefused
-    from forecastops.registry import RegistryError
+    from forecastops.pipeline.operations import OperationRefused
+    from forecastops.stores.registry import RegistryError
 
     try:
         yield
@@ -79,7 +81,7 @@ def _move(
 ) -> None:
     """Plan, log and apply an alias move as `dagster:<run_id>`; the op's output metadata says
     what moved. Call inside `_failures`."""
-    from forecastops.operations import apply_plan
+    from forecastops.pipeline.operations import apply_plan
 
     plan = make_plan()
     context.log.info(plan.summary)
@@ -103,7 +105,7 @@ def _move(
 def promote_model(
     context: dg.OpExecutionContext, config: PromoteConfig, mlflow_registry: MlflowRegistry
 ) -> None:
-    from forecastops.operations import check_reason, plan_promotion
+    from forecastops.pipeline.operations import check_reason, plan_promotion
 
     with _failures(PROMOTE_OP):
         reason = check_reason(config.reason, "")
@@ -123,7 +125,7 @@ def promote_model(
 def rollback_model(
     context: dg.OpExecutionContext, config: RollbackConfig, mlflow_registry: MlflowRegistry
 ) -> None:
-    from forecastops.operations import check_reason, plan_rollback
+    from forecastops.pipeline.operations import check_reason, plan_rollback
 
     with _failures(ROLLBACK_OP):
         reason = check_reason(config.reason, "")
@@ -132,18 +134,20 @@ def rollback_model(
 
 
 @dg.job(
+    name=PROMOTE_MODEL_JOB,
     description="Promote a model version to champion from the launchpad: config version, force, "
     "reason. Refuses an unknown version, and one without a passed backtest unless force.",
-    tags={"forecastops/kind": "registry"},
+    tags={KIND_TAG: "registry"},
 )
 def promote_model_job() -> None:
     promote_model()
 
 
 @dg.job(
+    name=ROLLBACK_MODEL_JOB,
     description="Roll the champion back to the previous champion of the alias history: config "
     "reason. Refuses when there is no previous champion.",
-    tags={"forecastops/kind": "registry"},
+    tags={KIND_TAG: "registry"},
 )
 def rollback_model_job() -> None:
     rollback_model()

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from forecast_jobs.jobs import daily_cycle_job, ingest_job, weekly_backtest_job
-from forecastops.settings import load_settings
+from forecastops.stores.settings import load_settings
 
 _settings = load_settings()
 _ingest_time = _settings.ingest_time

@@ -1,4 +1,5 @@
-"""The alert store (`forecastops.alerts`) as a Dagster resource, for assets and sensors."""
+"""The alert store (`forecastops.stores.alerts.store`) as a Dagster resource, for assets and
+sensors."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 if TYPE_CHECKING:
-    from forecastops.alerts import AlertStore
+    from forecastops.stores.alerts.store import AlertStore
 
 _STORES: dict[tuple[int, str], AlertStore] = {}
 _STORES_LOCK = threading.Lock()
@@ -33,7 +34,7 @@ class AlertStoreResource(dg.ConfigurableResource):
         with _STORES_LOCK:
             store = _STORES.get(key)
             if store is None:
-                from forecastops.alerts import AlertStore  # SQLAlchemy loads on first use only
+                from forecastops.stores.alerts.store import AlertStore
 
                 store = AlertStore(self.url)
                 store.create_schema()

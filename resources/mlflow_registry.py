@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 if TYPE_CHECKING:
-    from forecastops.cycle import CyclePolicy
-    from forecastops.registry import ModelRegistry
+    from forecastops.pipeline.cycle import CyclePolicy
+    from forecastops.stores.registry import ModelRegistry
 
 
 class MlflowRegistry(dg.ConfigurableResource):
@@ -26,7 +26,7 @@ class MlflowRegistry(dg.ConfigurableResource):
 
     @property
     def registry(self) -> ModelRegistry:
-        from forecastops.registry import ModelRegistry  # mlflow loads on first use only
+        from forecastops.stores.registry import ModelRegistry  # mlflow loads on first use only
 
         return ModelRegistry(
             self.tracking_uri,
@@ -50,8 +50,8 @@ class RetrainPolicy(dg.ConfigurableResource):
 
     @property
     def policy(self) -> CyclePolicy:
-        from forecastops.cycle import CyclePolicy
-        from forecastops.promotion import PromotionPolicy
+        from forecastops.domain.promotion import PromotionPolicy
+        from forecastops.pipeline.cycle import CyclePolicy
 
         return CyclePolicy(
             window_days=self.window_days,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 if TYPE_CHECKING:
-    from forecastops.lake import Lake
+    from forecastops.stores.lake import Lake
 
 
 class LakeStorage(dg.ConfigurableResource):
@@ -18,7 +18,9 @@ class LakeStorage(dg.ConfigurableResource):
 
     @property
     def lake(self) -> Lake:
-        from forecastops.lake import Lake  # pandas loads on first use, not with the code location
+        from forecastops.stores.lake import (
+            Lake,  # pandas loads on first use, not with the code location
+        )
 
         return Lake(Path(self.root))
 

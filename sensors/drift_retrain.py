@@ -2,12 +2,12 @@
 
 It only reads what drift_score and model_health stored (sensor ticks time out at 60 s); the
 rules (hysteresis, cooldown, no retrain from a day that broke the contract) are
-`forecastops.triggers.decide_retrain`.
+`forecastops.domain.triggers.decide_retrain`.
 
 The drift alerts the monitoring assets raised for that day (data drift, performance drift)
 recommend that same retrain, and approving one (`forecastops alerts action ID --approve`)
 queues it. So before requesting the retrain the sensor reads the day's drift alerts
-(`forecastops.triggers.defer_to_approvals`):
+(`forecastops.domain.triggers.defer_to_approvals`):
 
 - every one of them (dismissed ones aside) already approved by an operator: the retrain is
   queued already, so it requests nothing. Its skip reason names the alerts and who approved
@@ -28,20 +28,25 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from forecast_jobs.jobs import retrain_job
-from forecastops.triggers import ALERT_IDS_TAG, REASON_TAG, TOP_DRIFTED_TAG, TRIGGER_TAG
+from forecastops.domain.runs import (
+    ALERT_IDS_TAG,
+    REASON_TAG,
+    RETRAIN_JOB,
+    TOP_DRIFTED_TAG,
+    TRIGGER_TAG,
+)
 from resources.alerts import AlertStoreResource
 from resources.storage import LakeStorage
 
 if TYPE_CHECKING:
-    from forecastops.alerts import Alert
+    from forecastops.domain.alerts import Alert
 
 TICK_INTERVAL_SECONDS = 300
 SENSOR_ACTOR = "dagster:drift_retrain_sensor"
 
 
 @dg.sensor(
-    job=retrain_job,
+    job_name=RETRAIN_JOB,
     minimum_interval_seconds=TICK_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Retrains the latest day when its drift score or the champion's accuracy "
@@ -52,13 +57,13 @@ SENSOR_ACTOR = "dagster:drift_retrain_sensor"
 def drift_retrain_sensor(
     context: dg.SensorEvaluationContext, storage: LakeStorage, alert_store: AlertStoreResource
 ) -> dg.SensorResult | dg.SkipReason:
-    from forecastops.monitoring import latest_signals
-    from forecastops.triggers import (
+    from forecastops.domain.triggers import (
         TriggerPolicy,
         TriggerState,
         decide_retrain,
         defer_to_approvals,
     )
+    from forecastops.pipeline.monitoring import latest_signals
 
     signals = latest_signals(storage.lake)
     if signals is None:
@@ -98,8 +103,8 @@ def _day_drift_alerts(
 ) -> "list[Alert]":
     """The newest alert of each drift alert key of `day` (whatever its status); none when the
     store fails (logged): the retrain matters more than the alerts' bookkeeping."""
-    from forecastops.alerts import AlertStoreConfigError, AlertStoreUnavailableError
-    from forecastops.pipeline_alerts import DRIFT_ALERT_ASSETS, drift_alert_key
+    from forecastops.pipeline.alerts import DRIFT_ALERT_ASSETS, drift_alert_key
+    from forecastops.stores.alerts.identity import AlertStoreConfigError, AlertStoreUnavailableError
 
     try:
         store = alert_store.store
@@ -120,11 +125,8 @@ def _action_open_alerts(
     """Action the open ones of `alerts` (notes: the run key) and return them. One an operator
     closed in the meantime is skipped (logged); a store that fails is logged and the retrain
     goes ahead."""
-    from forecastops.alerts import (
-        AlertStoreConfigError,
-        AlertStoreUnavailableError,
-        AlertTransitionError,
-    )
+    from forecastops.stores.alerts.identity import AlertStoreConfigError, AlertStoreUnavailableError
+    from forecastops.stores.alerts.store import AlertTransitionError
 
     notes = (
         f"Retrain of {day} requested by drift_retrain_sensor (run key {run_key}, run tag "

@@ -9,22 +9,19 @@ anyway, so that failure is not alerted on later.
 
 # No `from __future__ import annotations`: Dagster reads the `alert_store` annotation at
 # definition time to supply the resource. The alert store (SQLAlchemy) loads inside the body.
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 
 import dagster as dg
 
-# Dagster's own run tags (there is no public name for them), as in forecast_jobs.launch.
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    BACKFILL_ID_TAG,
-    PARTITION_NAME_TAG,
+from forecastops.domain.runs import (
+    DAGSTER_BACKFILL_TAG,
+    DAGSTER_PARTITION_TAG,
+    RETRAIN_JOB,
+    run_partition,
 )
-
 from resources.alerts import AlertStoreResource
 
 RUN_FAILURE_SENSOR = "run_failure_alerts"
-RETRAIN_JOB = "retrain_job"
 MAX_ERROR_CHARS = 1500
 """Longest error text quoted per failed step; the run page has the whole stack trace."""
 MAX_ASSETS_NAMED = 5
@@ -39,7 +36,8 @@ MAX_ASSETS_NAMED = 5
 def run_failure_alerts(
     context: dg.RunFailureSensorContext, alert_store: AlertStoreResource
 ) -> None:
-    from forecastops.alerts import KEY_MAX_CHARS, TITLE_MAX_CHARS, AlertType, Severity
+    from forecastops.domain.alerts import AlertType, Severity
+    from forecastops.stores.alerts.store import KEY_MAX_CHARS, TITLE_MAX_CHARS
 
     run = context.dagster_run
     partition = run_partition(run.tags)
@@ -51,27 +49,16 @@ def run_failure_alerts(
             f"{what} failed" + (f" for partition {partition}" if partition else ""), TITLE_MAX_CHARS
         ),
         message=failure_message(context, what, partition),
-        links=run_links(run.run_id, run.tags.get(BACKFILL_ID_TAG)),
+        links=run_links(run.run_id, run.tags.get(DAGSTER_BACKFILL_TAG)),
         subject=_cut(f"{what}/{partition}" if partition else what, KEY_MAX_CHARS),
         dedup_key=f"run_failure:{run.run_id}",
         recommendation=(
             {"action": "retrain", "partition": partition}
-            if run.job_name == RETRAIN_JOB and run.tags.get(PARTITION_NAME_TAG)
+            if run.job_name == RETRAIN_JOB and run.tags.get(DAGSTER_PARTITION_TAG)
             else None
         ),
     )
     context.log.info(f"Alert {alert.id} ({alert.status}): {alert.title}")
-
-
-def run_partition(tags: Mapping[str, str]) -> str | None:
-    """The run's partition (`2025-03-01`), its range for a single-run backfill
-    (`2025-01-01...2025-01-31`), or None."""
-    if PARTITION_NAME_TAG in tags:
-        return tags[PARTITION_NAME_TAG]
-    start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
-    if start and end:
-        return start if start == end else f"{start}...{end}"
-    return None
 
 
 def run_label(job_name: str, asset_selection: Collection[dg.AssetKey] | None) -> str:
@@ -86,7 +73,7 @@ def run_label(job_name: str, asset_selection: Collection[dg.AssetKey] | None) ->
 
 def run_links(run_id: str, backfill_id: str | None) -> list[dict[str, str]]:
     """The run's page in the Dagster UI (and its backfill's), relative to the UI's address."""
-    from forecastops.pipeline_alerts import dagster_run_link
+    from forecastops.pipeline.alerts import dagster_run_link
 
     links = [dagster_run_link(run_id).to_dict()]
     if backfill_id:

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from forecastops.alerts import Alert, AlertStore, AlertTransitionError, AlertType, Severity
+from forecastops.domain.alerts import Alert, AlertType, Severity
+from forecastops.stores.alerts.store import AlertStore, AlertTransitionError
 
 WORKERS = 8
 

@@ -12,11 +12,11 @@ import dagster as dg
 import pandas as pd
 
 from forecast_assets.model import challenger_model, sales_features
-from forecastops.cycle import FORECASTS_TABLE
-from forecastops.ingest import RAW_SALES_TABLE
-from forecastops.lake import Lake
-from forecastops.registry import CHAMPION, ModelRegistry
-from forecastops.simulator import SimulationSpec, simulate_sales
+from forecastops.domain.simulator import SimulationSpec, simulate_sales
+from forecastops.pipeline.cycle import FORECASTS_TABLE
+from forecastops.pipeline.ingest import RAW_SALES_TABLE
+from forecastops.stores.lake import Lake
+from forecastops.stores.registry import CHAMPION, ModelRegistry
 from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
 from resources.storage import LakeStorage
 

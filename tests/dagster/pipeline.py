@@ -9,8 +9,8 @@ import dagster as dg
 
 from forecast_jobs.definitions import build_definitions
 from forecast_jobs.launch import execute_partition_range
-from forecastops.settings import ENV_PREFIX, Settings
-from forecastops.simulator import DriftScenario, SimulationSpec, write_landing_files
+from forecastops.domain.simulator import DriftScenario, SimulationSpec, write_landing_files
+from forecastops.stores.settings import ENV_PREFIX, Settings
 
 SMALL_CYCLE = {
     "training_window_days": 60,

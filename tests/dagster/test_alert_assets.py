@@ -11,7 +11,8 @@ import dagster as dg
 import pytest
 
 from forecast_assets.alerts import CRITICAL_CHECK, MAX_ALERTS_LISTED, open_alerts
-from forecastops.alerts import AlertStore, AlertType, Severity
+from forecastops.domain.alerts import AlertType, Severity
+from forecastops.stores.alerts.store import AlertStore
 from resources.alerts import AlertStoreResource
 from tests.conftest import REPO_ROOT
 

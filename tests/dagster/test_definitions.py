@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from forecast_jobs.definitions import build_resources, defs
-from forecastops.settings import Settings
+from forecastops.stores.settings import Settings
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -8,12 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from forecastops.alerts import Alert, AlertStatus, AlertStore, Severity
-from forecastops.ingest import CONTRACT_TABLE
-from forecastops.lake import Lake
-from forecastops.monitoring import DRIFT_TABLE
-from forecastops.pipeline_alerts import drift_alert_key, retrain_recommendation
-from forecastops.triggers import (
+from forecastops.domain.alerts import Alert, AlertStatus, Severity
+from forecastops.domain.triggers import (
     ALERT_IDS_TAG,
     DATA_DRIFT,
     PERFORMANCE_DRIFT,
@@ -21,6 +17,11 @@ from forecastops.triggers import (
     TRIGGER_TAG,
     TriggerState,
 )
+from forecastops.pipeline.alerts import drift_alert_key, retrain_recommendation
+from forecastops.pipeline.ingest import CONTRACT_TABLE
+from forecastops.pipeline.monitoring import DRIFT_TABLE
+from forecastops.stores.alerts.store import AlertStore
+from forecastops.stores.lake import Lake
 from resources.alerts import AlertStoreResource
 from resources.storage import LakeStorage
 from sensors.drift_retrain import SENSOR_ACTOR, drift_retrain_sensor

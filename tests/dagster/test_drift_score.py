@@ -13,9 +13,9 @@ import pytest
 
 from forecast_assets.monitoring import DRIFT_CHECK, drift_score
 from forecast_jobs.launch import execute_partition_range
-from forecastops.lake import Lake
-from forecastops.monitoring import DRIFT_TABLE
-from forecastops.simulator import DriftScenario, SimulationSpec, write_landing_files
+from forecastops.domain.simulator import DriftScenario, SimulationSpec, write_landing_files
+from forecastops.pipeline.monitoring import DRIFT_TABLE
+from forecastops.stores.lake import Lake
 from tests.dagster.pipeline import pipeline_definitions
 
 pytestmark = pytest.mark.slow

@@ -14,11 +14,12 @@ import pytest
 
 from forecast_assets.monitoring import DRIFT_CHECK, HEALTH_CHECK, drift_score, model_health
 from forecast_jobs.launch import tick_sensor_in_process
-from forecastops.alerts import AlertStatus, AlertStore, AlertType, Severity
-from forecastops.cycle import DECISION_TABLE
-from forecastops.lake import Lake
-from forecastops.registry import ModelRegistry
-from forecastops.triggers import ALERT_IDS_TAG, TRIGGER_TAG
+from forecastops.domain.alerts import AlertStatus, AlertType, Severity
+from forecastops.domain.runs import ALERT_IDS_TAG, TRIGGER_TAG
+from forecastops.pipeline.cycle import DECISION_TABLE
+from forecastops.stores.alerts.store import AlertStore
+from forecastops.stores.lake import Lake
+from forecastops.stores.registry import ModelRegistry
 from sensors.drift_retrain import SENSOR_ACTOR
 from tests.dagster.pipeline import (
     DRIFTED_DAY,

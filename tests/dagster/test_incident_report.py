@@ -17,11 +17,11 @@ import pytest
 
 from forecast_assets.monitoring import drift_score, model_health
 from forecast_assets.reports import incident_report
-from forecastops.alerts import AlertStore
-from forecastops.lake import Lake
-from forecastops.monitoring import PERFORMANCE_TABLE
-from forecastops.registry import ModelRegistry
-from forecastops.reports import SECTIONS, IncidentReport
+from forecastops.pipeline.incident_report import SECTIONS, IncidentReport
+from forecastops.pipeline.monitoring import PERFORMANCE_TABLE
+from forecastops.stores.alerts.store import AlertStore
+from forecastops.stores.lake import Lake
+from forecastops.stores.registry import ModelRegistry
 from tests.dagster.pipeline import (
     DRIFT_START,
     DRIFT_TRAINED_AT,
@@ -215,7 +215,7 @@ def test_model_health_shows_the_trend_the_open_alerts_and_a_plot(cycle: Cycle) -
 
 
 def test_the_performance_history_holds_each_scored_days_7_day_accuracy(cycle: Cycle) -> None:
-    from forecastops.monitoring import performance_history
+    from forecastops.pipeline.monitoring import performance_history
 
     history = performance_history(Lake(cycle.workdir / "lake"), "1")
     assert list(history["partition_date"].dt.date) == [EARLIER_HEALTH_DAY, HEALTH_DAY]

@@ -15,8 +15,10 @@ from forecast_assets.ingest import (
 from forecast_jobs.definitions import defs
 from forecast_jobs.jobs import ingest_job
 from forecast_jobs.launch import execute_partition_range
-from forecastops.alerts import AlertStore, AlertType, Severity
-from forecastops.ingest import (
+from forecastops.domain.alerts import AlertType, Severity
+from forecastops.domain.quality import build_quality_reports
+from forecastops.domain.simulator import SimulationSpec, write_landing_files
+from forecastops.pipeline.ingest import (
     CONTRACT_TABLE,
     QUALITY_TABLE,
     QUARANTINE_TABLE,
@@ -24,9 +26,8 @@ from forecastops.ingest import (
     REPORT_PARTS,
     load_quality_report,
 )
-from forecastops.lake import Lake
-from forecastops.quality import build_quality_reports
-from forecastops.simulator import SimulationSpec, write_landing_files
+from forecastops.stores.alerts.store import AlertStore
+from forecastops.stores.lake import Lake
 from resources.alerts import AlertStoreResource
 from resources.storage import LakeStorage, LandingSalesSource
 

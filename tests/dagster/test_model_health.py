@@ -8,8 +8,8 @@ import dagster as dg
 import pytest
 
 from forecast_assets.monitoring import HEALTH_CHECK, drift_score, model_health
-from forecastops.lake import Lake
-from forecastops.monitoring import PERFORMANCE_TABLE
+from forecastops.pipeline.monitoring import PERFORMANCE_TABLE
+from forecastops.stores.lake import Lake
 from tests.dagster.pipeline import (
     DRIFTED_DAY,
     ingest_and_train_champion,

@@ -17,13 +17,13 @@ from forecast_jobs.registry_jobs import (
     promote_model_job,
     rollback_model_job,
 )
-from forecastops.operations import (
+from forecastops.pipeline.operations import (
     REPRODUCE_TOLERANCE,
     TRAIN_WAPE_METRIC,
     TRAINING_DATA_TAG,
     reproduce_version,
 )
-from forecastops.registry import CHALLENGER, CHAMPION, ModelRegistry
+from forecastops.stores.registry import CHALLENGER, CHAMPION, ModelRegistry
 from resources.mlflow_registry import MlflowRegistry
 from tests.registry_helpers import CUTOFF, trained_challengers
 

@@ -11,10 +11,10 @@ import pytest
 
 from forecast_assets.model import GATE_CHECK
 from forecast_jobs.launch import execute_partition_range
-from forecastops.cycle import DECISION_TABLE, FEATURES_TABLE, FORECASTS_TABLE
-from forecastops.lake import Lake
-from forecastops.registry import ModelRegistry
-from forecastops.simulator import SimulationSpec, write_landing_files
+from forecastops.domain.simulator import SimulationSpec, write_landing_files
+from forecastops.pipeline.cycle import DECISION_TABLE, FEATURES_TABLE, FORECASTS_TABLE
+from forecastops.stores.lake import Lake
+from forecastops.stores.registry import ModelRegistry
 from tests.dagster.pipeline import pipeline_definitions
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import dagster as dg
 import pytest
 
-from forecastops.alerts import Alert, AlertStatus, AlertStore, AlertType, Severity
+from forecastops.domain.alerts import Alert, AlertStatus, AlertType, Severity
+from forecastops.stores.alerts.store import AlertStore
 from resources.alerts import AlertStoreResource
 from sensors.run_failure import (
     RUN_FAILURE_SENSOR,

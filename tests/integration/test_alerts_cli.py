@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-import forecastops.retrain
-from forecastops.alerts import Alert, AlertStatus, AlertStore, AlertType, Severity
-from forecastops.cli import AlertStatusChoice, app
-from forecastops.retrain import QueuedRetrain, RetrainLaunchError
-from forecastops.settings import Settings
-from forecastops.triggers import ALERT_IDS_TAG, REASON_TAG
+import forecastops.ops.retrain_queue
+from forecastops.domain.alerts import Alert, AlertStatus, AlertType, Severity
+from forecastops.domain.runs import ALERT_IDS_TAG, REASON_TAG
+from forecastops.ops.cli import app
+from forecastops.ops.cli.alerts import AlertStatusChoice
+from forecastops.ops.retrain_queue import QueuedRetrain, RetrainLaunchError
+from forecastops.stores.alerts.store import AlertStore
+from forecastops.stores.settings import Settings
 from tests.alert_schema import make_legacy_store
 
 runner = CliRunner()
@@ -25,7 +27,7 @@ CUTOFF = "2025-03-01"
 
 
 class FakeQueue:
-    """Stands in for `forecastops.retrain.queue_retrain`, recording what it was asked."""
+    """Stands in for `forecastops.ops.retrain_queue.queue_retrain`, recording what it was asked."""
 
     def __init__(self, error: Exception | None = None) -> None:
         self.calls: list[tuple[date, ...]] = []
@@ -45,7 +47,7 @@ class FakeQueue:
 @pytest.fixture
 def queue(monkeypatch: pytest.MonkeyPatch) -> FakeQueue:
     fake = FakeQueue()
-    monkeypatch.setattr(forecastops.retrain, "queue_retrain", fake)
+    monkeypatch.setattr(forecastops.ops.retrain_queue, "queue_retrain", fake)
     return fake
 
 
@@ -284,7 +286,7 @@ def test_a_failed_queue_after_approval_says_how_to_queue_it(
     tmp_path: Path, store: AlertStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     failing = FakeQueue(RetrainLaunchError("the code location did not load"))
-    monkeypatch.setattr(forecastops.retrain, "queue_retrain", failing)
+    monkeypatch.setattr(forecastops.ops.retrain_queue, "queue_retrain", failing)
     alert = raise_alert(store)
     result = invoke(tmp_path, "action", str(alert.id), "--approve")
     assert result.exit_code == 1

@@ -15,18 +15,10 @@ from datetime import UTC
 import pytest
 from sqlalchemy import text
 
-from forecastops.alert_migrations import BASELINE_REVISION, VERSION_TABLE, head_revision
-from forecastops.alerts import (
-    OPEN_STATUSES,
-    TABLE_NAME,
-    AlertLink,
-    AlertNotFoundError,
-    AlertSchemaError,
-    AlertStatus,
-    AlertStore,
-    AlertTransitionError,
-    Severity,
-)
+from forecastops.domain.alerts import OPEN_STATUSES, AlertLink, AlertStatus, Severity
+from forecastops.stores.alerts.identity import TABLE_NAME, AlertNotFoundError, AlertSchemaError
+from forecastops.stores.alerts.migrations import BASELINE_REVISION, VERSION_TABLE, head_revision
+from forecastops.stores.alerts.store import AlertStore, AlertTransitionError
 from tests.alert_races import WORKERS, drift_alert, race
 from tests.alert_schema import LATEST_INDEX, index_names, make_legacy_store, table_names
 from tests.integration.postgres import fresh_database

@@ -8,8 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from forecastops.ingest import QUALITY_TABLE, RAW_SALES_TABLE
-from forecastops.lake import Lake
+from forecastops.pipeline.ingest import QUALITY_TABLE, RAW_SALES_TABLE
+from forecastops.stores.lake import Lake
 from tests.integration.helpers import isolated_env, run, running, wait_for_runs
 
 pytestmark = pytest.mark.slow

@@ -27,10 +27,10 @@ import sqlalchemy as sa
 
 from forecast_jobs.instance import prepare_dagster_home
 from forecast_jobs.launch import execute_partition_range
-from forecastops.alerts import TABLE_NAME as ALERTS_TABLE
-from forecastops.settings import DAGSTER_PG_SCHEME, Settings, load_settings
-from forecastops.simulator import DriftScenario, SimulationSpec, write_landing_files
-from sensors.drift_retrain import TRIGGER_TAG
+from forecastops.domain.runs import TRIGGER_TAG
+from forecastops.domain.simulator import DriftScenario, SimulationSpec, write_landing_files
+from forecastops.stores.alerts.identity import TABLE_NAME as ALERTS_TABLE
+from forecastops.stores.settings import DAGSTER_PG_SCHEME, Settings, load_settings
 from tests.dagster.pipeline import small_cycle_env
 from tests.integration.helpers import (
     REPO_ROOT,

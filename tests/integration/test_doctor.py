@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from forecastops.alert_migrations import BASELINE_REVISION, head_revision
-from forecastops.alerts import AlertStore
+from forecastops.stores.alerts.migrations import BASELINE_REVISION, head_revision
+from forecastops.stores.alerts.store import AlertStore
 from tests.alert_races import drift_alert
 from tests.alert_schema import LATEST_INDEX, index_names, make_legacy_store
 from tests.integration.helpers import isolated_env, run

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from forecastops.cli import app
-from forecastops.ingest import build_quality_reports, ingest_days
-from forecastops.lake import Lake
+from forecastops.ops.cli import app
+from forecastops.pipeline.ingest import build_quality_reports, ingest_days
+from forecastops.stores.lake import Lake
 
 runner = CliRunner()
 

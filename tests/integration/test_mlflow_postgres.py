@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from forecastops.models import LightGBMForecaster
-from forecastops.registry import CHAMPION, ModelRegistry
-from forecastops.settings import Settings
+from forecastops.domain.forecasters import LightGBMForecaster
+from forecastops.stores.registry import CHAMPION, ModelRegistry
+from forecastops.stores.settings import Settings
 from tests.integration.postgres import fresh_database
 from tests.unit.test_registry import TAGS, tiny_sales
 

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from forecast_jobs.instance import prepare_dagster_home
 from forecast_jobs.launch import execute_partition_range
-from forecastops.settings import Settings
-from forecastops.simulator import SimulationSpec, write_landing_files
+from forecastops.domain.simulator import SimulationSpec, write_landing_files
+from forecastops.stores.settings import Settings
 from tests.integration.postgres import fresh_database
 
 pytestmark = pytest.mark.postgres

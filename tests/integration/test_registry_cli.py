@@ -19,10 +19,10 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from forecastops.cli import app
-from forecastops.cycle import DECISION_TABLE
-from forecastops.lake import Lake
-from forecastops.registry import CHALLENGER, CHAMPION, ModelRegistry
+from forecastops.ops.cli import app
+from forecastops.pipeline.cycle import DECISION_TABLE
+from forecastops.stores.lake import Lake
+from forecastops.stores.registry import CHALLENGER, CHAMPION, ModelRegistry
 from tests.registry_helpers import (
     CUTOFF,
     empty_mlflow_store,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from forecastops.cli import app
-from forecastops.reports import SECTIONS, IncidentReport
+from forecastops.ops.cli import app
+from forecastops.pipeline.incident_report import SECTIONS, IncidentReport
 from tests.integration.helpers import isolated_env, run
 
 runner = CliRunner()
@@ -39,7 +39,7 @@ def test_an_instance_that_cannot_be_read_still_gets_a_report_saying_why(tmp_path
     )
     result = run(["forecastops", "report", "--format", "csv", "--out", str(out)], env)
     assert result.returncode == 0, result.stderr
-    command = "`-m forecast_jobs.run_history --json --limit=20`"
+    command = "`-m forecast_assets.run_history --json --limit=20`"
     assert f"Warning: the report lists no runs: {command} exited with 1" in result.stderr
     assert f"(DAGSTER_HOME={dagster_home}); its output ends with:" in result.stderr
     assert "forecastops_no_such_module" in result.stderr  # the child's own error, quoted

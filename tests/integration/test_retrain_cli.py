@@ -17,13 +17,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
-from forecastops.alerts import AlertStatus, AlertStore, AlertType, Severity
-from forecastops.cli import app
-from forecastops.ingest import CONTRACT_TABLE
-from forecastops.lake import Lake
-from forecastops.monitoring import DRIFT_TABLE
-from forecastops.pipeline_alerts import drift_alert_key, retrain_recommendation
-from forecastops.triggers import ALERT_IDS_TAG, DATA_DRIFT, TRIGGER_TAG
+from forecastops.domain.alerts import AlertStatus, AlertType, Severity
+from forecastops.domain.runs import ALERT_IDS_TAG, TRIGGER_TAG
+from forecastops.domain.triggers import DATA_DRIFT
+from forecastops.ops.cli import app
+from forecastops.pipeline.alerts import drift_alert_key, retrain_recommendation
+from forecastops.pipeline.ingest import CONTRACT_TABLE
+from forecastops.pipeline.monitoring import DRIFT_TABLE
+from forecastops.stores.alerts.store import AlertStore
+from forecastops.stores.lake import Lake
 from resources.alerts import AlertStoreResource
 from resources.storage import LakeStorage
 from sensors.drift_retrain import drift_retrain_sensor

@@ -22,8 +22,8 @@ import pytest
 
 from forecast_jobs.definitions import build_definitions
 from forecast_jobs.launch import execute_partition_range
-from forecastops.settings import Settings
-from forecastops.simulator import SimulationSpec, write_landing_files
+from forecastops.domain.simulator import SimulationSpec, write_landing_files
+from forecastops.stores.settings import Settings
 from tests.dagster.pipeline import SMALL_CYCLE, small_cycle_env
 from tests.integration.helpers import (
     REPO_ROOT,

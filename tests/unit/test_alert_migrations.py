@@ -13,20 +13,15 @@ import pytest
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from forecastops.alert_migrations import (
+from forecastops.domain.alerts import AlertStatus
+from forecastops.stores.alerts.identity import TABLE_NAME, URL_VARIABLE, AlertSchemaError
+from forecastops.stores.alerts.migrations import (
     BASELINE_REVISION,
     VERSION_TABLE,
     head_revision,
     known_revisions,
 )
-from forecastops.alerts import (
-    TABLE_NAME,
-    URL_VARIABLE,
-    AlertSchemaError,
-    AlertStatus,
-    AlertStore,
-    _AlertRow,
-)
+from forecastops.stores.alerts.store import AlertStore, _AlertRow
 from tests.alert_races import WORKERS, drift_alert
 from tests.alert_schema import LATEST_INDEX, index_names, make_legacy_store, table_names
 

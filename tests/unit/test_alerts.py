@@ -15,24 +15,25 @@ from typing import Any
 
 import pytest
 
-from forecastops.alerts import (
+from forecastops.domain.alerts import (
     ALLOWED_TRANSITIONS,
     OPEN_STATUSES,
-    TABLE_NAME,
-    URL_VARIABLE,
     Alert,
     AlertLink,
-    AlertNotFoundError,
     AlertStatus,
-    AlertStore,
-    AlertStoreConfigError,
-    AlertStoreUnavailableError,
-    AlertTransitionError,
     AlertType,
-    InvalidAlertError,
     Severity,
 )
-from forecastops.settings import SettingsError
+from forecastops.stores.alerts.identity import (
+    TABLE_NAME,
+    URL_VARIABLE,
+    AlertNotFoundError,
+    AlertStoreConfigError,
+    AlertStoreUnavailableError,
+    InvalidAlertError,
+)
+from forecastops.stores.alerts.store import AlertStore, AlertTransitionError
+from forecastops.stores.settings import SettingsError
 from tests.alert_races import WORKERS, drift_alert, race
 
 T0 = datetime(2025, 3, 2, 6, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecastops.backtest import (
+from forecastops.domain.backtest import (
     PREDICTION_COLUMNS,
     SEASONAL_NAIVE,
     BacktestResult,
@@ -21,8 +21,8 @@ from forecastops.backtest import (
     plot_backtest,
     run_backtest,
 )
-from forecastops.metrics import seasonal_naive_scale
-from forecastops.models import LIGHTGBM_POISSON, LIGHTGBM_TWEEDIE, make_forecaster
+from forecastops.domain.forecasters import LIGHTGBM_POISSON, LIGHTGBM_TWEEDIE, make_forecaster
+from forecastops.domain.metrics import seasonal_naive_scale
 
 SPEC = BacktestSpec(evaluation_days=90, horizon=28, folds=3)
 FIRST_DAY = date(2025, 1, 1)

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecastops import contract
-from forecastops.contract import (
+from forecastops.domain import contract
+from forecastops.domain.contract import (
     CONTRACT_COLUMNS,
     FAILURE_COLUMNS,
     VALIDATED_DTYPES,

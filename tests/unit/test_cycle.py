@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from forecastops.cycle import CONFIGURATION_TAGS, same_configuration
+from forecastops.pipeline.cycle import CONFIGURATION_TAGS, same_configuration
 
 CHAMPION_TAGS = {
     "objective": "tweedie",

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from forecastops.dagster_subprocess import DagsterCommandTimeout, run_dagster_command
-from forecastops.settings import REPO_ROOT, Settings
+from forecastops.ops.dagster_bridge import DagsterCommandTimeout, run_dagster_command
+from forecastops.stores.settings import REPO_ROOT, Settings
 
 
 def settings(tmp_path: Path) -> Settings:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from forecastops.alert_migrations import BASELINE_REVISION, VERSION_TABLE, head_revision
-from forecastops.alerts import TABLE_NAME, AlertStore
-from forecastops.doctor import CHECKS, Verdict, check_alert_store, repair
-from forecastops.settings import Settings
+from forecastops.ops.doctor import CHECKS, Verdict, check_alert_store, repair
+from forecastops.stores.alerts.identity import TABLE_NAME
+from forecastops.stores.alerts.migrations import BASELINE_REVISION, VERSION_TABLE, head_revision
+from forecastops.stores.alerts.store import AlertStore
+from forecastops.stores.settings import Settings
 from tests.alert_races import drift_alert
 from tests.alert_schema import LATEST_INDEX, index_names, make_legacy_store
 

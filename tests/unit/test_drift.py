@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecastops.drift import (
+from forecastops.domain.drift import (
     FEATURE_COLUMNS,
     NULL_RATE_COLUMNS,
     DriftPolicy,
@@ -19,8 +19,8 @@ from forecastops.drift import (
     drift_feature_columns,
     target_shift,
 )
-from forecastops.features import FeatureSpec, build_training_frame
-from forecastops.simulator import DriftScenario, SimulationSpec, simulate_sales
+from forecastops.domain.features import FeatureSpec, build_training_frame
+from forecastops.domain.simulator import DriftScenario, SimulationSpec, simulate_sales
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SPEC = FeatureSpec()
@@ -64,8 +64,8 @@ SPRING, AUTUMN = date(2024, 3, 31), date(2024, 9, 30)
 
 def test_importing_drift_does_not_load_evidently() -> None:
     code = (
-        "import sys, forecastops.drift; "
-        "assert 'evidently' not in sys.modules, 'forecastops.drift imported evidently'"
+        "import sys, forecastops.domain.drift; "
+        "assert 'evidently' not in sys.modules, 'forecastops.domain.drift imported evidently'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT, timeout=60)
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import forecastops.features as features
-from forecastops.features import (
+import forecastops.domain.features as features
+from forecastops.domain.features import (
     FUTURE_COLUMNS,
     FeatureSpec,
     SalesPanel,
@@ -218,7 +218,7 @@ def test_feature_set_version_is_stable_and_changes_with_the_definitions(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     version = feature_set_version(FeatureSpec())
-    script = "from forecastops.features import *; print(feature_set_version(FeatureSpec()))"
+    script = "from forecastops.domain.features import *; print(feature_set_version(FeatureSpec()))"
     other_process = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.strip()

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from forecast_jobs.instance import INSTANCE_TEMPLATES, prepare_dagster_home
-from forecastops.settings import Settings, SettingsError, load_settings
+from forecastops.stores.settings import Settings, SettingsError, load_settings
 
 
 def own_home(tmp_path: Path, **values: str) -> Settings:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecastops.lake import Lake
+from forecastops.stores.lake import Lake
 
 DAY = date(2025, 3, 1)
 

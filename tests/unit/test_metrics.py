@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecastops.metrics import (
+from forecastops.domain.metrics import (
     METRIC_COLUMNS,
     bias,
     interval_coverage,

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import forecastops.features as features
-from forecastops.features import (
+import forecastops.domain.features as features
+from forecastops.domain.features import (
     FUTURE_COLUMNS,
     FeatureSpec,
     SalesPanel,
@@ -22,7 +22,7 @@ from forecastops.features import (
     feature_columns,
     feature_matrix,
 )
-from forecastops.models import (
+from forecastops.domain.forecasters import (
     CANDIDATE_NAMES,
     MIN_HISTORY_DAYS,
     SEASON_DAYS,
@@ -271,7 +271,7 @@ def test_future_frame_carries_the_last_regular_price_without_promotion() -> None
 
 
 def test_importing_models_does_not_import_lightgbm() -> None:
-    script = "import sys, forecastops.models; print('lightgbm' in sys.modules)"
+    script = "import sys, forecastops.domain.forecasters; print('lightgbm' in sys.modules)"
     loaded = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.strip()

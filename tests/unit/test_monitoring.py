@@ -5,15 +5,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecastops.cycle import CyclePolicy
-from forecastops.lake import Lake
-from forecastops.monitoring import (
+from forecastops.domain.promotion import ChampionHealth
+from forecastops.pipeline.cycle import CyclePolicy
+from forecastops.pipeline.monitoring import (
     CURRENT_WINDOW_DAYS,
     PERFORMANCE_TABLE,
     champion_health,
     reference_for,
 )
-from forecastops.promotion import ChampionHealth
+from forecastops.stores.lake import Lake
 
 DAY = date(2025, 6, 30)
 

@@ -1,4 +1,4 @@
-"""Operating the registry (forecastops.operations) against a real MLflow SQLite store: the
+"""Operating the registry (forecastops.pipeline.operations) against a real MLflow SQLite store: the
 promotion and rollback rules, refusals that change nothing, the history, realized accuracy on a
 hand-built lake, the status report and the forecast export."""
 
@@ -12,11 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecastops.cycle import DECISION_TABLE
-from forecastops.ingest import RAW_SALES_TABLE
-from forecastops.lake import Lake
-from forecastops.models import LightGBMForecaster
-from forecastops.operations import (
+from forecastops.domain.forecasters import LightGBMForecaster
+from forecastops.pipeline.cycle import DECISION_TABLE
+from forecastops.pipeline.ingest import RAW_SALES_TABLE
+from forecastops.pipeline.operations import (
     AWAITING_FORECASTS,
     EXPORT_COLUMNS,
     SERVING,
@@ -33,7 +32,8 @@ from forecastops.operations import (
     reproduce_version,
     stored_forecasts,
 )
-from forecastops.registry import CHALLENGER, CHAMPION, ModelRegistry
+from forecastops.stores.lake import Lake
+from forecastops.stores.registry import CHALLENGER, CHAMPION, ModelRegistry
 from tests.registry_helpers import empty_mlflow_store, write_forecasts
 
 CUTOFFS = {"1": "2025-02-26", "2": "2025-02-27", "3": "2025-02-28", "4": "2025-03-01"}

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecastops.metrics import MASE_SCALE, metrics_by
-from forecastops.performance import (
+from forecastops.domain.metrics import MASE_SCALE, metrics_by
+from forecastops.domain.performance import (
     DEGRADING,
     DRIFTING,
     HEALTHY,
@@ -21,7 +21,7 @@ from forecastops.performance import (
     realized_metrics,
     score_forecasts,
 )
-from forecastops.simulator import DriftScenario, SimulationSpec, simulate_sales
+from forecastops.domain.simulator import DriftScenario, SimulationSpec, simulate_sales
 
 SERIES = ["store_id", "product_id"]
 CUTOFF = date(2024, 9, 30)  # the champion's training cutoff; it forecasts the 28 days after

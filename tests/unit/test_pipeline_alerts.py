@@ -7,18 +7,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecastops.alerts import AlertStatus, AlertStore, AlertType, Severity
-from forecastops.drift import DriftPolicy, DriftResult
-from forecastops.performance import DEGRADING, DRIFTING, PerformancePolicy, PerformanceResult
-from forecastops.pipeline_alerts import (
+from forecastops.domain.alerts import AlertStatus, AlertType, Severity
+from forecastops.domain.drift import DriftPolicy, DriftResult
+from forecastops.domain.performance import DEGRADING, DRIFTING, PerformancePolicy, PerformanceResult
+from forecastops.domain.promotion import PromotionDecision
+from forecastops.domain.triggers import DATA_DRIFT, PERFORMANCE_DRIFT
+from forecastops.pipeline.alerts import (
     dagster_run_link,
     data_drift_alert,
     drift_alert_key,
     performance_drift_alert,
     promotion_alert,
 )
-from forecastops.promotion import PromotionDecision
-from forecastops.triggers import DATA_DRIFT, PERFORMANCE_DRIFT
+from forecastops.stores.alerts.store import AlertStore
 
 DAY = date(2025, 6, 1)
 LINKS = [dagster_run_link("abc123")]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from forecastops.promotion import (
+from forecastops.domain.promotion import (
     RULE_CUTOFF,
     RULE_FINITE,
     RULE_IMPROVEMENT,

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecastops import quality
-from forecastops.contract import CONTRACT_COLUMNS
-from forecastops.quality import (
+from forecastops.domain import quality
+from forecastops.domain.contract import CONTRACT_COLUMNS
+from forecastops.domain.quality import (
     MAD_TO_SIGMA,
     MIN_HISTORY_POINTS,
     OUTLIER_COLUMNS,

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecastops.features import build_training_frame, feature_columns
-from forecastops.models import LightGBMForecaster
-from forecastops.registry import (
+from forecastops.domain.features import build_training_frame, feature_columns
+from forecastops.domain.forecasters import LightGBMForecaster
+from forecastops.stores.registry import (
     CHALLENGER,
     CHAMPION,
     HISTORY_TAG_MAX_CHARS,
@@ -109,7 +109,7 @@ def aliases(registry: ModelRegistry) -> dict[str, str | None]:
 
 
 def test_importing_the_registry_does_not_import_mlflow() -> None:
-    code = "import sys, forecastops.registry; print('mlflow' in sys.modules)"
+    code = "import sys, forecastops.stores.registry; print('mlflow' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

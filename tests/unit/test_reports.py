@@ -11,10 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecastops.alerts import AlertStore
-from forecastops.lake import Lake
-from forecastops.monitoring import DRIFT_TABLE, latest_drift
-from forecastops.reports import (
+from forecastops.pipeline.incident_report import (
     SECTIONS,
     IncidentReport,
     RunRecord,
@@ -23,6 +20,9 @@ from forecastops.reports import (
     runs_to_json,
     write_atomically,
 )
+from forecastops.pipeline.monitoring import DRIFT_TABLE, latest_drift
+from forecastops.stores.alerts.store import AlertStore
+from forecastops.stores.lake import Lake
 
 GENERATED = datetime(2025, 3, 2, 6, 30, tzinfo=UTC)
 RUNS = [

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from forecastops.retrain import (
+from forecastops.ops.retrain_queue import (
     MAX_PARTITIONS,
     RETRAIN_JOB,
     RetrainLaunchError,
@@ -22,7 +22,7 @@ from forecastops.retrain import (
     plan_range,
     queue_retrain,
 )
-from forecastops.settings import REPO_ROOT, Settings
+from forecastops.stores.settings import REPO_ROOT, Settings
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
 """Yesterday, 2025-06-09, is the latest partition."""

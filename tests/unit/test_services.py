@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from forecastops.services import pid_file, port_taken, running_pid, services, stop
-from forecastops.settings import Settings
+from forecastops.ops.services import pid_file, port_taken, running_pid, services, stop
+from forecastops.stores.settings import Settings
 
 
 def test_down_never_signals_a_process_that_is_not_the_service(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from forecastops.settings import SettingsError, load_settings
+from forecastops.stores.settings import SettingsError, load_settings
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecastops.simulator import (
+from forecastops.domain.simulator import (
     CORRUPTION_KINDS,
     CorruptionKind,
     DriftScenario,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from forecastops.alerts import Alert, AlertStore, AlertType
-from forecastops.triggers import (
+from forecastops.domain.alerts import Alert, AlertType
+from forecastops.domain.triggers import (
     ALERT_IDS_TAG,
     DATA_DRIFT,
     PERFORMANCE_DRIFT,
@@ -21,6 +21,7 @@ from forecastops.triggers import (
     decide_retrain,
     defer_to_approvals,
 )
+from forecastops.stores.alerts.store import AlertStore
 from tests.alert_races import drift_alert
 
 NOW = datetime(2025, 6, 1, 7, 0, tzinfo=UTC)

@@ -1,0 +1,406 @@
+"""Performance drift of the champion: its realized forecast error against its backtest error.
+
+Inputs: the stored forecasts (the lake's `forecasts` table: `date`, `store_id`, `product_id`,
+`p50` and lineage such as `model_version`, `training_cutoff`, `horizon_step`), the validated
+actual sales (`date`, `store_id`, `product_id`, `units_sold`) and the champion's backtest
+metrics (the lake's `backtest` table, `metrics` part, rows of the champion's candidate).
+
+Steps:
+
+1. `score_forecasts`: one row per (date, series) with both a forecast and an actual.
+2. `realized_metrics`: WAPE/MAE/RMSE/bias per series, per store and overall over the last 7
+   and 28 days up to a day (`as_of`).
+3. `classify`: each series and the model as healthy / degrading / drifting by the relative
+   increase of the realized MAE over the backtest MAE (`PerformancePolicy`).
+
+MAE is in units sold per series-day; WAPE, bias and degradations are unitless ratios (0.15 =
+15 %). Everything is vectorised (group-bys), no loop over series.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from forecastops.domain.metrics import ACTUAL, FORECAST, MASE_SCALE, SERIES_KEY, TARGET, metrics_by
+
+HEALTHY = "healthy"
+DEGRADING = "degrading"
+DRIFTING = "drifting"
+INSUFFICIENT_DATA = "insufficient_data"
+NO_BASELINE = "no_baseline"
+STATUSES: tuple[str, ...] = (DRIFTING, DEGRADING, HEALTHY, NO_BASELINE, INSUFFICIENT_DATA)
+"""Every status, worst first (the order of `PerformanceResult.series` and `counts`)."""
+
+ROW_KEY: tuple[str, ...] = ("date", *SERIES_KEY)
+FORECAST_REQUIRED: tuple[str, ...] = (*ROW_KEY, "p50")
+ACTUAL_REQUIRED: tuple[str, ...] = (*ROW_KEY, TARGET)
+PASSTHROUGH_COLUMNS: tuple[str, ...] = (
+    "model_version",
+    "training_cutoff",
+    "horizon_step",
+    "p10",
+    "p90",
+)
+"""Forecast columns `score_forecasts` keeps when present."""
+LEVELS: dict[str, tuple[str, ...]] = {
+    "overall": (),
+    "store": ("store_id",),
+    "series": SERIES_KEY,
+}
+"""Levels of `realized_metrics` and the keys each is grouped by."""
+REALIZED_COLUMNS: tuple[str, ...] = (
+    "as_of",
+    "window_days",
+    "level",
+    *SERIES_KEY,
+    "wape",
+    "mae",
+    "rmse",
+    "bias",
+    "n",
+    "days",
+)
+"""Columns of `realized_metrics`."""
+DEGRADATION_DECIMALS = 9
+"""Degradations are rounded to this many decimals before the thresholds, so a realized MAE
+of 2.3 against a baseline of 2.0 counts as exactly 15 % (float division gives 0.1499...)."""
+
+
+@dataclass(frozen=True)
+class PerformancePolicy:
+    """How realized error is judged against the backtest.
+
+    `degradation = realized MAE / baseline MAE - 1` over the last `window_days` days:
+
+    - healthy: `degradation <= degrading_threshold` (improvements included);
+    - degrading: `degrading_threshold < degradation <= drifting_threshold`;
+    - drifting: `degradation > drifting_threshold` (default: more than 15 % worse than the
+      backtest promised, the seed project's rule for a model that needs retraining);
+    - insufficient_data: fewer than `min_points` scored days in the window (a series' MAE over
+      a handful of days is mostly noise; 7 = one full week, so every weekday is seen);
+    - no_baseline: scored, but the backtest has no MAE for the series (launched since).
+
+    `window_days` (28) is the realized window that is classified: four whole weeks, the
+    forecast horizon. The 7-day window of `realized_metrics` is for the reader, not the rule.
+    MAE is compared: the backtest stores it per series, and being in units it is not blown up
+    by low-volume series as percentage errors are. It grows with the demand level even for a
+    good forecast (count noise grows with the mean), so a demand rise the model follows still
+    raises it a little; `wape` is shown next to it. Per-series classes over 28 days are noisy
+    (on a simulated undrifted month, a flat forecast's series read drifting for about one in
+    ten series against their backtest); the model status, pooled over all series, is the
+    stable signal.
+    """
+
+    degrading_threshold: float = 0.05
+    drifting_threshold: float = 0.15
+    min_points: int = 7
+    window_days: int = 28
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.degrading_threshold < self.drifting_threshold:
+            raise ValueError(
+                "PerformancePolicy needs 0 <= degrading_threshold < drifting_threshold, got "
+                f"{self.degrading_threshold} and {self.drifting_threshold}."
+            )
+        if self.min_points < 1:
+            raise ValueError(f"PerformancePolicy.min_points must be >= 1, got {self.min_points}.")
+        if self.window_days < 1:
+            raise ValueError(
+                f"PerformancePolicy.window_days must be >= 1 day, got {self.window_days}."
+            )
+
+
+def _check_columns(frame: pd.DataFrame, required: Sequence[str], name: str, fix: str) -> None:
+    missing = [column for column in required if column not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} is missing the columns {missing}; {fix}")
+
+
+def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with `date` as midnight datetime64 and the series key as str."""
+    return frame.assign(
+        date=pd.to_datetime(frame["date"]).dt.normalize(),
+        **{key: frame[key].astype(str) for key in SERIES_KEY},
+    )
+
+
+def score_forecasts(
+    forecasts: pd.DataFrame, actuals: pd.DataFrame, model_version: str | None = None
+) -> pd.DataFrame:
+    """Join stored forecasts with actual units sold: one row per (date, series) with both.
+
+    `forecasts`: rows `date, store_id, product_id, p50` (units sold), optionally lineage
+    (`PASSTHROUGH_COLUMNS`). A day forecast by several runs (daily forecasts overlap) is
+    scored with the forecast in force on that day: the one with the latest `training_cutoff`
+    before the day; forecasts issued on or after the day are ignored. In daily operation
+    that is the one-day-ahead forecast, easier than the backtest's average over the horizon,
+    so the comparison with the backtest leans optimistic: a drift it reports is real.
+    `model_version`: keep only that model's forecasts (the champion's), None = all.
+    `actuals`: validated sales, one row per (date, series), with `units_sold`.
+
+    Returns columns `date` (datetime64), `store_id`, `product_id` (str), `actual`, `forecast`
+    (= p50), `error` (= forecast - actual) and `abs_error` (units sold), then the lineage
+    columns present; sorted by date, store, product. Raises `ValueError` for missing columns
+    or a (date, series) with two actuals, or two forecasts that no `training_cutoff` tells
+    apart.
+    """
+    _check_columns(
+        forecasts, FORECAST_REQUIRED, "forecasts", "pass rows of the lake's forecasts table."
+    )
+    _check_columns(actuals, ACTUAL_REQUIRED, "actuals", "pass validated raw_sales rows.")
+    keys = list(ROW_KEY)
+    chosen = _keyed(forecasts)
+    if model_version is not None:
+        if "model_version" not in chosen.columns:
+            raise ValueError(
+                "forecasts has no model_version column to filter on; pass model_version=None "
+                "or the lake's forecasts table, which stamps it on every row."
+            )
+        chosen = chosen[chosen["model_version"].astype(str) == model_version]
+    if "training_cutoff" in chosen.columns:
+        issued = pd.to_datetime(chosen["training_cutoff"]).dt.normalize()
+        chosen = chosen.assign(_issued=issued).loc[lambda frame: frame["_issued"] < frame["date"]]
+        if chosen.duplicated([*keys, "_issued"]).any():
+            raise ValueError(
+                "forecasts has several rows for some (date, store_id, product_id, "
+                "training_cutoff); pass model_version to keep one model's forecasts, or "
+                "deduplicate them."
+            )
+        chosen = (
+            chosen.sort_values([*keys, "_issued"], kind="stable")
+            .drop_duplicates(keys, keep="last")
+            .drop(columns="_issued")
+        )
+    elif chosen.duplicated(keys).any():
+        raise ValueError(
+            "forecasts has several rows for some (date, store_id, product_id) and no "
+            "training_cutoff to pick the one in force; pass one forecast per day and series."
+        )
+    truth = _keyed(actuals)[[*keys, TARGET]]
+    if truth.duplicated(keys).any():
+        raise ValueError(
+            "actuals has several rows for some (date, store_id, product_id); deduplicate it "
+            "(validated raw_sales has one row per day and series)."
+        )
+    lineage = [column for column in PASSTHROUGH_COLUMNS if column in chosen.columns]
+    scored = chosen[[*keys, "p50", *lineage]].merge(truth, on=keys, how="inner")
+    actual = scored[TARGET].to_numpy(dtype=np.float64)
+    forecast = scored["p50"].to_numpy(dtype=np.float64)
+    result = pd.DataFrame(
+        {
+            **{key: scored[key].to_numpy() for key in keys},
+            ACTUAL: actual,
+            FORECAST: forecast,
+            "error": forecast - actual,
+            "abs_error": np.abs(forecast - actual),
+            **{column: scored[column].to_numpy() for column in lineage},
+        }
+    )
+    return result.sort_values(keys, ignore_index=True)
+
+
+def realized_metrics(
+    scored: pd.DataFrame, as_of: date, windows: Sequence[int] = (7, 28)
+) -> pd.DataFrame:
+    """Realized accuracy over the last `w` days up to `as_of` (inclusive), for each `w` in
+    `windows`, per series, per store and overall.
+
+    `scored`: `score_forecasts` output. Rows dated after `as_of` are ignored.
+    Returns columns `REALIZED_COLUMNS`: `as_of` (date), `window_days`, `level` (overall |
+    store | series), `store_id`, `product_id` (the level's keys; None where not part of it),
+    `wape`, `mae`, `rmse`, `bias` (see `forecastops.domain.metrics.metrics_by`), `n` (scored rows)
+    and `days` (distinct scored days; for a series equal to `n`). A window without scored
+    rows still has its overall row, with `n = 0` and NaN metrics.
+    """
+    _check_columns(scored, (*ROW_KEY, ACTUAL, FORECAST), "scored", "pass score_forecasts output.")
+    if not windows or min(windows) < 1:
+        raise ValueError(f"windows must be whole days >= 1, got {list(windows)}.")
+    end = pd.Timestamp(as_of)
+    dates = pd.to_datetime(scored["date"])
+    frames = []
+    for window in windows:
+        inside = scored[(dates > end - pd.Timedelta(days=window)) & (dates <= end)]
+        inside = inside.assign(**{MASE_SCALE: np.nan})
+        for level, keys in LEVELS.items():
+            table = metrics_by(inside, list(keys))
+            if keys:
+                days = inside.groupby(list(keys), sort=True)["date"].nunique().to_numpy()
+            else:
+                days = np.array([inside["date"].nunique()])
+            frames.append(
+                table.assign(days=days, level=level, window_days=int(window), as_of=as_of)
+            )
+    realized = pd.concat(frames, ignore_index=True)
+    for key in SERIES_KEY:
+        values = realized[key] if key in realized.columns else pd.Series(np.nan, realized.index)
+        realized[key] = values.astype(object).where(values.notna(), None)
+    return realized[list(REALIZED_COLUMNS)]
+
+
+@dataclass(frozen=True, eq=False)
+class PerformanceResult:
+    """The outcome of `classify`.
+
+    - `series`: one row per series in the realized window or the baseline: `store_id`,
+      `product_id`, `n` (scored days in the window), `mae` and `wape` (realized), `bias`,
+      `baseline_mae` (backtest), `degradation` (`mae / baseline_mae - 1`; NaN without a
+      baseline or scored days) and `status`; worst status first, then largest degradation.
+    - `counts`: series per status, every status of `STATUSES` (zeros included).
+    - `model_status`: the status of the model as a whole, from `overall_degradation` (or
+      insufficient_data when fewer than `min_points` days were scored).
+    - `overall_degradation`: realized MAE over the MAE the backtest promised for the same
+      series, minus 1 (see `classify`).
+    - `overall_mae`, `baseline_mae`: those two MAEs (units sold per series-day).
+    - `days`: distinct scored days in the window.
+    """
+
+    series: pd.DataFrame
+    counts: dict[str, int]
+    model_status: str
+    overall_degradation: float
+    overall_mae: float
+    baseline_mae: float
+    days: int
+    policy: PerformancePolicy
+
+    def to_markdown(self, n: int = 10) -> str:
+        """A summary for operators: the model's status, the counts and the `n` worst series."""
+        degradation = (
+            "n/a" if math.isnan(self.overall_degradation) else f"{self.overall_degradation:+.1%}"
+        )
+        counts = pd.DataFrame({"status": list(self.counts), "series": list(self.counts.values())})
+        worst = self.series[self.series["status"].isin([DRIFTING, DEGRADING])].head(n)
+        lines = [
+            f"**Champion performance: {self.model_status}** "
+            f"(MAE {self.overall_mae:.3f} vs backtest {self.baseline_mae:.3f}: {degradation}; "
+            f"degrading above {self.policy.degrading_threshold:+.0%}, drifting above "
+            f"{self.policy.drifting_threshold:+.0%}; last {self.policy.window_days} days, "
+            f"{self.days} scored)",
+            "",
+            counts.to_markdown(index=False),
+        ]
+        if not worst.empty:
+            lines += ["", worst.to_markdown(index=False, floatfmt=".3f")]
+        return "\n".join(lines)
+
+
+def _status(
+    degradation: np.ndarray, mae: np.ndarray, n: np.ndarray, policy: PerformancePolicy
+) -> np.ndarray:
+    """The status of each entry (vectorised); see `PerformancePolicy`. A NaN realized MAE
+    with enough days (a NaN forecast) counts as drifting, so a failed forecast never hides."""
+    rounded = np.round(degradation, DEGRADATION_DECIMALS)
+    with np.errstate(invalid="ignore"):
+        return np.select(
+            [
+                n < policy.min_points,
+                np.isnan(mae),
+                np.isnan(rounded),
+                rounded > policy.drifting_threshold,
+                rounded > policy.degrading_threshold,
+            ],
+            [INSUFFICIENT_DATA, DRIFTING, NO_BASELINE, DRIFTING, DEGRADING],
+            default=HEALTHY,
+        )
+
+
+def _degradation(mae: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """`mae / baseline - 1`; with a zero baseline 0 when `mae` is 0 too, else inf."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(baseline > 0, mae / baseline - 1.0, np.where(mae > 0, np.inf, 0.0))
+    return np.where(np.isnan(baseline) | np.isnan(mae), np.nan, ratio)
+
+
+def classify(
+    realized: pd.DataFrame,
+    baseline: pd.DataFrame,
+    policy: PerformancePolicy = PerformancePolicy(),
+) -> PerformanceResult:
+    """Classify each series and the model by realized MAE against the backtest MAE.
+
+    `realized`: `realized_metrics` output holding the `policy.window_days` window.
+    `baseline`: the champion's backtest metrics (the lake's backtest `metrics` rows of one
+    candidate): columns `level`, `store_id`, `product_id`, `mae`, with `series` rows and an
+    `overall` row.
+
+    Series: `degradation = mae / baseline_mae - 1` with the rule of `PerformancePolicy`.
+    Model: the realized MAE of the series that have a baseline, against the MAE the backtest
+    promised for that same mix, `sum(n_s * baseline_mae_s) / sum(n_s)` (a backtest series MAE
+    weighted by its realized days), so launches and discontinuations do not move it; without
+    series baselines, the overall rows. Raises `ValueError` for a missing window or columns, or
+    a baseline of several candidates.
+    """
+    _check_columns(realized, REALIZED_COLUMNS, "realized", "pass realized_metrics output.")
+    _check_columns(
+        baseline,
+        ("level", *SERIES_KEY, "mae"),
+        "baseline",
+        "pass the champion's rows of the backtest metrics.",
+    )
+    if "candidate" in baseline.columns and baseline["candidate"].nunique() > 1:
+        raise ValueError(
+            f"baseline holds several candidates {sorted(baseline['candidate'].unique())}; "
+            "keep only the champion's family (e.g. metrics[metrics.candidate == "
+            "'lightgbm_tweedie'])."
+        )
+    window = realized[realized["window_days"] == policy.window_days]
+    if window.empty:
+        raise ValueError(
+            f"realized has no {policy.window_days}-day window (it has "
+            f"{sorted(realized['window_days'].unique())}); compute realized_metrics with "
+            f"windows including {policy.window_days}."
+        )
+    keys = list(SERIES_KEY)
+    mine = window[window["level"] == "series"][[*keys, "n", "mae", "wape", "bias"]]
+    promised = baseline[baseline["level"] == "series"][[*keys, "mae"]]
+    promised = promised.astype({key: str for key in keys}).rename(columns={"mae": "baseline_mae"})
+    table = mine.astype({key: str for key in keys}).merge(promised, on=keys, how="outer")
+    table["n"] = table["n"].fillna(0).astype(np.int64)
+    mae = table["mae"].to_numpy(dtype=np.float64)
+    base = table["baseline_mae"].to_numpy(dtype=np.float64)
+    n = table["n"].to_numpy()
+    table["degradation"] = _degradation(mae, base)
+    table["status"] = _status(table["degradation"].to_numpy(), mae, n, policy)
+    order = table["status"].map({status: rank for rank, status in enumerate(STATUSES)})
+    table = (
+        table.assign(_order=order, _sort=-table["degradation"].fillna(-np.inf))
+        .sort_values(["_order", "_sort", *keys], kind="stable")
+        .drop(columns=["_order", "_sort"])
+        .reset_index(drop=True)
+    )[[*keys, "n", "mae", "wape", "bias", "baseline_mae", "degradation", "status"]]
+
+    matched = table[(table["n"] > 0) & table["baseline_mae"].notna()]
+    if not matched.empty:
+        weights = matched["n"].to_numpy(dtype=np.float64)
+        overall_mae = float(np.average(matched["mae"].to_numpy(dtype=np.float64), weights=weights))
+        baseline_mae = float(np.average(matched["baseline_mae"].to_numpy(), weights=weights))
+    else:
+        overall = window[window["level"] == "overall"]
+        promised_overall = baseline[baseline["level"] == "overall"]
+        overall_mae = float(overall["mae"].iloc[0]) if not overall.empty else float("nan")
+        baseline_mae = (
+            float(promised_overall["mae"].iloc[0]) if not promised_overall.empty else float("nan")
+        )
+    overall_rows = window[window["level"] == "overall"]
+    days = int(overall_rows["days"].iloc[0]) if not overall_rows.empty else 0
+    overall_degradation = float(_degradation(np.array([overall_mae]), np.array([baseline_mae]))[0])
+    model_status = _status(
+        np.array([overall_degradation]), np.array([overall_mae]), np.array([days]), policy
+    )[0]
+    counts = {status: int((table["status"] == status).sum()) for status in STATUSES}
+    return PerformanceResult(
+        series=table,
+        counts=counts,
+        model_status=str(model_status),
+        overall_degradation=overall_degradation,
+        overall_mae=overall_mae,
+        baseline_mae=baseline_mae,
+        days=days,
+        policy=policy,
+    )

@@ -1,0 +1,452 @@
+"""`forecastops doctor`: is every dependency of a deployment healthy? One verdict per item.
+
+Items, in order: the Dagster instance (PostgreSQL reachable and its schema at the head revision
+of the installed Dagster; or, embedded, `DAGSTER_HOME` writable with a `dagster.yaml`), the
+MLflow store (reachable and at MLflow's head revision), the alert store (reachable and at the
+head revision of its own migrations), the lake (writable), the landing folder (readable) and
+the code location (loads).
+
+`repair` fixes what can be fixed without a person: it creates missing folders, writes
+`dagster.yaml` and runs Dagster's instance migration, MLflow's `mlflow db upgrade` and the alert
+store's `migrate` (which also creates it). It never touches a store that is unreachable, nor one
+at a revision newer than this code knows: those need a person (start the server, create the
+database, fix the URL; run the newer version or restore a backup).
+
+Dagster is imported only in subprocesses (`python -m forecast_jobs.instance_admin`, the code
+location import), run by `forecastops.ops.dagster_bridge` as the report and retrain run theirs.
+Connections use a `CONNECT_TIMEOUT_S` timeout so a server that is down fails fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from forecastops.ops.dagster_bridge import DagsterCommandTimeout, run_dagster_command
+from forecastops.stores.settings import ENV_PREFIX, MANAGED_MARKER, Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+CONNECT_TIMEOUT_S = 3
+DAGSTER_ADMIN_TIMEOUT_S = 300
+"""A Dagster-side subprocess (head revision, migration) imports Dagster: seconds, more if busy."""
+CODE_LOCATION_TIMEOUT_S = 180
+OUTPUT_TAIL_CHARS = 1500
+FIX_HINT = "run `forecastops doctor --fix`"
+_SQLITE_PREFIX = "sqlite:///"
+MISSING = "does not exist"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The health of one item. `fix` says what to do when it is unhealthy; `repairable` is True
+    when `repair` can do it."""
+
+    item: str
+    healthy: bool
+    detail: str
+    fix: str = ""
+    repairable: bool = False
+
+    @property
+    def line(self) -> str:
+        if self.healthy:
+            return f"OK    {self.item}: {self.detail}"
+        return f"FAIL  {self.item}: {self.detail}" + (
+            f"\n      fix: {self.fix}" if self.fix else ""
+        )
+
+
+class Unreachable(Exception):
+    """A database or server did not answer; the message says why."""
+
+
+def _short(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _engine(url: str) -> Engine:
+    import sqlalchemy as sa
+
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return sa.create_engine(parsed, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+    return sa.create_engine(parsed)
+
+
+def _masked(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _read_database(url: str, read: Callable[[Engine], T]) -> T:
+    """`read(engine)` on the database at `url`; `Unreachable` when it cannot connect."""
+    import sqlalchemy as sa
+
+    engine = _engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+        return read(engine)
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+        raise Unreachable(_short(error)) from None
+    finally:
+        engine.dispose()
+
+
+def _unreachable(item: str, variable: str, where: str, error: Unreachable) -> Verdict:
+    return Verdict(
+        item,
+        False,
+        f"{where} is unreachable: {error}",
+        f"start PostgreSQL, create the database and role, or correct {variable}",
+    )
+
+
+def unreachable_databases(settings: Settings) -> list[Verdict]:
+    """A FAIL verdict for each PostgreSQL database of `settings` that does not answer: the quick
+    check `forecastops up` makes before anything else."""
+    databases = [
+        (
+            f"Dagster instance ({settings.instance})",
+            "DAGSTER_PG_URL",
+            settings.dagster_pg_url if settings.instance == "postgres" else None,
+        ),
+        ("MLflow store", "MLFLOW_TRACKING_URI", settings.mlflow_uri),
+        ("alert store", f"{ENV_PREFIX}ALERTS_DB_URL", settings.alerts_url),
+    ]
+    failed = []
+    for item, variable, url in databases:
+        if url and url.startswith("postgresql"):
+            try:
+                _read_database(url, lambda _engine: None)
+            except Unreachable as error:
+                failed.append(_unreachable(item, variable, f"{variable}={_masked(url)}", error))
+    return failed
+
+
+def _tables(engine: Engine) -> set[str]:
+    import sqlalchemy as sa
+
+    return set(sa.inspect(engine).get_table_names())
+
+
+def _alembic_revision(engine: Engine) -> str | None:
+    """The revision stamped in `alembic_version`, or None when there is none."""
+    if "alembic_version" not in _tables(engine):
+        return None
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def _run_dagster_admin(command: str, settings: Settings) -> str:
+    """Run `python -m forecast_jobs.instance_admin <command>`; its stdout, or RuntimeError
+    quoting its output."""
+    try:
+        result = run_dagster_command(
+            [sys.executable, "-m", "forecast_jobs.instance_admin", command],
+            settings,
+            DAGSTER_ADMIN_TIMEOUT_S,
+        )
+    except DagsterCommandTimeout:
+        raise RuntimeError(f"did not finish within {DAGSTER_ADMIN_TIMEOUT_S} s") from None
+    if result.returncode != 0:
+        tail = result.output_tail(OUTPUT_TAIL_CHARS)
+        raise RuntimeError(f"exited with {result.returncode}: {tail}")
+    return result.stdout.strip()
+
+
+# --- the checks --------------------------------------------------------------------------------
+
+
+def check_dagster_instance(settings: Settings) -> Verdict:
+    item = f"Dagster instance ({settings.instance})"
+    config = settings.dagster_home_path / "dagster.yaml"
+    folder_problem = _writable_problem(settings.dagster_home_path)
+    if folder_problem:
+        missing = folder_problem == MISSING
+        return Verdict(
+            item,
+            False,
+            f"DAGSTER_HOME={settings.dagster_home_path} {folder_problem}",
+            FIX_HINT if missing else "point DAGSTER_HOME at a folder you can write to",
+            repairable=missing,
+        )
+    if settings.instance == "embedded":
+        if not config.is_file():
+            return Verdict(item, False, f"{config} is missing", FIX_HINT, repairable=True)
+        return Verdict(item, True, f"SQLite under DAGSTER_HOME={settings.dagster_home_path}")
+    url = settings.dagster_pg_url or ""
+    where = f"DAGSTER_PG_URL={_masked(url)}"
+    try:
+        revision = _read_database(url, _alembic_revision)
+    except Unreachable as error:
+        return _unreachable(item, "DAGSTER_PG_URL", where, error)
+    text = config.read_text() if config.is_file() else ""
+    if "DAGSTER_PG_URL" not in text:
+        managed = not text or text.startswith(MANAGED_MARKER)
+        problem = "is not the PostgreSQL instance (it does not read DAGSTER_PG_URL)"
+        return Verdict(
+            item,
+            False,
+            f"{config} {problem if text else 'is missing'}",
+            FIX_HINT if managed else "copy deploy/dagster.postgres.yaml over your edited copy",
+            repairable=managed,
+        )
+    if revision is None:
+        return Verdict(
+            item, False, f"{where} is not migrated (no Dagster schema)", FIX_HINT, repairable=True
+        )
+    try:
+        head = _run_dagster_admin("head", settings)
+    except RuntimeError as error:
+        return Verdict(item, False, f"could not read Dagster's schema revision: {error}")
+    if revision != head:
+        return Verdict(
+            item,
+            False,
+            f"{where} is not migrated (schema {revision}, this Dagster needs {head})",
+            f"back up the database, then {FIX_HINT} (as `dagster instance migrate`)",
+            repairable=True,
+        )
+    return Verdict(item, True, f"{where} reachable, schema at head ({head})")
+
+
+def _mlflow_head_revision() -> str:
+    # MLflow has no public API for this; `_verify_schema` (which its stores call) compares with it.
+    from mlflow.store.db.utils import _get_latest_schema_revision
+
+    return str(_get_latest_schema_revision())
+
+
+def check_mlflow_store(settings: Settings) -> Verdict:
+    uri = settings.mlflow_uri
+    item = "MLflow store"
+    if uri.startswith(("http://", "https://")):
+        return _check_mlflow_server(uri)
+    where = f"MLFLOW_TRACKING_URI={_masked(uri)}"
+    if uri.startswith(_SQLITE_PREFIX) and not Path(uri.removeprefix(_SQLITE_PREFIX)).is_file():
+        return Verdict(item, False, f"{where} is not created yet", FIX_HINT, repairable=True)
+    try:
+        revision = _read_database(uri, _alembic_revision)
+    except Unreachable as error:
+        return _unreachable(item, "MLFLOW_TRACKING_URI", where, error)
+    head = _mlflow_head_revision()
+    if revision != head:
+        state = "no MLflow schema" if revision is None else f"schema {revision}"
+        return Verdict(
+            item,
+            False,
+            f"{where} is not migrated ({state}, this MLflow needs {head})",
+            f"back up the database, then {FIX_HINT} (runs `mlflow db upgrade`)",
+            repairable=True,
+        )
+    return Verdict(item, True, f"{where} reachable, schema at head ({head})")
+
+
+def _check_mlflow_server(uri: str) -> Verdict:
+    health = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(health, timeout=CONNECT_TIMEOUT_S) as response:
+            status = response.status
+    except (urllib.error.URLError, OSError) as error:
+        return Verdict(
+            "MLflow store",
+            False,
+            f"MLFLOW_TRACKING_URI={uri}: {health} did not answer ({error})",
+            "start the MLflow server or correct MLFLOW_TRACKING_URI",
+        )
+    return Verdict("MLflow store", True, f"tracking server {uri} answers ({status})")
+
+
+def check_alert_store(settings: Settings) -> Verdict:
+    from forecastops.stores.alerts.identity import TABLE_NAME, AlertStoreConfigError
+    from forecastops.stores.alerts.migrations import read_state
+    from forecastops.stores.alerts.store import AlertStore
+
+    item = "alert store"
+    try:
+        store = AlertStore(settings.alerts_url)
+    except AlertStoreConfigError as error:
+        return Verdict(item, False, str(error))
+    url = store.engine.url.render_as_string(hide_password=False)
+    store.close()
+    where = f"{ENV_PREFIX}ALERTS_DB_URL={store.display_url}"
+    if url.startswith(_SQLITE_PREFIX) and not Path(url.removeprefix(_SQLITE_PREFIX)).is_file():
+        return Verdict(item, False, f"{where} is not created yet", FIX_HINT, repairable=True)
+    try:
+        state = _read_database(url, lambda engine: _with_connection(engine, read_state))
+    except Unreachable as error:
+        return _unreachable(item, f"{ENV_PREFIX}ALERTS_DB_URL", where, error)
+    if state.at_head:
+        return Verdict(item, True, f"{where} reachable, schema at head ({state.head})")
+    if state.empty:
+        return Verdict(
+            item, False, f"{where} has no {TABLE_NAME} table yet", FIX_HINT, repairable=True
+        )
+    if not state.known or state.lost_table:
+        # A newer ForecastOps migrated it, or its table was dropped: `migrate` refuses both.
+        return Verdict(item, False, str(state.problem(where)))
+    return Verdict(
+        item,
+        False,
+        f"{where} is not at the head revision (at {state.describe_revision()}, head {state.head})",
+        f"back up the database, then {FIX_HINT}",
+        repairable=True,
+    )
+
+
+def _with_connection(engine: Engine, read: Callable[[Connection], T]) -> T:
+    with engine.connect() as connection:
+        return read(connection)
+
+
+def _writable_problem(folder: Path) -> str | None:
+    """Why `folder` cannot be written to (even by root), or None."""
+    if not folder.is_dir():
+        return MISSING if not folder.exists() else "is not a folder"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        return f"is not writable ({error.strerror})"
+    return None
+
+
+def check_lake(settings: Settings) -> Verdict:
+    variable = f"{ENV_PREFIX}LAKE_DIR={settings.lake_path}"
+    problem = _writable_problem(settings.lake_path)
+    if problem is None:
+        return Verdict("lake", True, f"{variable} is writable")
+    missing = problem == MISSING
+    fix = FIX_HINT if missing else f"point {ENV_PREFIX}LAKE_DIR at a folder you can write to"
+    return Verdict("lake", False, f"{variable} {problem}", fix, repairable=missing)
+
+
+def check_landing(settings: Settings) -> Verdict:
+    variable = f"{ENV_PREFIX}LANDING_DIR={settings.landing_path}"
+    folder = settings.landing_path
+    if not folder.exists():
+        return Verdict("landing folder", False, f"{variable} {MISSING}", FIX_HINT, True)
+    try:
+        files = sum(1 for _ in folder.iterdir())
+    except OSError as error:
+        return Verdict(
+            "landing folder",
+            False,
+            f"{variable} cannot be read ({error.strerror})",
+            f"fix its permissions or point {ENV_PREFIX}LANDING_DIR at a readable folder",
+        )
+    return Verdict("landing folder", True, f"{variable} is readable ({files} entries)")
+
+
+def check_code_location(settings: Settings) -> Verdict:
+    try:
+        result = run_dagster_command(
+            [sys.executable, "-c", "import forecast_jobs.definitions"],
+            settings,
+            CODE_LOCATION_TIMEOUT_S,
+        )
+    except DagsterCommandTimeout:
+        return Verdict(
+            "code location",
+            False,
+            f"forecast_jobs.definitions did not load within {CODE_LOCATION_TIMEOUT_S} s",
+            "look for a slow import at module level",
+        )
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines()
+        return Verdict(
+            "code location",
+            False,
+            f"forecast_jobs.definitions fails to load: {lines[-1] if lines else 'no output'}",
+            "run `python -c 'import forecast_jobs.definitions'` to see the full error",
+        )
+    return Verdict(
+        "code location", True, f"forecast_jobs.definitions loads ({result.seconds:.1f} s)"
+    )
+
+
+CHECKS: tuple[Callable[[Settings], Verdict], ...] = (
+    check_dagster_instance,
+    check_mlflow_store,
+    check_alert_store,
+    check_lake,
+    check_landing,
+    check_code_location,
+)
+
+
+def diagnose(settings: Settings) -> list[Verdict]:
+    """Every item's verdict, in the order of `CHECKS`."""
+    return [check(settings) for check in CHECKS]
+
+
+# --- the repairs -------------------------------------------------------------------------------
+
+
+def _make_lake(settings: Settings) -> str:
+    settings.lake_path.mkdir(parents=True, exist_ok=True)
+    return f"created {settings.lake_path}"
+
+
+def _make_landing(settings: Settings) -> str:
+    settings.landing_path.mkdir(parents=True, exist_ok=True)
+    return f"created {settings.landing_path}"
+
+
+def _migrate_dagster(settings: Settings) -> str:
+    _run_dagster_admin("migrate", settings)
+    return "migrated the Dagster instance (as `dagster instance migrate`)"
+
+
+def _upgrade_mlflow(settings: Settings) -> str:
+    from mlflow.db import upgrade
+
+    # MLflow's own `mlflow db upgrade` (it also creates the tables of an empty database), called
+    # in-process so the URL and its password stay out of the process list.
+    upgrade.main([settings.mlflow_uri], standalone_mode=False)
+    return "upgraded the MLflow store (mlflow db upgrade)"
+
+
+def _migrate_alert_store(settings: Settings) -> str:
+    from forecastops.stores.alerts.store import AlertStore
+
+    with AlertStore(settings.alerts_url) as store:
+        return str(store.migrate())
+
+
+REPAIRS: dict[Callable[[Settings], Verdict], Callable[[Settings], str]] = {
+    check_dagster_instance: _migrate_dagster,
+    check_mlflow_store: _upgrade_mlflow,
+    check_alert_store: _migrate_alert_store,
+    check_lake: _make_lake,
+    check_landing: _make_landing,
+}
+
+
+def repair(settings: Settings, verdicts: list[Verdict]) -> list[str]:
+    """Run the repair of every repairable failed verdict (`verdicts` in `CHECKS` order); one
+    line per repair saying what it did or why it failed."""
+    done = []
+    for check, verdict in zip(CHECKS, verdicts, strict=True):
+        fix = REPAIRS.get(check)
+        if verdict.healthy or not verdict.repairable or fix is None:
+            continue
+        try:
+            done.append(f"fixed {verdict.item}: {fix(settings)}")
+        except Exception as error:  # reported, and the re-check shows the item still failing
+            done.append(f"could not fix {verdict.item}: {_short(error)}")
+    return done

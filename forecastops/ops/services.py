@@ -1,0 +1,241 @@
+"""`forecastops up` / `down`: dagster-webserver, dagster-daemon and the MLflow UI as background
+processes of one machine, for a team server without a service manager (docs/deployment.md has
+systemd units for one with).
+
+`up` refuses when a service already runs, a port is taken or a PostgreSQL database does not
+answer, runs `forecastops doctor --fix` (migrations included) and refuses unless everything is
+healthy, then starts each service in its
+own session (so `down` can stop it with its children), writes `<name>.pid` and `<name>.log`
+under `$FORECASTOPS_HOME/logs`, and waits until the UIs answer. `down` stops every service whose
+PID file names a live process that is still that service, and removes the PID files; with
+nothing running it does nothing.
+
+Secrets stay out of the process list: database URLs reach the services through the environment
+(`DAGSTER_PG_URL`, `MLFLOW_BACKEND_STORE_URI`), never through their command lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from forecastops.stores.settings import REPO_ROOT, Settings
+
+READY_TIMEOUT_S = 300
+"""How long `up` waits for the UIs to answer (the webserver loads the code location first)."""
+STOP_TIMEOUT_S = 30
+"""How long `down` waits after SIGTERM before it sends SIGKILL."""
+POLL_S = 0.5
+LOG_TAIL_CHARS = 2000
+WORKSPACE_FILE = REPO_ROOT / "workspace.yaml"
+_BIN = Path(sys.executable).parent
+
+
+class ServiceError(RuntimeError):
+    """`up` refused or a service did not start; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Service:
+    """One background process. `marker`: a word of its command line, checked before a PID file's
+    process is stopped (a PID may have been reused). `ready_url`: answers once it serves."""
+
+    name: str
+    command: tuple[str, ...]
+    marker: str
+    port: int | None = None
+    ready_url: str | None = None
+    extra_env: tuple[tuple[str, str], ...] = ()
+
+
+def services(settings: Settings) -> tuple[Service, ...]:
+    """The services of `settings`, in start order."""
+    host = settings.service_host
+    webserver = f"http://{host}:{settings.webserver_port}"
+    mlflow = f"http://{host}:{settings.mlflow_port}"
+    return (
+        Service(
+            "dagster-webserver",
+            (
+                str(_BIN / "dagster-webserver"),
+                *("-w", str(WORKSPACE_FILE), "-h", host, "-p", str(settings.webserver_port)),
+            ),
+            marker="dagster-webserver",
+            port=settings.webserver_port,
+            ready_url=f"{webserver}/server_info",
+        ),
+        Service(
+            "dagster-daemon",
+            (str(_BIN / "dagster-daemon"), "run", "-w", str(WORKSPACE_FILE)),
+            marker="dagster-daemon",
+        ),
+        Service(
+            "mlflow",
+            (
+                str(_BIN / "mlflow"),
+                *("server", "--host", host, "--port", str(settings.mlflow_port)),
+                *("--workers", "1", "--no-serve-artifacts"),
+            ),
+            marker="mlflow",
+            port=settings.mlflow_port,
+            ready_url=f"{mlflow}/health",
+            extra_env=(
+                ("MLFLOW_BACKEND_STORE_URI", settings.mlflow_uri),
+                ("MLFLOW_DEFAULT_ARTIFACT_ROOT", settings.mlflow_artifact_uri),
+                # MLflow's job runner (GenAI evaluation jobs) is unused here: no worker pool.
+                ("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false"),
+            ),
+        ),
+    )
+
+
+def pid_file(settings: Settings, service: Service) -> Path:
+    return settings.logs_path / f"{service.name}.pid"
+
+
+def log_file(settings: Settings, service: Service) -> Path:
+    return settings.logs_path / f"{service.name}.log"
+
+
+def running_pid(settings: Settings, service: Service) -> int | None:
+    """The PID of `service` if its PID file names a live process that is that service."""
+    path = pid_file(settings, service)
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        command_line = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return None
+    return pid if service.marker in command_line else None
+
+
+def port_taken(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def refuse_to_start(settings: Settings) -> None:
+    """`ServiceError` when a service already runs or a port it needs is taken."""
+    for service in services(settings):
+        pid = running_pid(settings, service)
+        if pid is not None:
+            raise ServiceError(
+                f"{service.name} is already running (pid {pid}, {pid_file(settings, service)}); "
+                "run `forecastops down` (or `make down`) first."
+            )
+    for service in services(settings):
+        if service.port is not None and port_taken(settings.service_host, service.port):
+            variable = (
+                "FORECASTOPS_WEBSERVER_PORT"
+                if service.name == "dagster-webserver"
+                else "FORECASTOPS_MLFLOW_PORT"
+            )
+            raise ServiceError(
+                f"port {service.port} on {settings.service_host} is taken, so {service.name} "
+                f"cannot listen there; stop what uses it or set {variable} to a free port."
+            )
+
+
+def _log_tail(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")[-LOG_TAIL_CHARS:]
+    except OSError:
+        return "(no log)"
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start(settings: Settings, on_started: Callable[[Service, int], None]) -> None:
+    """Start every service (call `refuse_to_start` and the doctor first) and wait until each
+    `ready_url` answers. A service that exits or does not answer in time stops them all and
+    raises `ServiceError` quoting its log."""
+    settings.logs_path.mkdir(parents=True, exist_ok=True)
+    base_env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home_path)}
+    started: list[tuple[Service, subprocess.Popen[bytes]]] = []
+    for service in services(settings):
+        with log_file(settings, service).open("ab") as log:
+            process = subprocess.Popen(
+                service.command,
+                cwd=REPO_ROOT,
+                env={**base_env, **dict(service.extra_env)},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        pid_file(settings, service).write_text(f"{process.pid}\n")
+        started.append((service, process))
+        on_started(service, process.pid)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    waiting = [service for service, _ in started if service.ready_url]
+    while waiting:
+        for service, process in started:
+            if process.poll() is not None:
+                stop(settings)
+                raise ServiceError(
+                    f"{service.name} exited with {process.returncode} while starting; the end "
+                    f"of {log_file(settings, service)}:\n{_log_tail(log_file(settings, service))}"
+                )
+        waiting = [service for service in waiting if not _answers(str(service.ready_url))]
+        if waiting and time.monotonic() > deadline:
+            stop(settings)
+            names = ", ".join(service.name for service in waiting)
+            raise ServiceError(
+                f"{names} did not answer within {READY_TIMEOUT_S} s; see the logs in "
+                f"{settings.logs_path}."
+            )
+        if waiting:
+            time.sleep(POLL_S)
+
+
+def _group_alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):  # reap it if it is our child (`start` failed)
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop(settings: Settings) -> list[str]:
+    """Stop every running service with its process group (SIGTERM, then SIGKILL after
+    `STOP_TIMEOUT_S`) and remove the PID files; the names of the services stopped."""
+    stopped = []
+    for service in reversed(services(settings)):
+        pid = running_pid(settings, service)
+        if pid is not None:
+            os.killpg(pid, signal.SIGTERM)
+            deadline = time.monotonic() + STOP_TIMEOUT_S
+            while _group_alive(pid) and time.monotonic() < deadline:
+                time.sleep(POLL_S)
+            if _group_alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            stopped.append(service.name)
+        pid_file(settings, service).unlink(missing_ok=True)
+    return stopped

@@ -1,0 +1,318 @@
+"""The retrain cycle's steps over the lake: what the model-plane assets call.
+
+features -> challenger -> backtest -> promotion decision -> forecasts, for one training cutoff
+(the partition day). Only contract-valid days are in `raw_sales`, so a day whose contract check
+failed can never feed training. Each step persists its results to the lake as one atomic
+partition, so a failed run leaves no half-written output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import partial
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from forecastops.domain.contract import CONTRACT_COLUMNS
+from forecastops.domain.features import FeatureSpec, build_training_frame, feature_set_version
+from forecastops.domain.promotion import (
+    ChampionHealth,
+    GateInput,
+    PromotionDecision,
+    PromotionPolicy,
+)
+from forecastops.pipeline.ingest import RAW_SALES_TABLE
+from forecastops.stores.lake import Lake
+
+if TYPE_CHECKING:
+    from forecastops.domain.backtest import BacktestResult
+    from forecastops.domain.forecasters import Forecaster
+
+FEATURES_TABLE = "sales_features"
+BACKTEST_TABLE = "backtest"
+DECISION_TABLE = "promotion_decision"
+FORECASTS_TABLE = "forecasts"
+INTERVAL_LEVELS = (0.1, 0.9)
+CONFIGURATION_TAGS = ("objective", "window_days", "feature_set_version")
+"""Model-version tags that together are a model's configuration: two versions that agree on
+all of them are scored as the same backtest family."""
+
+
+@dataclass(frozen=True)
+class CyclePolicy:
+    """The retrain cycle's settings: training window, backtest layout, challenger, gate."""
+
+    window_days: int = 120
+    horizon: int = 28
+    backtest_days: int = 90
+    folds: int = 3
+    backtest_workers: int | None = None
+    """Threads of the backtest (`forecastops.domain.backtest.run_backtest`); None: all usable
+    CPUs."""
+    objective: str = "tweedie"
+    feature_spec: FeatureSpec = field(default_factory=FeatureSpec)
+    promotion: PromotionPolicy = field(default_factory=PromotionPolicy)
+
+    @property
+    def challenger_candidate(self) -> str:
+        return f"lightgbm_{self.objective}"
+
+    @property
+    def history_days(self) -> int:
+        """Days of sales the backtest needs before the cutoff: evaluation + window + lags."""
+        return self.backtest_days + self.window_days + self.feature_spec.lookback_days
+
+
+class NotEnoughHistoryError(ValueError):
+    """The lake holds too little validated history before a cutoff to train or evaluate."""
+
+
+def load_sales(lake: Lake, first: date, last: date) -> pd.DataFrame:
+    """Validated sales (contract columns) for `first`..`last` from the lake, sorted by
+    date, store, product. Days that are not in the lake (rejected or never ingested) are absent."""
+    days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+    sales = lake.read_days(RAW_SALES_TABLE, days, columns=list(CONTRACT_COLUMNS))
+    if sales.empty:
+        raise NotEnoughHistoryError(
+            f"The lake has no validated raw_sales between {first.isoformat()} and "
+            f"{last.isoformat()} ({lake.table_path(RAW_SALES_TABLE)}). Ingest those days first."
+        )
+    return sales.sort_values(["date", "store_id", "product_id"], ignore_index=True)
+
+
+def history_until(lake: Lake, cutoff: date, days: int) -> pd.DataFrame:
+    """The `days` days of validated sales ending at `cutoff` (inclusive); the cutoff day itself
+    must be in the lake, since a model trained "as of" a day must have seen that day."""
+    sales = load_sales(lake, cutoff - timedelta(days=days - 1), cutoff)
+    if sales["date"].max().date() != cutoff:
+        raise NotEnoughHistoryError(
+            f"raw_sales has no validated partition for the cutoff {cutoff.isoformat()}; "
+            "materialize raw_sales for that day (and fix its landing file if its contract "
+            "check failed) before training on it."
+        )
+    return sales
+
+
+def data_sha256(sales: pd.DataFrame) -> str:
+    """SHA-256 of a sales snapshot's contract columns (row order normalised), so a model
+    version names exactly the data it was trained on."""
+    ordered = sales[list(CONTRACT_COLUMNS)].sort_values(["date", "store_id", "product_id"])
+    hashed = pd.util.hash_pandas_object(ordered, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
+def build_features(lake: Lake, cutoff: date, policy: CyclePolicy) -> tuple[pd.DataFrame, str, str]:
+    """The modelling table for the training window ending at `cutoff`, stored in the lake.
+
+    Returns (table, feature_set_version, data_sha256 of the sales it was built from).
+    """
+    spec = policy.feature_spec
+    sales = history_until(lake, cutoff, policy.window_days + spec.lookback_days)
+    start = cutoff - timedelta(days=policy.window_days - 1)
+    table = build_training_frame(sales, spec, start=start, end=cutoff)
+    lake.write_partition(FEATURES_TABLE, cutoff, {"data": table})
+    return table, feature_set_version(spec), data_sha256(sales)
+
+
+def candidate_factories(policy: CyclePolicy) -> dict[str, Callable[[], Forecaster]]:
+    """The candidate families the backtest ranks, each refit at every fold cutoff: seasonal
+    naive, the moving average and LightGBM with both count objectives, on the production
+    training window. The challenger and the champion are LightGBM configurations, so each is
+    scored as its family (see docs/promotion.md)."""
+    from forecastops.domain.forecasters import CANDIDATE_NAMES, make_forecaster
+
+    return {
+        name: partial(make_forecaster, name, window_days=policy.window_days)
+        for name in CANDIDATE_NAMES
+    }
+
+
+def run_cycle_backtest(
+    lake: Lake, cutoff: date, policy: CyclePolicy
+) -> tuple[BacktestResult, pd.DataFrame]:
+    """Rolling-origin backtest of every candidate family at `cutoff`; stores metrics, fold
+    metrics, the ranking and per-candidate residual quantiles in the lake.
+
+    Returns the result and the ranking table.
+    """
+    from forecastops.domain.backtest import BacktestSpec, run_backtest
+
+    sales = history_until(lake, cutoff, policy.history_days)
+    spec = BacktestSpec(
+        evaluation_days=policy.backtest_days, horizon=policy.horizon, folds=policy.folds
+    )
+    first_cutoff = spec.fold_cutoffs(cutoff)[0]
+    if sales["date"].min().date() > first_cutoff - timedelta(days=policy.feature_spec.min_lag):
+        raise NotEnoughHistoryError(
+            f"The backtest at {cutoff.isoformat()} needs validated sales from "
+            f"{(cutoff - timedelta(days=policy.history_days - 1)).isoformat()}; the lake starts at "
+            f"{sales['date'].min().date().isoformat()}. Ingest more history or lower "
+            "FORECASTOPS_BACKTEST_DAYS / FORECASTOPS_TRAINING_WINDOW_DAYS."
+        )
+    result = run_backtest(
+        sales,
+        candidate_factories(policy),
+        spec,
+        window_days=policy.window_days,
+        workers=policy.backtest_workers,
+    )
+    ranking = result.ranking()
+    quantiles = pd.concat(
+        [
+            result.residual_quantiles(candidate, INTERVAL_LEVELS)
+            .table.rename(columns=lambda level: f"q{round(level * 100):02d}")
+            .reset_index()
+            .assign(candidate=candidate)
+            for candidate in result.candidates
+        ],
+        ignore_index=True,
+    )
+    lake.write_partition(
+        BACKTEST_TABLE,
+        cutoff,
+        {
+            "metrics": result.metrics,
+            "fold_metrics": result.fold_metrics,
+            "ranking": ranking.table,
+            "residual_quantiles": quantiles,
+        },
+    )
+    return result, ranking.table
+
+
+def _overall_wape(metrics: pd.DataFrame, candidate: str) -> float:
+    rows = metrics[(metrics["level"] == "overall") & (metrics["candidate"] == candidate)]
+    if rows.empty:
+        raise KeyError(f"The backtest has no candidate {candidate!r}.")
+    return float(rows["wape"].iloc[0])
+
+
+def _store_wape(metrics: pd.DataFrame, candidate: str) -> dict[str, float]:
+    rows = metrics[(metrics["level"] == "store") & (metrics["candidate"] == candidate)]
+    return dict(zip(rows["store_id"].astype(str), rows["wape"].astype(float), strict=True))
+
+
+def same_configuration(
+    challenger_tags: Mapping[str, str], champion_tags: Mapping[str, str]
+) -> bool:
+    """Whether two model versions' registry tags agree on every `CONFIGURATION_TAGS` entry; a
+    version missing one (registered before it was tagged) is not known to be the same."""
+    return all(
+        tag in challenger_tags and challenger_tags[tag] == champion_tags.get(tag)
+        for tag in CONFIGURATION_TAGS
+    )
+
+
+def gate_input(
+    metrics: pd.DataFrame,
+    policy: CyclePolicy,
+    challenger: tuple[str, date],
+    champion: tuple[str, date, str] | None,
+    *,
+    same_config: bool = False,
+    champion_health: ChampionHealth | None = None,
+) -> GateInput:
+    """The promotion gate's evidence from the stored backtest `metrics` of a cutoff.
+
+    `challenger`: (version, training cutoff); `champion`: (version, training cutoff, objective)
+    or None when there is no champion yet. Each model is scored as its LightGBM family.
+    `same_config` (see `same_configuration`) and `champion_health` (see
+    `forecastops.pipeline.monitoring.champion_health`) are passed through for the improvement rule.
+    """
+    from forecastops.domain.forecasters import SEASONAL_NAIVE
+
+    challenger_family = policy.challenger_candidate
+    champion_family = f"lightgbm_{champion[2]}" if champion else None
+    return GateInput(
+        challenger_version=challenger[0],
+        challenger_cutoff=challenger[1],
+        champion_version=champion[0] if champion else None,
+        champion_cutoff=champion[1] if champion else None,
+        challenger_wape=_overall_wape(metrics, challenger_family),
+        champion_wape=_overall_wape(metrics, champion_family) if champion_family else None,
+        seasonal_naive_wape=_overall_wape(metrics, SEASONAL_NAIVE),
+        challenger_store_wape=_store_wape(metrics, challenger_family),
+        champion_store_wape=_store_wape(metrics, champion_family) if champion_family else {},
+        same_configuration=same_config,
+        champion_health=champion_health,
+    )
+
+
+def record_decision(lake: Lake, cutoff: date, decision: PromotionDecision, gate: GateInput) -> None:
+    """Store the decision (verdict, every rule's result and reason, the evidence including the
+    champion's realized health) in the lake."""
+    health = gate.champion_health
+    rules = pd.DataFrame(
+        {
+            "rule": list(decision.rule_results),
+            "passed": list(decision.rule_results.values()),
+            "reason": list(decision.reasons),
+        }
+    )
+    summary = pd.DataFrame(
+        {
+            "promote": [decision.promote],
+            "challenger_version": [gate.challenger_version],
+            "champion_version": [gate.champion_version],
+            "challenger_wape": [gate.challenger_wape],
+            "champion_wape": [gate.champion_wape],
+            "seasonal_naive_wape": [gate.seasonal_naive_wape],
+            "same_configuration": [gate.same_configuration],
+            "champion_health": [health.status if health else None],
+            "champion_health_day": [health.day.isoformat() if health else None],
+            "champion_degradation": [health.degradation if health else None],
+            "reasons": [" | ".join(decision.reasons)],
+        }
+    )
+    lake.write_partition(DECISION_TABLE, cutoff, {"data": summary, "rules": rules})
+
+
+def make_forecasts(
+    lake: Lake,
+    cutoff: date,
+    policy: CyclePolicy,
+    champion: Forecaster,
+    candidate: str,
+    lineage: Mapping[str, str],
+) -> pd.DataFrame:
+    """The champion's P10/P50/P90 forecast of every active series for the next horizon.
+
+    P50 is the champion's recursive forecast; P10/P90 are split-conformal bounds from the
+    backtest residual quantiles of the champion's family (`candidate`) at this cutoff.
+    `lineage` (model_version, feature_set_version, data_sha256, dagster_run_id) is stamped on
+    every row. Stored in the lake's `forecasts` table and returned.
+    """
+    from forecastops.domain.backtest import ResidualQuantiles
+    from forecastops.domain.forecasters import future_frame
+
+    history = history_until(lake, cutoff, policy.feature_spec.lookback_days + policy.window_days)
+    future = future_frame(history, cutoff, policy.horizon)
+    predicted = champion.predict(history, future)
+    quantiles = lake.read_partition(BACKTEST_TABLE, cutoff, "residual_quantiles")
+    mine = quantiles[quantiles["candidate"] == candidate].set_index("horizon_step")
+    bounds = ResidualQuantiles(
+        table=mine[["q10", "q90"]].set_axis(list(INTERVAL_LEVELS), axis=1),
+        levels=INTERVAL_LEVELS,
+        relative=True,
+    )
+    step = (predicted["date"] - pd.Timestamp(cutoff)).dt.days
+    p10, p90 = bounds.bounds(predicted["forecast"], step)
+    forecasts = pd.DataFrame(
+        {
+            "date": predicted["date"],
+            "store_id": predicted["store_id"],
+            "product_id": predicted["product_id"],
+            "p10": p10,
+            "p50": predicted["forecast"].to_numpy(),
+            "p90": p90,
+            "horizon_step": step,
+            "training_cutoff": cutoff.isoformat(),
+            **{name: value for name, value in lineage.items()},
+        }
+    )
+    lake.write_partition(FORECASTS_TABLE, cutoff, {"data": forecasts})
+    return forecasts

@@ -1,0 +1,302 @@
+"""Monitoring over the lake, persisted per day so sensors only read it (they compute nothing
+heavy): the drift score of the recent window against the champion's training window, and the
+champion's realized accuracy against its backtest (performance drift)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from forecastops.domain.features import build_training_frame
+from forecastops.pipeline.cycle import CyclePolicy, history_until
+from forecastops.stores.lake import Lake
+
+if TYPE_CHECKING:
+    from forecastops.domain.drift import DriftPolicy, DriftResult
+    from forecastops.domain.performance import PerformancePolicy, PerformanceResult
+    from forecastops.domain.promotion import ChampionHealth
+    from forecastops.domain.triggers import Signals
+
+DRIFT_TABLE = "drift_score"
+CURRENT_WINDOW_DAYS = 28
+TOP_DRIFTED = 5
+"""How many drifted features the stored summary names, and `latest_drift` lists."""
+
+
+@dataclass(frozen=True)
+class DriftReference:
+    """Where the reference window comes from: the champion's training window when there is a
+    champion, else the `window_days` days just before the current window."""
+
+    cutoff: date
+    window_days: int
+    source: str  # e.g. "champion v3" or "previous window (no champion yet)"
+
+
+def reference_for(
+    day: date, policy: CyclePolicy, champion: tuple[str, date, int] | None
+) -> DriftReference:
+    """The reference window for the drift score of `day`; `champion` = (version, training
+    cutoff, window days) or None."""
+    if champion is not None:
+        version, cutoff, window = champion
+        return DriftReference(cutoff=cutoff, window_days=window, source=f"champion v{version}")
+    return DriftReference(
+        cutoff=day - timedelta(days=CURRENT_WINDOW_DAYS),
+        window_days=policy.window_days,
+        source="previous window (no champion yet)",
+    )
+
+
+def _window_features(lake: Lake, cutoff: date, days: int, policy: CyclePolicy) -> pd.DataFrame:
+    spec = policy.feature_spec
+    sales = history_until(lake, cutoff, days + spec.lookback_days)
+    return build_training_frame(sales, spec, start=cutoff - timedelta(days=days - 1), end=cutoff)
+
+
+def score_drift(
+    lake: Lake,
+    day: date,
+    policy: CyclePolicy,
+    reference: DriftReference,
+    drift_policy: DriftPolicy,
+    html_path: Path,
+) -> DriftResult:
+    """Score the data drift of the `CURRENT_WINDOW_DAYS` days ending at `day` against the
+    reference window, write Evidently's HTML report to `html_path`, and store the per-feature
+    scores, null-rate changes and a one-row summary in the lake (`drift_score` table)."""
+    from forecastops.domain.drift import detect_data_drift, drift_feature_columns
+
+    columns, categorical = drift_feature_columns(policy.feature_spec)
+    result = detect_data_drift(
+        _window_features(lake, reference.cutoff, reference.window_days, policy),
+        _window_features(lake, day, CURRENT_WINDOW_DAYS, policy),
+        columns,
+        categorical,
+        drift_policy,
+        html_path=html_path,
+    )
+    summary = pd.DataFrame(
+        {
+            "partition_date": [day.isoformat()],
+            "overall_score": [result.overall_score],
+            "alarm": [result.alarm],
+            "drift_share": [result.drift_share],
+            "dataset_drifted": [result.dataset_drifted],
+            "target_shift": [result.target_shift],
+            "target_drifted": [result.target_drifted],
+            "top_features": [",".join(result.drifted_features[:TOP_DRIFTED])],
+            "reference": [reference.source],
+            "reference_cutoff": [reference.cutoff.isoformat()],
+            "html_report": [str(html_path)],
+        }
+    )
+    lake.write_partition(
+        DRIFT_TABLE,
+        day,
+        {"data": summary, "features": result.features, "null_rates": result.null_rates},
+    )
+    return result
+
+
+PERFORMANCE_TABLE = "model_performance"
+RECENT_WINDOW_DAYS = 7
+"""The short realized window stored beside the classified one (`mae_7d`, `wape_7d`)."""
+TREND_PLOT_SIZE_INCHES = (10.0, 5.0)
+TREND_PLOT_DPI = 100
+
+
+def score_performance(
+    lake: Lake,
+    day: date,
+    champion: tuple[str, date, str],
+    policy: PerformancePolicy,
+) -> PerformanceResult | None:
+    """Realized accuracy of the champion up to `day` against its backtest baseline.
+
+    `champion`: (version, training cutoff, candidate family). The champion's stored forecasts
+    (every cutoff's `forecasts` partition it made) are scored against validated actuals; the
+    baseline is the family's backtest at the champion's training cutoff. Stores the per-series
+    classes and a summary row in the lake (`model_performance`: the classified window's
+    `overall_mae` and `overall_degradation`, and the overall `mae_7d` / `wape_7d` of the last
+    `RECENT_WINDOW_DAYS` days); None when nothing can be scored yet (no forecasts whose days
+    have actuals).
+    """
+    from forecastops.domain.performance import classify, realized_metrics, score_forecasts
+    from forecastops.pipeline.cycle import BACKTEST_TABLE, FORECASTS_TABLE
+
+    version, cutoff, family = champion
+    forecast_days = [d for d in lake.partition_days(FORECASTS_TABLE) if cutoff <= d <= day]
+    forecasts = lake.read_days(FORECASTS_TABLE, forecast_days)
+    if forecasts.empty or not lake.has_partition(BACKTEST_TABLE, cutoff):
+        return None
+    actuals = load_actuals(lake, forecasts["date"].min().date(), day)
+    scored = score_forecasts(forecasts, actuals, model_version=version)
+    if scored.empty:
+        return None
+    baseline = lake.read_partition(BACKTEST_TABLE, cutoff, "metrics")
+    baseline = baseline[baseline["candidate"] == family]
+    realized = realized_metrics(
+        scored, day, windows=sorted({RECENT_WINDOW_DAYS, policy.window_days})
+    )
+    result = classify(realized, baseline, policy)
+    recent = realized[
+        (realized["window_days"] == RECENT_WINDOW_DAYS) & (realized["level"] == "overall")
+    ].iloc[0]
+    summary = pd.DataFrame(
+        {
+            "partition_date": [day.isoformat()],
+            "model_version": [version],
+            "model_status": [result.model_status],
+            "overall_degradation": [result.overall_degradation],
+            "overall_mae": [result.overall_mae],
+            "baseline_mae": [result.baseline_mae],
+            "scored_days": [result.days],
+            "mae_7d": [float(recent["mae"])],
+            "wape_7d": [float(recent["wape"])],
+            **{f"series_{status}": [count] for status, count in result.counts.items()},
+        }
+    )
+    lake.write_partition(PERFORMANCE_TABLE, day, {"data": summary, "series": result.series})
+    return result
+
+
+def load_actuals(lake: Lake, first: date, last: date) -> pd.DataFrame:
+    """Validated actual units (date, store_id, product_id, units_sold) for `first`..`last`;
+    empty when none have arrived."""
+    from forecastops.domain.contract import CONTRACT_COLUMNS
+    from forecastops.pipeline.ingest import RAW_SALES_TABLE
+
+    days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+    return lake.read_days(RAW_SALES_TABLE, days, columns=list(CONTRACT_COLUMNS))
+
+
+def latest_signals(lake: Lake) -> Signals | None:
+    """What the monitoring assets stored for the newest day they scored (for the retrain
+    sensor): its drift score, the champion's degradation and whether the day's landing file met
+    the contract. None when nothing is stored yet."""
+    from forecastops.domain.triggers import Signals
+    from forecastops.pipeline.ingest import CONTRACT_TABLE
+
+    days = set(lake.partition_days(DRIFT_TABLE)) | set(lake.partition_days(PERFORMANCE_TABLE))
+    if not days:
+        return None
+    day = max(days)
+    drift = lake.read_partition(DRIFT_TABLE, day) if lake.has_partition(DRIFT_TABLE, day) else None
+    performance = (
+        lake.read_partition(PERFORMANCE_TABLE, day)
+        if lake.has_partition(PERFORMANCE_TABLE, day)
+        else None
+    )
+    contract = (
+        lake.read_partition(CONTRACT_TABLE, day)
+        if lake.has_partition(CONTRACT_TABLE, day)
+        else None
+    )
+    return Signals(
+        day=day.isoformat(),
+        contract_passed=bool(contract is not None and contract["passed"].item()),
+        drift_score=float(drift["overall_score"].item()) if drift is not None else None,
+        degradation=(
+            float(performance["overall_degradation"].item()) if performance is not None else None
+        ),
+        top_features=str(drift["top_features"].item()) if drift is not None else "",
+    )
+
+
+def latest_drift(lake: Lake, as_of: date | None = None) -> dict[str, Any] | None:
+    """The newest stored drift score (on or before `as_of` when given) as JSON-ready values:
+    `day`, `overall_score`, `drift_share`, `alarm`, `target_shift`, `drifted_features` (those
+    over their threshold), `top_features` (the `TOP_DRIFTED` most drifted, by severity, over
+    their threshold or not), `reference`, `html_report`; None when no day was scored."""
+    days = [d for d in lake.partition_days(DRIFT_TABLE) if as_of is None or d <= as_of]
+    if not days:
+        return None
+    row = lake.read_partition(DRIFT_TABLE, days[-1]).iloc[0]
+    features = lake.read_partition(DRIFT_TABLE, days[-1], "features")  # most drifted first
+    drifted = str(row["top_features"])
+    return {
+        "day": days[-1].isoformat(),
+        "overall_score": _number(row["overall_score"]),
+        "drift_share": _number(row["drift_share"]),
+        "alarm": bool(row["alarm"]),
+        "target_shift": _number(row["target_shift"]),
+        "drifted_features": drifted.split(",") if drifted else [],
+        "top_features": [str(name) for name in features["feature"].head(TOP_DRIFTED)],
+        "reference": str(row["reference"]),
+        "html_report": str(row["html_report"]),
+    }
+
+
+def performance_history(lake: Lake, version: str | None = None) -> pd.DataFrame:
+    """The stored `model_performance` summaries, oldest first, with `partition_date` as a
+    datetime; only `version`'s rows when given. Days stored before `mae_7d` / `wape_7d` were
+    recorded have NaN there."""
+    history = lake.read_days(PERFORMANCE_TABLE, lake.partition_days(PERFORMANCE_TABLE))
+    if history.empty:
+        return history
+    for column in ("mae_7d", "wape_7d"):
+        if column not in history.columns:
+            history[column] = np.nan
+    history["partition_date"] = pd.to_datetime(history["partition_date"])
+    if version is not None:
+        history = history[history["model_version"].astype(str) == version]
+    return history.sort_values("partition_date", ignore_index=True)
+
+
+def champion_health(lake: Lake, version: str, as_of: date) -> ChampionHealth | None:
+    """Model `version`'s newest realized health on or before `as_of` (its latest
+    `model_performance` record), for the promotion gate; None when it was never scored."""
+    from forecastops.domain.promotion import ChampionHealth
+
+    history = performance_history(lake, version)
+    if history.empty:
+        return None
+    history = history[history["partition_date"] <= pd.Timestamp(as_of)]
+    if history.empty:
+        return None
+    newest = history.iloc[-1]
+    return ChampionHealth(
+        status=str(newest["model_status"]),
+        day=newest["partition_date"].date(),
+        degradation=float(newest["overall_degradation"]),
+    )
+
+
+def plot_performance_trend(history: pd.DataFrame, path: Path) -> Path:
+    """Write a 1000 x 500 px PNG of realized accuracy over time to `path` (parents created).
+
+    `history`: `performance_history` rows. Top: MAE (units sold per series-day) over the last
+    7 days and over the classified window, with the backtest MAE dashed. Bottom: WAPE over
+    the last 7 days. One point per scored day.
+    """
+    from matplotlib.figure import Figure  # heavy import kept out of module load
+
+    figure = Figure(figsize=TREND_PLOT_SIZE_INCHES, dpi=TREND_PLOT_DPI, layout="constrained")
+    mae_axis, wape_axis = figure.subplots(2, 1, sharex=True)
+    days = history["partition_date"]
+    mae_axis.plot(days, history["mae_7d"], marker="o", label="MAE last 7 days")
+    mae_axis.plot(days, history["overall_mae"], marker=".", label="MAE classified window")
+    mae_axis.plot(days, history["baseline_mae"], color="grey", linestyle="--", label="backtest MAE")
+    mae_axis.set_ylabel("units / series-day")
+    mae_axis.set_title("Champion's realized accuracy (lower is better)")
+    mae_axis.legend(loc="upper left", fontsize="small")
+    wape_axis.plot(days, history["wape_7d"], marker="o", color="C2", label="WAPE last 7 days")
+    wape_axis.set_ylabel("WAPE")
+    wape_axis.legend(loc="upper left", fontsize="small")
+    figure.autofmt_xdate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png")
+    return path
+
+
+def _number(value: Any) -> float | None:
+    """A stored float as JSON-ready: None for NaN."""
+    number = float(value)
+    return None if math.isnan(number) else number
