@@ -9,14 +9,8 @@ import dagster as dg
 import pandas as pd
 
 from forecastops.domain.alerts import Alert, AlertStatus, Severity
-from forecastops.domain.triggers import (
-    ALERT_IDS_TAG,
-    DATA_DRIFT,
-    PERFORMANCE_DRIFT,
-    TOP_DRIFTED_TAG,
-    TRIGGER_TAG,
-    TriggerState,
-)
+from forecastops.domain.runs import ALERT_IDS_TAG, TOP_DRIFTED_TAG, TRIGGER_TAG
+from forecastops.domain.triggers import DATA_DRIFT, PERFORMANCE_DRIFT, TriggerState
 from forecastops.pipeline.alerts import drift_alert_key, retrain_recommendation
 from forecastops.pipeline.ingest import CONTRACT_TABLE
 from forecastops.pipeline.monitoring import DRIFT_TABLE
