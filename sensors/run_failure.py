@@ -13,6 +13,7 @@ from collections.abc import Collection
 
 import dagster as dg
 
+from forecastops.domain.alerts import shorten
 from forecastops.domain.runs import (
     DAGSTER_BACKFILL_TAG,
     DAGSTER_PARTITION_TAG,
@@ -45,12 +46,12 @@ def run_failure_alerts(
     alert = alert_store.store.raise_alert(
         type=AlertType.RUN_FAILURE,
         severity=Severity.CRITICAL,
-        title=_cut(
+        title=shorten(
             f"{what} failed" + (f" for partition {partition}" if partition else ""), TITLE_MAX_CHARS
         ),
         message=failure_message(context, what, partition),
         links=run_links(run.run_id, run.tags.get(DAGSTER_BACKFILL_TAG)),
-        subject=_cut(f"{what}/{partition}" if partition else what, KEY_MAX_CHARS),
+        subject=shorten(f"{what}/{partition}" if partition else what, KEY_MAX_CHARS),
         dedup_key=f"run_failure:{run.run_id}",
         recommendation=(
             {"action": "retrain", "partition": partition}
@@ -96,7 +97,7 @@ def failure_message(context: dg.RunFailureSensorContext, what: str, partition: s
     event = context.failure_event
     data = event.event_specific_data
     error = getattr(data, "error", None)
-    reason = _cut(error.message.strip(), MAX_ERROR_CHARS) if error is not None else ""
+    reason = shorten(error.message.strip(), MAX_ERROR_CHARS) if error is not None else ""
     return f"{head} failed outside its steps: {event.message or 'no message'}" + (
         f"\n\n{reason}" if reason else ""
     )
@@ -117,8 +118,4 @@ def _step_error(event: dg.DagsterEvent) -> str:
             text = error.cause.message
         else:
             text = error.message
-    return _cut(text.strip(), MAX_ERROR_CHARS)
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shorten(text.strip(), MAX_ERROR_CHARS)

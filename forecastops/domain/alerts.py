@@ -86,3 +86,9 @@ class Alert:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, ending in "…" when it was cut (alert titles,
+    subjects and quoted errors have a length limit; a listed title has a column width)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

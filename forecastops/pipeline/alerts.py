@@ -28,7 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from forecastops.domain.alerts import AlertLink, AlertType, Severity
+from forecastops.domain.alerts import AlertLink, AlertType, Severity, shorten
 from forecastops.domain.triggers import DATA_DRIFT, PERFORMANCE_DRIFT
 from forecastops.stores.alerts.store import TITLE_MAX_CHARS
 
@@ -65,7 +65,7 @@ class AlertDraft:
         return store.raise_alert(
             type=self.type,
             severity=self.severity,
-            title=_cut(self.title),
+            title=shorten(self.title, TITLE_MAX_CHARS),
             message=self.message,
             links=self.links,
             subject=self.subject,
@@ -212,7 +212,3 @@ def promotion_alert(
         dedup_key=f"promotion:v{challenger}",
         links=tuple(links),
     )
-
-
-def _cut(title: str) -> str:
-    return title if len(title) <= TITLE_MAX_CHARS else title[: TITLE_MAX_CHARS - 1] + "…"

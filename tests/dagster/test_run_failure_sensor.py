@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from forecastops.domain.alerts import Alert, AlertStatus, AlertType, Severity
+from forecastops.domain.runs import run_partition
 from forecastops.stores.alerts.store import AlertStore
 from resources.alerts import AlertStoreResource
 from sensors.run_failure import (
@@ -16,7 +17,6 @@ from sensors.run_failure import (
     run_failure_alerts,
     run_label,
     run_links,
-    run_partition,
 )
 
 CUTOFF = "2025-03-01"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from forecastops.domain.alerts import SEVERITIES_WORST_FIRST, AlertType, Severity
+from forecastops.domain.alerts import SEVERITIES_WORST_FIRST, AlertType, Severity, shorten
 from forecastops.stores.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def list_alerts(
                 alert.id,
                 alert.severity.value,
                 alert.type.value,
-                _table_cell(_cut(alert.title, ALERT_TITLE_CHARS_LISTED)),
+                _table_cell(shorten(alert.title, ALERT_TITLE_CHARS_LISTED)),
                 _table_cell(alert.subject or ""),
                 _when(alert.created_at),
                 alert.status.value,
@@ -174,10 +174,6 @@ def list_alerts(
         typer.echo(f"No alerts with {', '.join(filters)}.")
     open_text = ", ".join(f"{counts[s]} {s.value}" for s in SEVERITIES_WORST_FIRST)
     typer.echo(f"Open: {open_text}. Read one with `forecastops alerts read ID`.")
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _table_cell(text: str) -> str:
