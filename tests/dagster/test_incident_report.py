@@ -193,7 +193,7 @@ def test_the_report_lists_the_runs_of_the_instance_newest_first(cycle: Cycle) ->
     assert by_id.loc[cycle.retrain_run_id, "job"] == "retrain_job"
     assert by_id.loc[cycle.retrain_run_id, "status"] == "SUCCESS"
     assert by_id.loc[cycle.retrain_run_id, "partition"] == TRAINED_AT.isoformat()
-    assert by_id.loc[cycle.ingest_run_id, "partition"] == f"{START}..{HEALTH_DAY}"
+    assert by_id.loc[cycle.ingest_run_id, "partition"] == f"{START}...{HEALTH_DAY}"
     started = pd.to_datetime(by_id.loc[cycle.retrain_run_id, "started_at"])
     ended = pd.to_datetime(by_id.loc[cycle.retrain_run_id, "ended_at"])
     assert started < ended
