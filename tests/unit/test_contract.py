@@ -15,6 +15,9 @@ from forecastops.domain import contract
 from forecastops.domain.contract import (
     CONTRACT_COLUMNS,
     FAILURE_COLUMNS,
+    ID_FORMAT_CHECK,
+    MAX_ID_CHARS,
+    MAX_UNITS_SOLD,
     VALIDATED_DTYPES,
     ContractResult,
     LandingFileError,
@@ -250,7 +253,54 @@ def test_null_or_empty_keys_break_the_contract() -> None:
 
     assert result.passed is False
     assert [row for row, _ in cases_of(result, "store_id", "not_nullable")] == [1]
-    assert [row for row, _ in cases_of(result, "product_id", "str_length(1, None)")] == [2]
+    assert [row for row, _ in cases_of(result, "product_id", f"str_length(1, {MAX_ID_CHARS})")] == [
+        2
+    ]
+
+
+def test_absurdly_large_units_break_the_contract() -> None:
+    result = validate_sales(landing_frame(units_sold=[4, MAX_UNITS_SOLD, 10**12]), DAY)
+
+    assert result.passed is False
+    assert cases_of(result, "units_sold", f"less_than_or_equal_to({MAX_UNITS_SOLD})") == [
+        (2, 10**12)
+    ]
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    [" s1", "s1 ", "s1\t", "../x", "a/b", "a\\b", "s\x00", "s\x1b[31m", "x" * (MAX_ID_CHARS + 1)],
+    ids=["leading", "trailing", "tab", "dotdot", "slash", "backslash", "nul", "escape", "long"],
+)
+def test_ids_with_spaces_separators_control_characters_or_too_long_break_the_contract(
+    bad_id: str,
+) -> None:
+    result = validate_sales(landing_frame(product_id=["p1", bad_id, "p1"]), DAY)
+
+    assert result.passed is False
+    assert [
+        row
+        for row, case in result.failures[["row", "failure_case"]].itertuples(index=False)
+        if case == bad_id
+    ] == [1]
+    assert set(result.failures["column"]) == {"product_id"}
+    assert set(result.failures["check"]) <= {ID_FORMAT_CHECK, f"str_length(1, {MAX_ID_CHARS})"}
+
+
+def test_an_id_of_the_longest_allowed_length_with_inner_spaces_passes() -> None:
+    longest = "s " + "x" * (MAX_ID_CHARS - 2)
+
+    assert validate_sales(landing_frame(store_id=["s1", longest, "s2"]), DAY).passed
+
+
+def test_integer_ids_are_not_ids(tmp_path: Path) -> None:
+    path = tmp_path / landing_file_name(DAY, "parquet")
+    landing_frame(store_id=[1, 1, 2]).to_parquet(path)
+
+    result = validate_sales(read_landing_file(path), DAY)
+
+    assert result.passed is False
+    assert cases_of(result, "store_id", "coerce_dtype('text')") == [(0, 1), (1, 1), (2, 2)]
 
 
 def test_every_failure_is_reported_at_once() -> None:
