@@ -130,6 +130,34 @@ def landing_file_name(day: date, file_format: str = "csv") -> str:
     return f"{LANDING_FILE_PREFIX}{day.isoformat()}.{file_format}"
 
 
+def unrecognized_landing_files(landing_dir: Path) -> list[Path]:
+    """Files in `landing_dir` that look like deliveries (`sales_*`) but are named for no day:
+    an impossible date (`sales_2025-02-30.csv`), another date format or another ending. No
+    partition ever reads them, so a delivery misnamed this way would be lost without a word;
+    the pipeline reports them instead. Sorted by name; hidden files are not deliveries."""
+    if not landing_dir.is_dir():
+        return []
+    return sorted(
+        path
+        for path in landing_dir.glob(f"{LANDING_FILE_PREFIX}*")
+        if landing_file_day(path.name) is None
+    )
+
+
+def landing_file_day(name: str) -> date | None:
+    """The day a landing file name stands for (`sales_2025-03-01.csv` -> 2025-03-01), or None
+    when `name` is not a landing file name for a real day."""
+    stem, dot, file_format = name.rpartition(".")
+    if not dot or file_format not in LANDING_FORMATS or not stem.startswith(LANDING_FILE_PREFIX):
+        return None
+    text = stem.removeprefix(LANDING_FILE_PREFIX)
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if day.isoformat() == text else None
+
+
 def find_landing_file(landing_dir: Path, day: date) -> Path:
     """The landing file of `day` in `landing_dir`, whichever of the CSV or Parquet exists.
 

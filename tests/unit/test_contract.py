@@ -22,8 +22,10 @@ from forecastops.domain.contract import (
     ContractResult,
     LandingFileError,
     find_landing_file,
+    landing_file_day,
     landing_file_name,
     read_landing_file,
+    unrecognized_landing_files,
     validate_sales,
     validate_sales_batch,
 )
@@ -585,3 +587,37 @@ def test_batch_of_clean_days_is_validated_without_any_per_day_call(
 
 def test_batch_of_no_days_is_empty() -> None:
     assert validate_sales_batch({}) == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "day"),
+    [
+        ("sales_2025-03-01.csv", date(2025, 3, 1)),
+        ("sales_2024-02-29.parquet", date(2024, 2, 29)),
+        ("sales_2025-02-30.csv", None),
+        ("sales_2025-3-1.csv", None),
+        ("sales_20250301.csv", None),
+        ("sales_2025-03-01.csv.gz", None),
+        ("sales_2025-03-01.xlsx", None),
+        ("orders_2025-03-01.csv", None),
+    ],
+)
+def test_landing_file_day_is_the_real_day_a_name_stands_for(name: str, day: date | None) -> None:
+    assert landing_file_day(name) == day
+
+
+def test_misnamed_deliveries_are_listed_and_other_files_are_not(tmp_path: Path) -> None:
+    for name in [
+        "sales_2025-03-01.csv",
+        "sales_2025-02-30.csv",
+        "sales_2025-3-2.parquet",
+        "README.txt",
+        ".sales_2025-02-31.csv",
+    ]:
+        (tmp_path / name).write_text("x")
+
+    assert [p.name for p in unrecognized_landing_files(tmp_path)] == [
+        "sales_2025-02-30.csv",
+        "sales_2025-3-2.parquet",
+    ]
+    assert unrecognized_landing_files(tmp_path / "absent") == []
