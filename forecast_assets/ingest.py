@@ -3,6 +3,7 @@
 # No `from __future__ import annotations`: Dagster reads the `context` annotation at definition
 # time. pandas and the core's ingest module (pandera) load inside the bodies, keeping the code
 # location fast to load.
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -15,12 +16,15 @@ from resources.alerts import AlertStoreResource
 from resources.storage import LakeStorage, LandingSalesSource
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
 
     from forecastops.pipeline.ingest import DayIngest
 
 CONTRACT_CHECK = "sales_contract"
 EXTRA_COLUMNS_CHECK = "no_unexpected_columns"
+LANDING_NAMES_CHECK = "landing_files_named_for_a_day"
 ROW_COUNT_CHECK = "row_count_near_history"
 ROW_COUNT_RATIO_BOUNDS = (0.5, 2.0)
 MAX_DAYS_LISTED = 31
@@ -61,6 +65,12 @@ SUMMARY_COLUMNS_LISTED = (
             asset="raw_sales",
             description="The landing file carries no columns beyond the contract (a warning).",
         ),
+        dg.AssetCheckSpec(
+            LANDING_NAMES_CHECK,
+            asset="raw_sales",
+            description="Every sales_* file in the landing folder is named for a real day "
+            "(sales_YYYY-MM-DD.csv|parquet); a misnamed one is read by no partition (a warning).",
+        ),
     ],
 )
 def raw_sales(
@@ -92,7 +102,11 @@ def raw_sales(
             "landing_files": dg.MetadataValue.md(_landing_table(outcomes)),
             **({"dagster/column_schema": column_schema(first)} if first is not None else {}),
         },
-        check_results=[_contract_check(outcomes, alerts), _extra_columns_check(outcomes)],
+        check_results=[
+            _contract_check(outcomes, alerts),
+            _extra_columns_check(outcomes),
+            _landing_names_check(landing.path),
+        ],
     )
 
 
@@ -173,6 +187,25 @@ def _extra_columns_check(outcomes: "list[DayIngest]") -> dg.AssetCheckResult:
             else "No unexpected columns."
         ),
         metadata={"extra_columns_by_day": with_extras},
+    )
+
+
+def _landing_names_check(landing_dir: "Path") -> dg.AssetCheckResult:
+    from forecastops.domain.contract import landing_file_name, unrecognized_landing_files
+
+    misnamed = unrecognized_landing_files(landing_dir)
+    example = landing_file_name(date(2025, 3, 1))
+    return dg.AssetCheckResult(
+        check_name=LANDING_NAMES_CHECK,
+        passed=not misnamed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{len(misnamed)} file(s) in {landing_dir} are named for no day, so no partition "
+            f"reads them: rename each to its day ({example}) or move it out of the folder."
+            if misnamed
+            else "Every sales_* landing file is named for a day."
+        ),
+        metadata={"misnamed_files": [path.name for path in misnamed[:MAX_DAYS_LISTED]]},
     )
 
 

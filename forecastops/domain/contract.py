@@ -3,13 +3,14 @@
 Landing format: one file per day, `sales_YYYY-MM-DD.csv` or `sales_YYYY-MM-DD.parquet`, with the
 columns of `CONTRACT_COLUMNS`:
 
-| column | contract |
-|---|---|
-| `date` | ISO date, equal to the file's partition date |
-| `store_id`, `product_id` | strings, never empty |
-| `units_sold` | a whole number >= 0: `3`, `"3"`, `3.0` pass; `3.5`, `inf`, `NaN`, `"n/a"` fail |
-| `price` | a finite number > 0 |
-| `on_promotion` | `0`/`1`, `True`/`False` or the strings `"0"`, `"1"`, `"true"`, `"false"` |
+- `date`: ISO date, equal to the file's partition date.
+- `store_id`, `product_id`: text of 1 to `MAX_ID_CHARS` (256) characters, with no control
+  character, no `/` or `\\`, and no space at either end; a number is not an id (a Parquet
+  integer `1` would silently become a new series beside `S001`).
+- `units_sold`: a whole number from 0 to `MAX_UNITS_SOLD` (10⁶): `3`, `"3"`, `3.0` pass; `3.5`,
+  `inf`, `NaN`, `"n/a"` and 10¹² fail.
+- `price`: a finite number > 0.
+- `on_promotion`: `0`/`1`, `True`/`False` or the strings `"0"`, `"1"`, `"true"`, `"false"`.
 
 `(date, store_id, product_id)` is unique and the file has at least one row. Extra columns are
 allowed: they are reported, not breaking.
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,7 +45,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandas.tseries.api import guess_datetime_format
 from pandera import dtypes
-from pandera.engines import numpy_engine
+from pandera.engines import numpy_engine, pandas_engine
 from pandera.engines.utils import numpy_pandas_coerce_failure_cases
 from pandera.errors import ParserError, SchemaErrors
 from pandera.typing import Series
@@ -65,6 +67,15 @@ LANDING_FORMATS = ("csv", "parquet")
 STRING_KEY_DTYPES = dict.fromkeys(SERIES_KEY, str)
 """How `read_landing_file` reads the key columns of a CSV (ids like "007" keep their zeros)."""
 
+MAX_UNITS_SOLD = 1_000_000
+"""Most units one series may sell in one day. Far above any real store-product day, it stops a
+unit error or a corrupt value (10¹²) from landing in the lake and poisoning every model trained
+on its window."""
+MAX_ID_CHARS = 256
+ID_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\]|^\s|\s$")
+"""What an id may not hold: a control character or a path separator anywhere, or white space at
+either end (`" S001 "` would silently become a second series beside `S001`)."""
+
 PROMOTION_STRINGS = {"0": False, "1": True, "true": True, "false": False}
 """The accepted `on_promotion` strings, matched after stripping and lower-casing."""
 
@@ -72,6 +83,7 @@ PROMOTION_STRINGS = {"0": False, "1": True, "true": True, "false": False}
 # (`column_in_dataframe`, `not_nullable`, `coerce_dtype('<dtype>')`, `greater_than(0)`,
 # `greater_than_or_equal_to(0)`, `multiple_fields_uniqueness`).
 NOT_EMPTY_CHECK = "not_empty"
+ID_FORMAT_CHECK = "id_format"
 FINITE_CHECK = "finite"
 PARTITION_DATE_CHECK = "matches_partition_date"
 READABLE_CHECK = "readable_file"
@@ -116,6 +128,34 @@ def landing_file_name(day: date, file_format: str = "csv") -> str:
             f"Unknown landing file format {file_format!r}; use one of {', '.join(LANDING_FORMATS)}."
         )
     return f"{LANDING_FILE_PREFIX}{day.isoformat()}.{file_format}"
+
+
+def unrecognized_landing_files(landing_dir: Path) -> list[Path]:
+    """Files in `landing_dir` that look like deliveries (`sales_*`) but are named for no day:
+    an impossible date (`sales_2025-02-30.csv`), another date format or another ending. No
+    partition ever reads them, so a delivery misnamed this way would be lost without a word;
+    the pipeline reports them instead. Sorted by name; hidden files are not deliveries."""
+    if not landing_dir.is_dir():
+        return []
+    return sorted(
+        path
+        for path in landing_dir.glob(f"{LANDING_FILE_PREFIX}*")
+        if landing_file_day(path.name) is None
+    )
+
+
+def landing_file_day(name: str) -> date | None:
+    """The day a landing file name stands for (`sales_2025-03-01.csv` -> 2025-03-01), or None
+    when `name` is not a landing file name for a real day."""
+    stem, dot, file_format = name.rpartition(".")
+    if not dot or file_format not in LANDING_FORMATS or not stem.startswith(LANDING_FILE_PREFIX):
+        return None
+    text = stem.removeprefix(LANDING_FILE_PREFIX)
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if day.isoformat() == text else None
 
 
 def find_landing_file(landing_dir: Path, day: date) -> Path:
@@ -227,6 +267,25 @@ class WholeNumberInt64(_StrictCoercion, numpy_engine.Int64):
 
 
 @dtypes.immutable
+class IdText(_StrictCoercion, pandas_engine.NpString):
+    """Text that only accepts strings: a number is not an id (Parquet ints 1, 2 are not S001)."""
+
+    def coerce(self, data_container: Any) -> Any:
+        values = data_container.astype(object)
+        if not values.map(lambda value: isinstance(value, str) or pd.isna(value)).all():
+            raise ValueError("values that are not text")
+        return values
+
+    def coerce_value(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} is not text")
+        return value
+
+    def __str__(self) -> str:
+        return "text"
+
+
+@dtypes.immutable
 class PromotionFlag(_StrictCoercion, numpy_engine.Bool):
     """bool that only accepts 0/1, True/False and the strings of `PROMOTION_STRINGS`."""
 
@@ -268,9 +327,9 @@ class LandingSales(pa.DataFrameModel):
     """
 
     date: Series[pd.Timestamp]
-    store_id: Series[str] = pa.Field(str_length={"min_value": 1})
-    product_id: Series[str] = pa.Field(str_length={"min_value": 1})
-    units_sold: Series[WholeNumberInt64] = pa.Field(ge=0)
+    store_id: Series[IdText] = pa.Field(str_length={"min_value": 1, "max_value": MAX_ID_CHARS})
+    product_id: Series[IdText] = pa.Field(str_length={"min_value": 1, "max_value": MAX_ID_CHARS})
+    units_sold: Series[WholeNumberInt64] = pa.Field(ge=0, le=MAX_UNITS_SOLD)
     price: Series[float] = pa.Field(gt=0)
     on_promotion: Series[PromotionFlag]
 
@@ -279,6 +338,12 @@ class LandingSales(pa.DataFrameModel):
     def price_is_finite(cls, price: pd.Series) -> pd.Series:
         """Price is a real amount: +inf passes `gt(0)` but is not one."""
         return pd.Series(np.isfinite(price.to_numpy(dtype=np.float64)), index=price.index)
+
+    @pa.check("store_id", "product_id", name=ID_FORMAT_CHECK)
+    @classmethod
+    def id_is_clean(cls, ids: pd.Series) -> pd.Series:
+        """No control character, path separator or surrounding space (see `ID_FORBIDDEN`)."""
+        return ~ids.str.contains(ID_FORBIDDEN)
 
     @pa.dataframe_check(name=NOT_EMPTY_CHECK)
     @classmethod

@@ -9,6 +9,7 @@ import pandas as pd
 from forecast_assets.ingest import (
     CONTRACT_CHECK,
     EXTRA_COLUMNS_CHECK,
+    LANDING_NAMES_CHECK,
     raw_sales,
     sales_quality_report,
 )
@@ -293,3 +294,20 @@ def test_the_daily_ingest_schedule_requests_the_day_that_just_ended() -> None:
         context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick_time)
         [request] = list(schedule.evaluate_tick(context).run_requests or [])
     assert request.partition_key == "2025-03-09"
+
+
+def test_a_landing_file_named_for_no_day_is_reported_not_ignored(workdir: Path) -> None:
+    _simulate(workdir)
+    good = workdir / "landing" / f"sales_{START.isoformat()}.csv"
+    (workdir / "landing" / "sales_2025-02-30.csv").write_bytes(good.read_bytes())
+
+    result = _materialize(workdir, START)
+
+    [check] = [
+        c for c in result.get_asset_check_evaluations() if c.check_name == LANDING_NAMES_CHECK
+    ]
+    assert check.passed is False
+    assert check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["misnamed_files"].value == ["sales_2025-02-30.csv"]
+    assert "rename each to its day" in (check.description or "")
+    assert result.success  # a warning: the day itself was ingested

@@ -15,12 +15,17 @@ from forecastops.domain import contract
 from forecastops.domain.contract import (
     CONTRACT_COLUMNS,
     FAILURE_COLUMNS,
+    ID_FORMAT_CHECK,
+    MAX_ID_CHARS,
+    MAX_UNITS_SOLD,
     VALIDATED_DTYPES,
     ContractResult,
     LandingFileError,
     find_landing_file,
+    landing_file_day,
     landing_file_name,
     read_landing_file,
+    unrecognized_landing_files,
     validate_sales,
     validate_sales_batch,
 )
@@ -250,7 +255,54 @@ def test_null_or_empty_keys_break_the_contract() -> None:
 
     assert result.passed is False
     assert [row for row, _ in cases_of(result, "store_id", "not_nullable")] == [1]
-    assert [row for row, _ in cases_of(result, "product_id", "str_length(1, None)")] == [2]
+    assert [row for row, _ in cases_of(result, "product_id", f"str_length(1, {MAX_ID_CHARS})")] == [
+        2
+    ]
+
+
+def test_absurdly_large_units_break_the_contract() -> None:
+    result = validate_sales(landing_frame(units_sold=[4, MAX_UNITS_SOLD, 10**12]), DAY)
+
+    assert result.passed is False
+    assert cases_of(result, "units_sold", f"less_than_or_equal_to({MAX_UNITS_SOLD})") == [
+        (2, 10**12)
+    ]
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    [" s1", "s1 ", "s1\t", "../x", "a/b", "a\\b", "s\x00", "s\x1b[31m", "x" * (MAX_ID_CHARS + 1)],
+    ids=["leading", "trailing", "tab", "dotdot", "slash", "backslash", "nul", "escape", "long"],
+)
+def test_ids_with_spaces_separators_control_characters_or_too_long_break_the_contract(
+    bad_id: str,
+) -> None:
+    result = validate_sales(landing_frame(product_id=["p1", bad_id, "p1"]), DAY)
+
+    assert result.passed is False
+    assert [
+        row
+        for row, case in result.failures[["row", "failure_case"]].itertuples(index=False)
+        if case == bad_id
+    ] == [1]
+    assert set(result.failures["column"]) == {"product_id"}
+    assert set(result.failures["check"]) <= {ID_FORMAT_CHECK, f"str_length(1, {MAX_ID_CHARS})"}
+
+
+def test_an_id_of_the_longest_allowed_length_with_inner_spaces_passes() -> None:
+    longest = "s " + "x" * (MAX_ID_CHARS - 2)
+
+    assert validate_sales(landing_frame(store_id=["s1", longest, "s2"]), DAY).passed
+
+
+def test_integer_ids_are_not_ids(tmp_path: Path) -> None:
+    path = tmp_path / landing_file_name(DAY, "parquet")
+    landing_frame(store_id=[1, 1, 2]).to_parquet(path)
+
+    result = validate_sales(read_landing_file(path), DAY)
+
+    assert result.passed is False
+    assert cases_of(result, "store_id", "coerce_dtype('text')") == [(0, 1), (1, 1), (2, 2)]
 
 
 def test_every_failure_is_reported_at_once() -> None:
@@ -535,3 +587,37 @@ def test_batch_of_clean_days_is_validated_without_any_per_day_call(
 
 def test_batch_of_no_days_is_empty() -> None:
     assert validate_sales_batch({}) == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "day"),
+    [
+        ("sales_2025-03-01.csv", date(2025, 3, 1)),
+        ("sales_2024-02-29.parquet", date(2024, 2, 29)),
+        ("sales_2025-02-30.csv", None),
+        ("sales_2025-3-1.csv", None),
+        ("sales_20250301.csv", None),
+        ("sales_2025-03-01.csv.gz", None),
+        ("sales_2025-03-01.xlsx", None),
+        ("orders_2025-03-01.csv", None),
+    ],
+)
+def test_landing_file_day_is_the_real_day_a_name_stands_for(name: str, day: date | None) -> None:
+    assert landing_file_day(name) == day
+
+
+def test_misnamed_deliveries_are_listed_and_other_files_are_not(tmp_path: Path) -> None:
+    for name in [
+        "sales_2025-03-01.csv",
+        "sales_2025-02-30.csv",
+        "sales_2025-3-2.parquet",
+        "README.txt",
+        ".sales_2025-02-31.csv",
+    ]:
+        (tmp_path / name).write_text("x")
+
+    assert [p.name for p in unrecognized_landing_files(tmp_path)] == [
+        "sales_2025-02-30.csv",
+        "sales_2025-3-2.parquet",
+    ]
+    assert unrecognized_landing_files(tmp_path / "absent") == []
