@@ -81,12 +81,13 @@ def raw_sales(
 ) -> dg.MaterializeResult:
     """Each day's landing file, validated against the contract and stored in the lake. Each
     rejected day raises a critical contract_break alert."""
+    from forecastops.domain.contract import LandingFileError
     from forecastops.pipeline.alerts import contract_break_alerts
     from forecastops.pipeline.ingest import ingest_days
 
     try:
         outcomes = ingest_days(storage.lake, landing.path, partition_days(context))
-    except FileNotFoundError as error:
+    except (FileNotFoundError, LandingFileError) as error:  # nothing was written
         raise dg.Failure(description=str(error)) from error
     alerts = record_alerts(
         context, alert_store, contract_break_alerts(outcomes, run_links(context, "raw_sales"))

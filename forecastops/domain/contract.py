@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 import numbers
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -43,7 +42,6 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from pandas.tseries.api import guess_datetime_format
 from pandera import dtypes
 from pandera.engines import numpy_engine, pandas_engine
 from pandera.engines.utils import numpy_pandas_coerce_failure_cases
@@ -197,20 +195,59 @@ def read_landing_file(path: Path) -> pd.DataFrame:
             f"Landing file {path} is neither CSV nor Parquet; deliver it as "
             f"{landing_file_name(date(2024, 1, 1))} or .parquet."
         )
+    if path.is_symlink() and path.resolve().parent != path.parent.resolve():
+        raise LandingFileError(
+            f"Landing file {path} is a symbolic link to {path.resolve()}, outside the landing "
+            "folder; the pipeline reads only files delivered into the folder. Copy the file in "
+            "(replacing the link) and re-run the partition."
+        )
     if path.stat().st_size == 0:
         raise LandingFileError(
             f"Landing file {path} is empty (0 bytes); the delivery was cut off or never written. "
             "Re-deliver the file and re-run the partition."
         )
+    if file_format == "csv":
+        _refuse_non_text_csv(path)
     try:
         if file_format == "csv":
-            return pd.read_csv(path, dtype=STRING_KEY_DTYPES)
-        return pd.read_parquet(path)
+            frame = pd.read_csv(path, dtype=STRING_KEY_DTYPES)
+        else:
+            frame = pd.read_parquet(path)
     except Exception as error:  # pandas/pyarrow raise many unrelated types for a bad file
         raise LandingFileError(
             f"Landing file {path} cannot be read as {file_format.upper()} "
             f"({type(error).__name__}: {error}). Re-deliver a valid file and re-run the partition."
         ) from error
+    if file_format == "csv" and len(frame.columns) == 1 and ";" in str(frame.columns[0]):
+        raise LandingFileError(
+            f"Landing file {path} is separated by semicolons (its header is one column "
+            f"{str(frame.columns[0])[:80]!r}); the contract is comma-separated CSV. Export it "
+            "with ',' as the delimiter and re-run the partition."
+        )
+    return frame
+
+
+_CSV_LOOKALIKES: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gzip-compressed; deliver it uncompressed"),
+    (b"PK\x03\x04", "a ZIP archive (an Excel workbook?); export it as CSV"),
+    (b"\xff\xfe", "UTF-16 text; save it as UTF-8"),
+    (b"\xfe\xff", "UTF-16 text; save it as UTF-8"),
+    (b"PAR1", "Parquet; name it .parquet"),
+)
+"""First bytes of files that are not CSV text however they are named, and the fix for each."""
+
+
+def _refuse_non_text_csv(path: Path) -> None:
+    """Raise `LandingFileError` naming what a `.csv` really is when its first bytes say so (a
+    UTF-8 byte order mark is fine: pandas reads it)."""
+    with path.open("rb") as stream:
+        head = stream.read(4)
+    for magic, fix in _CSV_LOOKALIKES:
+        if head.startswith(magic):
+            kind, _, action = fix.partition("; ")
+            raise LandingFileError(
+                f"Landing file {path} is {kind}, not CSV text; {action} and re-run the partition."
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -264,6 +301,28 @@ class WholeNumberInt64(_StrictCoercion, numpy_engine.Int64):
 
     def __str__(self) -> str:
         return "whole-number int64"
+
+
+@dtypes.immutable
+class IsoDate(_StrictCoercion, pandas_engine.DateTime):
+    """datetime64[ns] that only parses ISO 8601 text (`2025-03-01`): `03/01/2025` fails on its
+    own row, instead of the whole column failing with no row to point at."""
+
+    def coerce(self, data_container: Any) -> Any:
+        if pd.api.types.is_datetime64_any_dtype(data_container.dtype):
+            return data_container.astype("datetime64[ns]")
+        return pd.to_datetime(data_container, format="ISO8601").astype("datetime64[ns]")
+
+    def coerce_value(self, value: Any) -> Any:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return pd.NaT  # `not_nullable` reports a missing date
+        return pd.to_datetime(value, format="ISO8601")
+
+    def check(self, pandera_dtype: dtypes.DataType, data_container: Any = None) -> bool:
+        return isinstance(pandera_dtype, pandas_engine.DateTime)
+
+    def __str__(self) -> str:
+        return "ISO date"
 
 
 @dtypes.immutable
@@ -326,7 +385,7 @@ class LandingSales(pa.DataFrameModel):
     The partition-date rule needs the day at run time, so `validate_sales` adds it per call.
     """
 
-    date: Series[pd.Timestamp]
+    date: Series[IsoDate]
     store_id: Series[IdText] = pa.Field(str_length={"min_value": 1, "max_value": MAX_ID_CHARS})
     product_id: Series[IdText] = pa.Field(str_length={"min_value": 1, "max_value": MAX_ID_CHARS})
     units_sold: Series[WholeNumberInt64] = pa.Field(ge=0, le=MAX_UNITS_SOLD)
@@ -580,33 +639,16 @@ def _stacking_key(frame: pd.DataFrame) -> tuple[object, ...] | None:
     """Frames with equal keys validate stacked exactly as alone; None: validate it alone.
 
     Stacking must not change what pandera sees. The contract columns keep their dtypes (equal
-    dtypes concatenate unchanged; a categorical dtype includes its categories), and every other
-    rule is row by row, except the parsing of a text `date`: pandas parses the column with the
-    format it guesses from the first value. So a text `date` is stacked only when its values
-    are all one string (as in a valid file), keyed by the format pandas guesses from it; a
-    datetime `date` needs no parsing. Frames without rows, with a missing or repeated column or
-    with mixed or missing dates (which break the contract anyway) are validated alone.
+    dtypes concatenate unchanged; a categorical dtype includes its categories) and every rule is
+    row by row (a text `date` is parsed value by value as ISO 8601), so the key is the dtypes.
+    Frames without rows or with a missing or repeated column (which break the contract anyway)
+    are validated alone.
     """
     if len(frame) == 0 or not frame.columns.is_unique:
         return None
     if any(name not in frame.columns for name in CONTRACT_COLUMNS):
         return None
-    dtypes = tuple(frame[name].dtype for name in CONTRACT_COLUMNS)
-    dates = frame["date"]
-    if pd.api.types.is_datetime64_any_dtype(dates.dtype):
-        return dtypes
-    if not (dates.dtype == object or isinstance(dates.dtype, pd.StringDtype)):
-        return None
-    values = dates.unique()
-    if len(values) != 1 or pd.isna(values[0]):
-        return None
-    value = values[0]
-    guessed = None
-    if type(value) is str:  # pandas guesses only from a `str`, not an `np.str_`
-        with warnings.catch_warnings():  # parsing warns about the format, if at all
-            warnings.simplefilter("ignore")
-            guessed = guess_datetime_format(value)
-    return (*dtypes, type(value), guessed)
+    return tuple(frame[name].dtype for name in CONTRACT_COLUMNS)
 
 
 def _validate_stack(

@@ -33,6 +33,7 @@ from forecastops.domain.contract import (
 DAY = date(2024, 3, 1)
 UNITS_CHECK = "coerce_dtype('whole-number int64')"
 PROMOTION_CHECK = "coerce_dtype('0/1 bool')"
+DATE_CHECK = "coerce_dtype('ISO date')"
 
 
 def landing_frame(**overrides: Any) -> pd.DataFrame:
@@ -236,8 +237,16 @@ def test_unparseable_date_breaks_without_flagging_good_dates() -> None:
     result = validate_sales(landing_frame(date=["2024-03-01", "yesterday", "2024-03-01"]), DAY)
 
     assert result.passed is False
-    assert failed_checks(result) == {("date", "coerce_dtype('datetime64[ns]')")}
-    assert cases_of(result, "date", "coerce_dtype('datetime64[ns]')") == [(1, "yesterday")]
+    assert failed_checks(result) == {("date", DATE_CHECK)}
+    assert cases_of(result, "date", DATE_CHECK) == [(1, "yesterday")]
+
+
+@pytest.mark.parametrize("text", ["03/01/2024", "01.03.2024", "1 March 2024", "20240301x"])
+def test_dates_that_are_not_iso_break_the_contract_on_their_own_row(text: str) -> None:
+    result = validate_sales(landing_frame(date=["2024-03-01", text, "2024-03-01"]), DAY)
+
+    assert result.passed is False
+    assert cases_of(result, "date", DATE_CHECK) == [(1, text)]
 
 
 def test_empty_frame_breaks_the_contract() -> None:
@@ -468,7 +477,6 @@ CLEAN_DAYS: dict[str, Callable[[date], pd.DataFrame]] = {
     "text_units": lambda day: filed_on(day, landing_frame(units_sold=["3", "0", "12"])),
     "datetime_dates": lambda day: landing_frame(date=[pd.Timestamp(day)] * 3),
     "date_objects": lambda day: landing_frame(date=[day] * 3),
-    "us_dates": lambda day: landing_frame(date=[day.strftime("%m/%d/%Y")] * 3),
 }
 BROKEN_DAYS: dict[str, Callable[[date], pd.DataFrame]] = {
     "missing_column": lambda day: filed_on(day, landing_frame()).drop(columns="price"),
@@ -499,6 +507,11 @@ BROKEN_DAYS: dict[str, Callable[[date], pd.DataFrame]] = {
     ),
     "empty": lambda day: filed_on(day, landing_frame()).iloc[0:0],
     "whole_file_of_another_day": lambda day: filed_on(day - timedelta(days=1), landing_frame()),
+    # not ISO: "03/01/2024" is 1 March or 3 January depending on who reads it
+    "us_dates": lambda day: landing_frame(date=[day.strftime("%m/%d/%Y")] * 3),
+    "mixed_date_formats": lambda day: landing_frame(
+        date=[day.isoformat(), day.strftime("%d.%m.%Y"), day.isoformat()]
+    ),
 }
 
 
@@ -552,9 +565,8 @@ def test_batch_never_blames_a_clean_day_for_another_days_rows(
 
 
 @pytest.mark.filterwarnings("ignore:Parsing dates in %d/%m/%Y format")
-def test_batch_parses_each_days_dates_as_if_alone() -> None:
-    # "13/03/2024" makes pandas guess day-first; alone, "01/02/2024" is read month-first
-    # (2 January), so the 1 February file breaks the contract however it is batched
+def test_batch_refuses_day_first_and_month_first_dates_alike() -> None:
+    # alone or batched, neither "13/03/2024" nor the ambiguous "01/02/2024" is an ISO date
     march_13, feb_1 = date(2024, 3, 13), date(2024, 2, 1)
     frames = {
         march_13: landing_frame(date=["13/03/2024"] * 3),
@@ -563,9 +575,9 @@ def test_batch_parses_each_days_dates_as_if_alone() -> None:
 
     results = validate_sales_batch(frames)
 
-    assert results[march_13].passed is True
-    assert results[feb_1].passed is False
-    assert_same_results(results[feb_1], validate_sales(frames[feb_1], feb_1))
+    for day, frame in frames.items():
+        assert results[day].passed is False
+        assert_same_results(results[day], validate_sales(frame, day))
 
 
 def test_batch_of_clean_days_is_validated_without_any_per_day_call(
