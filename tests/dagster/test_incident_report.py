@@ -18,6 +18,7 @@ import pytest
 from forecast_assets.monitoring import drift_score, model_health
 from forecast_assets.reports import incident_report
 from forecastops.domain.performance import HEALTH_FIELDS, TRENDS
+from forecastops.domain.runs import PARTITION_RANGE_SEPARATOR
 from forecastops.pipeline.incident_report import SECTIONS, IncidentReport
 from forecastops.pipeline.monitoring import PERFORMANCE_TABLE
 from forecastops.stores.alerts.store import AlertStore
@@ -214,7 +215,10 @@ def test_the_report_lists_the_runs_of_the_instance_newest_first(cycle: Cycle) ->
     assert by_id.loc[cycle.retrain_run_id, "job"] == "retrain_job"
     assert by_id.loc[cycle.retrain_run_id, "status"] == "SUCCESS"
     assert by_id.loc[cycle.retrain_run_id, "partition"] == TRAINED_AT.isoformat()
-    assert by_id.loc[cycle.ingest_run_id, "partition"] == f"{START}..{HEALTH_DAY}"
+    assert (
+        by_id.loc[cycle.ingest_run_id, "partition"]
+        == f"{START}{PARTITION_RANGE_SEPARATOR}{HEALTH_DAY}"
+    )
     started = pd.to_datetime(by_id.loc[cycle.retrain_run_id, "started_at"])
     ended = pd.to_datetime(by_id.loc[cycle.retrain_run_id, "ended_at"])
     assert started < ended
