@@ -114,19 +114,20 @@ HEALTH_CHECK = "champion_not_drifting"
 def model_health(
     context: dg.AssetExecutionContext,
     storage: LakeStorage,
-    retrain: RetrainPolicy,
     mlflow_registry: MlflowRegistry,
     alert_store: AlertStoreResource,
     reports: ReportsFolder,
 ) -> dg.MaterializeResult:
-    """The champion's health on a day: realized MAE/WAPE of its stored forecasts against the
-    actuals that arrived, classified per series and for the model (healthy / degrading /
-    drifting vs its backtest), its week-over-week trend and a plot of its realized accuracy
-    over the days scored so far, next to the registry status, the day's drift score and the
-    open alerts."""
+    """The champion's health on the day, by the one realized-accuracy definition
+    (`forecastops.domain.performance`): its stored forecasts scored against the delivered
+    actuals, WAPE/MAE over the last 7 days and its trend, the 28-day MAE against its backtest
+    classified per series and for the model (healthy / degrading / drifting, or
+    awaiting_actuals / insufficient_data / no_baseline), stored in the lake (the record
+    `forecastops status` prints for the same day); with a plot of its realized accuracy over
+    the days scored so far, the registry status, the day's drift score and the open alerts."""
     import json
 
-    from forecastops.domain.performance import PerformancePolicy
+    from forecastops.domain.performance import DRIFTING, PerformancePolicy
     from forecastops.pipeline.alerts import performance_drift_alert
     from forecastops.pipeline.incident_report import open_alert_counts
     from forecastops.pipeline.monitoring import (
@@ -142,25 +143,24 @@ def model_health(
     champion = registry.alias_version("champion")
     if champion is None:
         raise dg.Failure("No champion in the registry yet; run retrain_job first.")
-    tags = registry.version_tags(champion)
-    family = f"lightgbm_{tags.get('objective', retrain.policy.objective)}"
-    performance = score_performance(
-        lake,
-        day,
-        (champion, date.fromisoformat(tags["training_cutoff"]), family),
-        PerformancePolicy(),
+    health = score_performance(
+        lake, day, champion, registry.version_tags(champion), PerformancePolicy()
     )
+    summary = health.summary()
     drift = (
         lake.read_partition(DRIFT_TABLE, day).iloc[0].to_dict()
         if lake.has_partition(DRIFT_TABLE, day)
         else None
     )
-    status = registry_status(registry, lake)
-    drifting = performance is not None and performance.model_status == "drifting"
+    status = registry_status(registry, lake, day)
     alert = record_alerts(
         context,
         alert_store,
-        [performance_drift_alert(day, champion, performance, run_links(context, "model_health"))],
+        [
+            performance_drift_alert(
+                day, champion, health.performance, run_links(context, "model_health")
+            )
+        ],
     )
     history = performance_history(lake, champion)
     trend_plot = (
@@ -175,15 +175,17 @@ def model_health(
     return dg.MaterializeResult(
         metadata={
             "champion_version": champion,
-            "model_status": performance.model_status if performance else "no actuals yet",
-            "overall_degradation": performance.overall_degradation if performance else None,
-            "performance": dg.MetadataValue.md(
-                performance.to_markdown() if performance else "_No scored forecasts yet._"
-            ),
+            "model_status": health.status,
+            "overall_degradation": summary["overall_degradation"],
+            "wape_7d": summary["wape_7d"],
+            "mae_7d": summary["mae_7d"],
+            "days_scored_7d": summary["days_scored_7d"],
+            "last_scored_day": summary["last_scored_day"] or "none",
+            "performance": dg.MetadataValue.md(health.to_markdown()),
             "registry_status": dg.MetadataValue.json(json.loads(json.dumps(status, default=str))),
             "drift_score": drift["overall_score"] if drift else None,
             "drift_alarm": bool(drift["alarm"]) if drift else None,
-            "trend": status["champion"]["trend"] or "not enough scored days",
+            "trend": health.trend or "not enough scored days",
             "trend_plot": dg.MetadataValue.md(trend_plot),
             "open_alerts": alerts["total"],
             "open_alerts_by_severity": dg.MetadataValue.json(alerts),
@@ -191,12 +193,9 @@ def model_health(
         check_results=[
             dg.AssetCheckResult(
                 check_name=HEALTH_CHECK,
-                passed=not drifting,
+                passed=health.status != DRIFTING,
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "model_status": performance.model_status if performance else "no actuals yet",
-                    **alert,
-                },
+                metadata={"model_status": health.status, **alert},
             )
         ],
     )

@@ -2,20 +2,35 @@
 
 Unpartitioned on purpose: it reports the state *now* (registry, open alerts, run history),
 which cannot be recomputed for a past day. It runs at the end of every daily cycle and on
-demand; each materialization writes new files named by its UTC time (docs/operations.md).
+demand; each materialization writes new files named by its UTC time (docs/operations.md). The
+champion's health in it is for the day of the run that materializes it (the daily cycle's
+partition, the last day of a range), or without one the newest day whose partition is over.
 """
 
 # No `from __future__ import annotations`: Dagster reads the `context` annotation at definition
 # time. The core (pandas, MLflow, SQLAlchemy) loads inside the body.
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
 from forecast_assets.monitoring import drift_score, model_health
+from forecast_assets.partitions import daily_partitions
 from forecast_assets.run_history import recent_runs
 from resources.alerts import AlertStoreResource
 from resources.mlflow_registry import MlflowRegistry
 from resources.storage import LakeStorage, ReportsFolder
+
+
+def _health_day(context: dg.AssetExecutionContext) -> date:
+    """The day the report's health is for: its run's partition (the last day of a range run),
+    else the newest day whose daily partition is over."""
+    from forecastops.domain.runs import PARTITION_RANGE_SEPARATOR, run_partition
+    from forecastops.pipeline.operations import due_day
+
+    partition = run_partition(context.run.tags)
+    if partition:
+        return date.fromisoformat(partition.split(PARTITION_RANGE_SEPARATOR)[-1])
+    return due_day(daily_partitions.timezone or "UTC")
 
 
 @dg.asset(
@@ -42,6 +57,7 @@ def incident_report(
     generated_at = datetime.now(UTC)
     report = build_incident_report(
         generated_at=generated_at,
+        as_of=_health_day(context),
         lake=storage.lake,
         registry=mlflow_registry.registry,
         alert_store=alert_store.store,

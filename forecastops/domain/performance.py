@@ -1,28 +1,52 @@
-"""Performance drift of the champion: its realized forecast error against its backtest error.
+"""The one definition of realized accuracy and health: how the champion's stored forecasts are
+scored against what sold, over which days, and what healthy / degrading / drifting mean.
 
 Inputs: the stored forecasts (the lake's `forecasts` table: `date`, `store_id`, `product_id`,
 `p50` and lineage such as `model_version`, `training_cutoff`, `horizon_step`), the validated
-actual sales (`date`, `store_id`, `product_id`, `units_sold`) and the champion's backtest
-metrics (the lake's `backtest` table, `metrics` part, rows of the champion's candidate).
+actual sales (`raw_sales`: `date`, `store_id`, `product_id`, `units_sold`) with the days they
+were delivered on, and the champion's backtest metrics (the lake's `backtest` table, `metrics`
+part, rows of the champion's candidate family).
 
-Steps:
+Rules (docs/operations.md, "Realized accuracy and health", repeats them for operators):
 
-1. `score_forecasts`: one row per (date, series) with both a forecast and an actual.
-2. `realized_metrics`: WAPE/MAE/RMSE/bias per series, per store and overall over the last 7
-   and 28 days up to a day (`as_of`).
-3. `classify`: each series and the model as healthy / degrading / drifting by the relative
-   increase of the realized MAE over the backtest MAE (`PerformancePolicy`).
+1. **Which rows are scored** (`score_forecasts`). A (day, series) is scored with the forecast in
+   force on the day: the model's forecast from the latest training cutoff before the day (daily
+   forecasts overlap; in daily operation that is the one-day-ahead forecast). It is scored only
+   on a *delivered* day: a day whose landing file passed the contract, i.e. that has a
+   `raw_sales` partition. Within a delivered day a series without a row sold 0 units (sparse
+   feeds omit zero rows; a store closed on Sundays sold nothing on Sundays). A day without a
+   `raw_sales` partition (rejected, not yet delivered, deleted) is unknown: it is never scored,
+   and never as 0 units.
+2. **Windows** (`realized_metrics`). A window of `w` days *ends at `as_of`* (inclusive): the
+   `w` calendar days up to the day the health is for, whatever arrived. It never slides back to
+   the newest scored day, so actuals that stopped arriving show as fewer scored days, and a
+   week without any as `awaiting_actuals`, instead of last month's numbers passing for today's.
+   The short window is `RECENT_WINDOW_DAYS` (7: `wape_7d`, `mae_7d`); the classified window is
+   `PerformancePolicy.window_days` (28).
+3. **Health** (`classify`, the one classifier). The model's status is, in this order:
+   `awaiting_actuals` (no scored day in the last `RECENT_WINDOW_DAYS` days: nothing current to
+   judge), `insufficient_data` (fewer than `min_points` scored days in the classified window),
+   `no_baseline` (no backtest MAE to compare with), else by the realized MAE against the
+   backtest MAE: `healthy`, `degrading` or `drifting` (`PerformancePolicy`). Each series gets
+   the same classes but `awaiting_actuals` (`STATUSES`).
+4. **Trend** (`classify_trend`): the WAPE of the last `RECENT_WINDOW_DAYS` days against the
+   `RECENT_WINDOW_DAYS` days before, `improving` / `stable` / `worsening` (words of its own, so
+   that `degrading` means only the health class above); None unless both windows hold
+   `TREND_MIN_SCORED_DAYS` scored days.
 
-MAE is in units sold per series-day; WAPE, bias and degradations are unitless ratios (0.15 =
-15 %). Everything is vectorised (group-bys), no loop over series.
+`assess_health` applies all four to scored rows and returns one `Health`, whose `summary()` is
+the record that `model_health` stores, `forecastops status` prints and the incident report
+shows. MAE is in units sold per series-day; WAPE, bias and degradations are unitless ratios
+(0.15 = 15 %). Everything is vectorised (group-bys), no loop over series.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,8 +58,24 @@ DEGRADING = "degrading"
 DRIFTING = "drifting"
 INSUFFICIENT_DATA = "insufficient_data"
 NO_BASELINE = "no_baseline"
+AWAITING_ACTUALS = "awaiting_actuals"
 STATUSES: tuple[str, ...] = (DRIFTING, DEGRADING, HEALTHY, NO_BASELINE, INSUFFICIENT_DATA)
-"""Every status, worst first (the order of `PerformanceResult.series` and `counts`)."""
+"""Every status of a series, worst first (the order of `PerformanceResult.series` and
+`counts`)."""
+MODEL_STATUSES: tuple[str, ...] = (*STATUSES, AWAITING_ACTUALS)
+"""Every status of the model (`PerformanceResult.model_status`, `Health.status`)."""
+
+RECENT_WINDOW_DAYS = 7
+"""Length in days of the short realized window (`wape_7d`, `mae_7d`) and of each trend window;
+a model without a scored day in it is `awaiting_actuals`."""
+TREND_MIN_SCORED_DAYS = 5
+"""Scored days each trend window needs before a trend is given."""
+TREND_THRESHOLD = 0.05
+"""Relative WAPE change between the two trend windows that counts as a trend (0.05 = 5 %)."""
+IMPROVING = "improving"
+STABLE = "stable"
+WORSENING = "worsening"
+TRENDS: tuple[str, ...] = (IMPROVING, STABLE, WORSENING)
 
 ROW_KEY: tuple[str, ...] = ("date", *SERIES_KEY)
 FORECAST_REQUIRED: tuple[str, ...] = (*ROW_KEY, "p50")
@@ -87,7 +127,7 @@ class PerformancePolicy:
     - no_baseline: scored, but the backtest has no MAE for the series (launched since).
 
     `window_days` (28) is the realized window that is classified: four whole weeks, the
-    forecast horizon. The 7-day window of `realized_metrics` is for the reader, not the rule.
+    forecast horizon. The `RECENT_WINDOW_DAYS` window only decides `awaiting_actuals` (`classify`).
     MAE is compared: the backtest stores it per series, and being in units it is not blown up
     by low-volume series as percentage errors are. It grows with the demand level even for a
     good forecast (count noise grows with the mean), so a demand rise the model follows still
@@ -131,24 +171,32 @@ def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def score_forecasts(
-    forecasts: pd.DataFrame, actuals: pd.DataFrame, model_version: str | None = None
+    forecasts: pd.DataFrame,
+    actuals: pd.DataFrame,
+    model_version: str | None = None,
+    delivered_days: Iterable[date] | None = None,
 ) -> pd.DataFrame:
-    """Join stored forecasts with actual units sold: one row per (date, series) with both.
+    """Join stored forecasts with actual units sold (rule 1 of the module docstring): one row
+    per (delivered day, series) that has a forecast in force.
 
     `forecasts`: rows `date, store_id, product_id, p50` (units sold), optionally lineage
-    (`PASSTHROUGH_COLUMNS`). A day forecast by several runs (daily forecasts overlap) is
-    scored with the forecast in force on that day: the one with the latest `training_cutoff`
-    before the day; forecasts issued on or after the day are ignored. In daily operation
-    that is the one-day-ahead forecast, easier than the backtest's average over the horizon,
-    so the comparison with the backtest leans optimistic: a drift it reports is real.
+    (`PASSTHROUGH_COLUMNS`). A day forecast by several runs is scored with the forecast in
+    force on that day: the one with the latest `training_cutoff` before the day; forecasts
+    issued on or after the day are ignored. In daily operation that is the one-day-ahead
+    forecast, easier than the backtest's average over the horizon, so the comparison with the
+    backtest leans optimistic: a drift it reports is real.
     `model_version`: keep only that model's forecasts (the champion's), None = all.
-    `actuals`: validated sales, one row per (date, series), with `units_sold`.
+    `actuals`: validated sales (`raw_sales` rows), one row per (date, series), `units_sold`.
+    `delivered_days`: the days whose actuals were delivered and passed the contract (the days
+    with a `raw_sales` partition); None = the days that have at least one row in `actuals`.
+    Forecast rows on other days are dropped (unknown, never 0); on a delivered day a series
+    without a row in `actuals` sold 0 units.
 
     Returns columns `date` (datetime64), `store_id`, `product_id` (str), `actual`, `forecast`
     (= p50), `error` (= forecast - actual) and `abs_error` (units sold), then the lineage
-    columns present; sorted by date, store, product. Raises `ValueError` for missing columns
-    or a (date, series) with two actuals, or two forecasts that no `training_cutoff` tells
-    apart.
+    columns present; sorted by date, store, product. Raises `ValueError` for missing columns,
+    a (date, series) with two actuals, an actual on a day not in `delivered_days`, or two
+    forecasts that no `training_cutoff` tells apart.
     """
     _check_columns(
         forecasts, FORECAST_REQUIRED, "forecasts", "pass rows of the lake's forecasts table."
@@ -188,9 +236,22 @@ def score_forecasts(
             "actuals has several rows for some (date, store_id, product_id); deduplicate it "
             "(validated raw_sales has one row per day and series)."
         )
+    if delivered_days is None:
+        delivered = pd.DatetimeIndex(truth["date"].unique())
+    else:
+        delivered = pd.DatetimeIndex(pd.to_datetime(list(delivered_days))).normalize()
+        undelivered = sorted(set(truth["date"]) - set(delivered))
+        if undelivered:
+            raise ValueError(
+                f"actuals has rows on {[str(day.date()) for day in undelivered[:5]]}, which are "
+                "not in delivered_days; pass the days of the raw_sales partitions the actuals "
+                "were read from."
+            )
     lineage = [column for column in PASSTHROUGH_COLUMNS if column in chosen.columns]
-    scored = chosen[[*keys, "p50", *lineage]].merge(truth, on=keys, how="inner")
-    actual = scored[TARGET].to_numpy(dtype=np.float64)
+    chosen = chosen[chosen["date"].isin(delivered)]
+    scored = chosen[[*keys, "p50", *lineage]].merge(truth, on=keys, how="left", indicator=True)
+    no_row = (scored.pop("_merge") == "left_only").to_numpy()
+    actual = np.where(no_row, 0.0, scored[TARGET].to_numpy(dtype=np.float64))
     forecast = scored["p50"].to_numpy(dtype=np.float64)
     result = pd.DataFrame(
         {
@@ -206,10 +267,11 @@ def score_forecasts(
 
 
 def realized_metrics(
-    scored: pd.DataFrame, as_of: date, windows: Sequence[int] = (7, 28)
+    scored: pd.DataFrame, as_of: date, windows: Sequence[int] = (RECENT_WINDOW_DAYS, 28)
 ) -> pd.DataFrame:
     """Realized accuracy over the last `w` days up to `as_of` (inclusive), for each `w` in
-    `windows`, per series, per store and overall.
+    `windows`, per series, per store and overall (rule 2 of the module docstring: a window ends
+    at `as_of`, never at the newest scored day).
 
     `scored`: `score_forecasts` output. Rows dated after `as_of` are ignored.
     Returns columns `REALIZED_COLUMNS`: `as_of` (date), `window_days`, `level` (overall |
@@ -252,8 +314,9 @@ class PerformanceResult:
       `baseline_mae` (backtest), `degradation` (`mae / baseline_mae - 1`; NaN without a
       baseline or scored days) and `status`; worst status first, then largest degradation.
     - `counts`: series per status, every status of `STATUSES` (zeros included).
-    - `model_status`: the status of the model as a whole, from `overall_degradation` (or
-      insufficient_data when fewer than `min_points` days were scored).
+    - `model_status`: the status of the model as a whole (`MODEL_STATUSES`): awaiting_actuals
+      without a scored day in the last `RECENT_WINDOW_DAYS` days, insufficient_data with fewer
+      than `min_points` scored days, else from `overall_degradation`.
     - `overall_degradation`: realized MAE over the MAE the backtest promised for the same
       series, minus 1 (see `classify`).
     - `overall_mae`, `baseline_mae`: those two MAEs (units sold per series-day).
@@ -271,6 +334,12 @@ class PerformanceResult:
 
     def to_markdown(self, n: int = 10) -> str:
         """A summary for operators: the model's status, the counts and the `n` worst series."""
+        if self.model_status == AWAITING_ACTUALS:
+            return (
+                f"**Champion performance: {AWAITING_ACTUALS}** (no delivered day scored in the "
+                f"last {RECENT_WINDOW_DAYS} days; {self.days} scored in the last "
+                f"{self.policy.window_days})"
+            )
         degradation = (
             "n/a" if math.isnan(self.overall_degradation) else f"{self.overall_degradation:+.1%}"
         )
@@ -291,21 +360,32 @@ class PerformanceResult:
 
 
 def _status(
-    degradation: np.ndarray, mae: np.ndarray, n: np.ndarray, policy: PerformancePolicy
+    degradation: np.ndarray,
+    mae: np.ndarray,
+    n: np.ndarray,
+    policy: PerformancePolicy,
+    recent_days: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The status of each entry (vectorised); see `PerformancePolicy`. A NaN realized MAE
-    with enough days (a NaN forecast) counts as drifting, so a failed forecast never hides."""
+    """The one classifier: the status of each entry (vectorised), for series and for the model.
+
+    In order: awaiting_actuals when `recent_days` (scored days in the last
+    `RECENT_WINDOW_DAYS`; given for the model only) is 0; insufficient_data when `n` (scored
+    days in the classified window) < `min_points`; drifting for a NaN realized MAE with enough
+    days (a NaN forecast: a failed forecast never hides); no_baseline for a NaN degradation;
+    then drifting / degrading / healthy by `degradation` (see `PerformancePolicy`)."""
     rounded = np.round(degradation, DEGRADATION_DECIMALS)
+    awaiting = np.zeros(len(n), dtype=bool) if recent_days is None else recent_days == 0
     with np.errstate(invalid="ignore"):
         return np.select(
             [
+                awaiting,
                 n < policy.min_points,
                 np.isnan(mae),
                 np.isnan(rounded),
                 rounded > policy.drifting_threshold,
                 rounded > policy.degrading_threshold,
             ],
-            [INSUFFICIENT_DATA, DRIFTING, NO_BASELINE, DRIFTING, DEGRADING],
+            [AWAITING_ACTUALS, INSUFFICIENT_DATA, DRIFTING, NO_BASELINE, DRIFTING, DEGRADING],
             default=HEALTHY,
         )
 
@@ -322,9 +402,11 @@ def classify(
     baseline: pd.DataFrame,
     policy: PerformancePolicy = PerformancePolicy(),
 ) -> PerformanceResult:
-    """Classify each series and the model by realized MAE against the backtest MAE.
+    """Classify each series and the model by realized MAE against the backtest MAE (rule 3 of
+    the module docstring, through the one classifier `_status`).
 
-    `realized`: `realized_metrics` output holding the `policy.window_days` window.
+    `realized`: `realized_metrics` output holding the `policy.window_days` window and the
+    `RECENT_WINDOW_DAYS` window (the default `windows` of `realized_metrics` hold both).
     `baseline`: the champion's backtest metrics (the lake's backtest `metrics` rows of one
     candidate): columns `level`, `store_id`, `product_id`, `mae`, with `series` rows and an
     `overall` row.
@@ -334,7 +416,8 @@ def classify(
     promised for that same mix, `sum(n_s * baseline_mae_s) / sum(n_s)` (a backtest series MAE
     weighted by its realized days), so launches and discontinuations do not move it; without
     series baselines, the overall rows. Raises `ValueError` for a missing window or columns, or
-    a baseline of several candidates.
+    a baseline of several candidates. An empty `baseline` (with its columns) classifies every
+    scored series, and the model, as no_baseline.
     """
     _check_columns(realized, REALIZED_COLUMNS, "realized", "pass realized_metrics output.")
     _check_columns(
@@ -355,6 +438,15 @@ def classify(
             f"realized has no {policy.window_days}-day window (it has "
             f"{sorted(realized['window_days'].unique())}); compute realized_metrics with "
             f"windows including {policy.window_days}."
+        )
+    recent = realized[
+        (realized["window_days"] == RECENT_WINDOW_DAYS) & (realized["level"] == "overall")
+    ]
+    if recent.empty:
+        raise ValueError(
+            f"realized has no {RECENT_WINDOW_DAYS}-day window (it has "
+            f"{sorted(realized['window_days'].unique())}); compute realized_metrics with "
+            f"windows including {RECENT_WINDOW_DAYS}, which decides awaiting_actuals."
         )
     keys = list(SERIES_KEY)
     mine = window[window["level"] == "series"][[*keys, "n", "mae", "wape", "bias"]]
@@ -391,7 +483,11 @@ def classify(
     days = int(overall_rows["days"].iloc[0]) if not overall_rows.empty else 0
     overall_degradation = float(_degradation(np.array([overall_mae]), np.array([baseline_mae]))[0])
     model_status = _status(
-        np.array([overall_degradation]), np.array([overall_mae]), np.array([days]), policy
+        np.array([overall_degradation]),
+        np.array([overall_mae]),
+        np.array([days]),
+        policy,
+        recent_days=np.array([int(recent["days"].iloc[0])]),
     )[0]
     counts = {status: int((table["status"] == status).sum()) for status in STATUSES}
     return PerformanceResult(
@@ -403,4 +499,165 @@ def classify(
         baseline_mae=baseline_mae,
         days=days,
         policy=policy,
+    )
+
+
+# -- the health of a model on a day: every window, the class and the trend ------------------
+
+
+@dataclass(frozen=True)
+class WindowAccuracy:
+    """Realized accuracy over the days `first`..`last` (inclusive): `days_scored` delivered
+    days with a scored forecast, their pooled `wape` (unitless) and `mae` (units sold per
+    series-day); both None when no day was scored (or WAPE without demand to weigh by)."""
+
+    first: date
+    last: date
+    days_scored: int
+    wape: float | None
+    mae: float | None
+
+
+def _number(value: Any) -> float | None:
+    """A float as JSON-ready: None for NaN and inf."""
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _window_accuracy(realized: pd.DataFrame, as_of: date, window: int) -> WindowAccuracy:
+    overall = realized[(realized["window_days"] == window) & (realized["level"] == "overall")]
+    row = overall.iloc[0]
+    return WindowAccuracy(
+        first=as_of - timedelta(days=window - 1),
+        last=as_of,
+        days_scored=int(row["days"]),
+        wape=_number(row["wape"]),
+        mae=_number(row["mae"]),
+    )
+
+
+def classify_trend(recent: WindowAccuracy, previous: WindowAccuracy) -> str | None:
+    """`improving`, `stable` or `worsening` (`TRENDS`): the relative change of the recent
+    window's WAPE against the previous window's, beyond `TREND_THRESHOLD` either way. None when
+    either window has fewer than `TREND_MIN_SCORED_DAYS` scored days, a WAPE is unknown, or
+    the previous WAPE is 0."""
+    if min(recent.days_scored, previous.days_scored) < TREND_MIN_SCORED_DAYS:
+        return None
+    if recent.wape is None or previous.wape is None or previous.wape <= 0:
+        return None
+    change = recent.wape / previous.wape - 1.0
+    if change > TREND_THRESHOLD:
+        return WORSENING
+    if change < -TREND_THRESHOLD:
+        return IMPROVING
+    return STABLE
+
+
+HEALTH_FIELDS: tuple[str, ...] = (
+    "as_of",
+    "model_status",
+    "overall_degradation",
+    "overall_mae",
+    "baseline_mae",
+    "scored_days",
+    "wape_7d",
+    "mae_7d",
+    "days_scored_7d",
+    "last_scored_day",
+    "previous_wape_7d",
+    "previous_days_scored_7d",
+    "trend",
+)
+"""The keys of `Health.summary()`, in order: what `model_health` stores, `forecastops status`
+prints and the incident report shows."""
+
+
+@dataclass(frozen=True, eq=False)
+class Health:
+    """A model's health on `as_of` (`assess_health`): everything the module docstring defines.
+
+    - `performance`: the classified window (`PerformancePolicy.window_days` days up to
+      `as_of`): per-series classes, the model's status and its MAE against the backtest.
+    - `recent`: the last `RECENT_WINDOW_DAYS` days up to `as_of` (`wape_7d`, `mae_7d`);
+      `previous`: the `RECENT_WINDOW_DAYS` days before them.
+    - `trend`: `classify_trend(recent, previous)`.
+    - `last_scored_day`: the newest scored day up to `as_of` among the rows assessed, or None.
+    """
+
+    as_of: date
+    performance: PerformanceResult
+    recent: WindowAccuracy
+    previous: WindowAccuracy
+    trend: str | None
+    last_scored_day: date | None
+
+    @property
+    def status(self) -> str:
+        """The model's status (`MODEL_STATUSES`)."""
+        return self.performance.model_status
+
+    def summary(self) -> dict[str, Any]:
+        """The health as one JSON-ready record with the keys `HEALTH_FIELDS` (dates as ISO
+        text, unknown numbers None). MAEs are in units sold per series-day; WAPEs and the
+        degradation are unitless ratios; `scored_days` counts the classified window's scored
+        days, `days_scored_7d` the recent window's."""
+        performance = self.performance
+        return {
+            "as_of": self.as_of.isoformat(),
+            "model_status": performance.model_status,
+            "overall_degradation": _number(performance.overall_degradation),
+            "overall_mae": _number(performance.overall_mae),
+            "baseline_mae": _number(performance.baseline_mae),
+            "scored_days": performance.days,
+            "wape_7d": self.recent.wape,
+            "mae_7d": self.recent.mae,
+            "days_scored_7d": self.recent.days_scored,
+            "last_scored_day": self.last_scored_day.isoformat() if self.last_scored_day else None,
+            "previous_wape_7d": self.previous.wape,
+            "previous_days_scored_7d": self.previous.days_scored,
+            "trend": self.trend,
+        }
+
+    def to_markdown(self, n: int = 10) -> str:
+        """`PerformanceResult.to_markdown` with the recent window and the trend above it."""
+        recent = self.recent
+        wape = "n/a" if recent.wape is None else f"{recent.wape:.3f}"
+        mae = "n/a" if recent.mae is None else f"{recent.mae:.3f}"
+        last = self.last_scored_day.isoformat() if self.last_scored_day else "none"
+        line = (
+            f"As of {self.as_of}: last {RECENT_WINDOW_DAYS} days ({recent.first}..{recent.last}) "
+            f"WAPE {wape}, MAE {mae} over {recent.days_scored} scored days; newest scored day "
+            f"{last}; trend {self.trend or 'n/a'}."
+        )
+        return f"{line}\n\n{self.performance.to_markdown(n)}"
+
+
+def assess_health(
+    scored: pd.DataFrame,
+    baseline: pd.DataFrame,
+    as_of: date,
+    policy: PerformancePolicy = PerformancePolicy(),
+) -> Health:
+    """A model's health on `as_of`: the classified window, the recent and the previous
+    `RECENT_WINDOW_DAYS` windows and the trend, all ending where the module docstring says.
+
+    `scored`: `score_forecasts` output for the model (rows after `as_of` are ignored);
+    `baseline`: its backtest metrics (see `classify`; empty with its columns when there is no
+    backtest). Raises `ValueError` as `classify` does.
+    """
+    windows = sorted({RECENT_WINDOW_DAYS, policy.window_days})
+    realized = realized_metrics(scored, as_of, windows=windows)
+    earlier = as_of - timedelta(days=RECENT_WINDOW_DAYS)
+    previous = realized_metrics(scored, earlier, windows=(RECENT_WINDOW_DAYS,))
+    recent_window = _window_accuracy(realized, as_of, RECENT_WINDOW_DAYS)
+    previous_window = _window_accuracy(previous, earlier, RECENT_WINDOW_DAYS)
+    dates = pd.to_datetime(scored["date"])
+    up_to = dates[dates <= pd.Timestamp(as_of)]
+    return Health(
+        as_of=as_of,
+        performance=classify(realized, baseline, policy),
+        recent=recent_window,
+        previous=previous_window,
+        trend=classify_trend(recent_window, previous_window),
+        last_scored_day=up_to.max().date() if not up_to.empty else None,
     )

@@ -88,8 +88,10 @@ class PromotionPolicy:
 @dataclass(frozen=True)
 class ChampionHealth:
     """The champion's realized health as monitoring last classified it (a `model_performance`
-    record): `status` healthy / degrading / drifting, on `day`, with the realized MAE's relative
-    change against the champion's backtest MAE (`degradation`, 2.06 = +206 %)."""
+    record, written from `forecastops.domain.performance.Health`): `status` one of
+    `MODEL_STATUSES` (only drifting matters to the gate), on `day`, with the realized MAE's
+    relative change against the champion's backtest MAE (`degradation`, 2.06 = +206 %; NaN
+    when not computable)."""
 
     status: str
     day: date

@@ -5,9 +5,11 @@ Sections, in order (`SECTIONS`):
 
 - `report`: when it was generated (UTC) and for which model.
 - `model_health`: champion and challenger versions, the champion's status (serving /
-  awaiting_forecasts), realized MAE/WAPE over the last 7 days and their trend, the performance
-  class of the newest `model_performance` day (healthy / degrading / drifting), and whether the
-  promotion gate passes the challenger.
+  awaiting_forecasts), its health on the report's day exactly as `forecastops status` and
+  `model_health` give it (`forecastops.domain.performance.HEALTH_FIELDS`: the class healthy /
+  degrading / drifting or awaiting_actuals / insufficient_data / no_baseline, realized
+  MAE/WAPE over the last 7 days, the trend, ...), and whether the promotion gate passes the
+  challenger.
 - `drift`: the newest stored drift score: overall score, drift share, alarm, top drifted
   features, the Evidently report.
 - `open_alert_counts`: open (unread or read) alerts per severity.
@@ -36,7 +38,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -231,30 +233,20 @@ def open_alert_counts(store: AlertStore | None) -> dict[str, int]:
     return {**ordered, "total": sum(ordered.values())}
 
 
-def _model_health(registry: ModelRegistry | None, lake: Lake) -> dict[str, Any]:
-    from forecastops.pipeline.monitoring import performance_history
+def _model_health(registry: ModelRegistry | None, lake: Lake, as_of: date) -> dict[str, Any]:
+    from forecastops.domain.performance import HEALTH_FIELDS
     from forecastops.pipeline.operations import registry_status
 
     if registry is None:
         return {"champion_version": None, "note": "no model registry yet: run the retrain cycle"}
-    status = registry_status(registry, lake)
+    status = registry_status(registry, lake, as_of)
     champion = status["champion"] or {}
     challenger = status["challenger"] or {}
-    history = performance_history(lake, champion.get("version"))
-    newest = history.iloc[-1] if not history.empty else None
     return {
         "champion_version": champion.get("version"),
         "champion_status": champion.get("status"),
         "champion_training_cutoff": champion.get("training_cutoff"),
-        "mae_7d": champion.get("mae_7d"),
-        "wape_7d": champion.get("wape_7d"),
-        "days_scored_7d": champion.get("days_scored_7d"),
-        "trend": champion.get("trend"),
-        "model_status": newest["model_status"] if newest is not None else None,
-        "model_status_day": newest["partition_date"].date().isoformat()
-        if newest is not None
-        else None,
-        "overall_degradation": float(newest["overall_degradation"]) if newest is not None else None,
+        **{name: champion.get(name) for name in HEALTH_FIELDS},
         "challenger_version": challenger.get("version"),
         "challenger_training_cutoff": challenger.get("training_cutoff"),
         "challenger_backtest_wape": (challenger.get("backtest") or {}).get("wape"),
@@ -298,16 +290,18 @@ def _promotions_frame(registry: ModelRegistry | None) -> pd.DataFrame:
 def build_incident_report(
     *,
     generated_at: datetime,
+    as_of: date,
     lake: Lake,
     registry: ModelRegistry | None,
     alert_store: AlertStore | None,
     runs: Sequence[RunRecord],
     runs_source: str,
 ) -> IncidentReport:
-    """Gather the report from the lake (drift, model performance, forecasts), the registry
-    (None when there is none yet), the alert store (None when no alert was ever raised) and
-    the newest runs (newest first; at most `MAX_RUNS` are shown) with where they came from
-    (or why there are none).
+    """Gather the report from the lake (drift, forecasts and actuals), the registry (None when
+    there is none yet), the alert store (None when no alert was ever raised) and the newest
+    runs (newest first; at most `MAX_RUNS` are shown) with where they came from (or why there
+    are none). The champion's health is the one of `forecastops status` on `as_of` (the day
+    the report speaks for; `operations.due_day` by default), the drift score the newest one.
 
     Raises the registry's `RegistryError` and the store's errors as they come.
     """
@@ -321,7 +315,7 @@ def build_incident_report(
             "report": _record(
                 {"generated_at": generated_at, "model": model, "runs_source": runs_source}
             ),
-            "model_health": _record(_model_health(registry, lake)),
+            "model_health": _record(_model_health(registry, lake, as_of)),
             "drift": _record(drift) if drift is not None else _frame([]),
             "open_alert_counts": _record(open_alert_counts(alert_store)),
             "open_alerts": _alerts_frame(alerts),

@@ -5,6 +5,7 @@ champion's realized accuracy against its backtest (performance drift)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from forecastops.stores.lake import Lake
 
 if TYPE_CHECKING:
     from forecastops.domain.drift import DriftPolicy, DriftResult
-    from forecastops.domain.performance import PerformancePolicy, PerformanceResult
+    from forecastops.domain.performance import Health, PerformancePolicy
     from forecastops.domain.promotion import ChampionHealth
     from forecastops.domain.triggers import Signals
 
@@ -106,75 +107,134 @@ def score_drift(
 
 
 PERFORMANCE_TABLE = "model_performance"
-RECENT_WINDOW_DAYS = 7
-"""The short realized window stored beside the classified one (`mae_7d`, `wape_7d`)."""
 TREND_PLOT_SIZE_INCHES = (10.0, 5.0)
 TREND_PLOT_DPI = 100
+STORED_FLOATS: tuple[str, ...] = (
+    "overall_degradation",
+    "overall_mae",
+    "baseline_mae",
+    "wape_7d",
+    "mae_7d",
+    "previous_wape_7d",
+)
+"""`Health.summary()` numbers stored as float64 (NaN where the summary has None), so every
+day's `model_performance` record has the same types whatever was known."""
+BASELINE_COLUMNS: tuple[str, ...] = ("candidate", "level", "store_id", "product_id", "mae")
+"""The backtest metrics columns a health baseline needs (empty when there is no backtest)."""
+
+
+def _stored_forecasts(
+    lake: Lake, version: str, since: date | None, first: date, as_of: date
+) -> pd.DataFrame:
+    """`version`'s stored forecast rows dated `first`..`as_of`, from the `forecasts` partitions
+    of the cutoffs before `as_of` (and not before `since`, the version's training cutoff, when
+    known): only those can hold a forecast in force on those days."""
+    import duckdb
+
+    from forecastops.pipeline.cycle import FORECASTS_TABLE
+
+    files = [
+        str(lake.part_path(FORECASTS_TABLE, cutoff))
+        for cutoff in lake.partition_days(FORECASTS_TABLE)
+        if cutoff < as_of and (since is None or cutoff >= since)
+    ]
+    if not files:
+        return pd.DataFrame(
+            columns=["date", "store_id", "product_id", "p50", "model_version", "training_cutoff"]
+        )
+    frame = (
+        duckdb.connect()
+        .execute(
+            """
+            SELECT "date", store_id, product_id, p50, model_version, training_cutoff
+            FROM read_parquet($files, union_by_name = true, hive_partitioning = false)
+            WHERE model_version = $version AND "date" BETWEEN $first AND $last
+            """,
+            {
+                "files": files,
+                "version": version,
+                "first": pd.Timestamp(first),
+                "last": pd.Timestamp(as_of),
+            },
+        )
+        .df()
+    )
+    return frame.astype({"date": "datetime64[ns]"})
+
+
+def _baseline(lake: Lake, tags: Mapping[str, str]) -> pd.DataFrame:
+    """The backtest metrics of the version's family (`lightgbm_<objective>`) at its training
+    cutoff; empty (with `BASELINE_COLUMNS`) when a tag is missing or the cutoff was never
+    backtested."""
+    from forecastops.pipeline.cycle import BACKTEST_TABLE
+
+    cutoff, objective = tags.get("training_cutoff"), tags.get("objective")
+    if cutoff and objective and lake.has_partition(BACKTEST_TABLE, date.fromisoformat(cutoff)):
+        metrics = lake.read_partition(BACKTEST_TABLE, date.fromisoformat(cutoff), "metrics")
+        return metrics[metrics["candidate"] == f"lightgbm_{objective}"]
+    return pd.DataFrame(columns=list(BASELINE_COLUMNS))
+
+
+def assess_champion(
+    lake: Lake,
+    version: str,
+    tags: Mapping[str, str],
+    as_of: date,
+    policy: PerformancePolicy,
+) -> Health:
+    """Model `version`'s health on `as_of`: the one realized-accuracy definition
+    (`forecastops.domain.performance`) applied to what the lake holds.
+
+    `tags`: the version's registry tags (`training_cutoff` and `objective` name its backtest
+    baseline). Its stored forecasts dated in the assessed span (the classified window, and at
+    least two `RECENT_WINDOW_DAYS` windows for the trend, up to `as_of`) are scored against the
+    `raw_sales` partitions of that span: the delivered days. Used by `model_health` (which
+    stores it), `forecastops status`, the incident report and, through the stored record, the
+    promotion gate; so they all say the same for the same day.
+    """
+    from forecastops.domain.contract import CONTRACT_COLUMNS
+    from forecastops.domain.performance import RECENT_WINDOW_DAYS, assess_health, score_forecasts
+    from forecastops.pipeline.ingest import RAW_SALES_TABLE
+
+    span = max(policy.window_days, 2 * RECENT_WINDOW_DAYS)
+    first = as_of - timedelta(days=span - 1)
+    cutoff = tags.get("training_cutoff")
+    forecasts = _stored_forecasts(
+        lake, version, date.fromisoformat(cutoff) if cutoff else None, first, as_of
+    )
+    delivered = [day for day in lake.partition_days(RAW_SALES_TABLE) if first <= day <= as_of]
+    actuals = lake.read_days(RAW_SALES_TABLE, delivered, columns=list(CONTRACT_COLUMNS))
+    scored = score_forecasts(forecasts, actuals, model_version=version, delivered_days=delivered)
+    return assess_health(scored, _baseline(lake, tags), as_of, policy)
 
 
 def score_performance(
     lake: Lake,
     day: date,
-    champion: tuple[str, date, str],
+    version: str,
+    tags: Mapping[str, str],
     policy: PerformancePolicy,
-) -> PerformanceResult | None:
-    """Realized accuracy of the champion up to `day` against its backtest baseline.
-
-    `champion`: (version, training cutoff, candidate family). The champion's stored forecasts
-    (every cutoff's `forecasts` partition it made) are scored against validated actuals; the
-    baseline is the family's backtest at the champion's training cutoff. Stores the per-series
-    classes and a summary row in the lake (`model_performance`: the classified window's
-    `overall_mae` and `overall_degradation`, and the overall `mae_7d` / `wape_7d` of the last
-    `RECENT_WINDOW_DAYS` days); None when nothing can be scored yet (no forecasts whose days
-    have actuals).
-    """
-    from forecastops.domain.performance import classify, realized_metrics, score_forecasts
-    from forecastops.pipeline.cycle import BACKTEST_TABLE, FORECASTS_TABLE
-
-    version, cutoff, family = champion
-    forecast_days = [d for d in lake.partition_days(FORECASTS_TABLE) if cutoff <= d <= day]
-    forecasts = lake.read_days(FORECASTS_TABLE, forecast_days)
-    if forecasts.empty or not lake.has_partition(BACKTEST_TABLE, cutoff):
-        return None
-    actuals = load_actuals(lake, forecasts["date"].min().date(), day)
-    scored = score_forecasts(forecasts, actuals, model_version=version)
-    if scored.empty:
-        return None
-    baseline = lake.read_partition(BACKTEST_TABLE, cutoff, "metrics")
-    baseline = baseline[baseline["candidate"] == family]
-    realized = realized_metrics(
-        scored, day, windows=sorted({RECENT_WINDOW_DAYS, policy.window_days})
-    )
-    result = classify(realized, baseline, policy)
-    recent = realized[
-        (realized["window_days"] == RECENT_WINDOW_DAYS) & (realized["level"] == "overall")
-    ].iloc[0]
+) -> Health:
+    """`assess_champion` on `day`, stored in the lake's `model_performance` table: `data` one
+    row (`partition_date`, `model_version`, every `HEALTH_FIELDS` value of `Health.summary()`
+    and `series_<status>` counts), `series` the per-series classes. Returns the health."""
+    health = assess_champion(lake, version, tags, day, policy)
     summary = pd.DataFrame(
-        {
-            "partition_date": [day.isoformat()],
-            "model_version": [version],
-            "model_status": [result.model_status],
-            "overall_degradation": [result.overall_degradation],
-            "overall_mae": [result.overall_mae],
-            "baseline_mae": [result.baseline_mae],
-            "scored_days": [result.days],
-            "mae_7d": [float(recent["mae"])],
-            "wape_7d": [float(recent["wape"])],
-            **{f"series_{status}": [count] for status, count in result.counts.items()},
-        }
+        [
+            {
+                "partition_date": day.isoformat(),
+                "model_version": version,
+                **health.summary(),
+                **{
+                    f"series_{status}": count for status, count in health.performance.counts.items()
+                },
+            }
+        ]
+    ).astype(dict.fromkeys(STORED_FLOATS, "float64"))
+    lake.write_partition(
+        PERFORMANCE_TABLE, day, {"data": summary, "series": health.performance.series}
     )
-    lake.write_partition(PERFORMANCE_TABLE, day, {"data": summary, "series": result.series})
-    return result
-
-
-def load_actuals(lake: Lake, first: date, last: date) -> pd.DataFrame:
-    """Validated actual units (date, store_id, product_id, units_sold) for `first`..`last`;
-    empty when none have arrived."""
-    from forecastops.domain.contract import CONTRACT_COLUMNS
-    from forecastops.pipeline.ingest import RAW_SALES_TABLE
-
-    days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
-    return lake.read_days(RAW_SALES_TABLE, days, columns=list(CONTRACT_COLUMNS))
+    return health
 
 
 def latest_signals(lake: Lake) -> Signals | None:

@@ -16,15 +16,10 @@ Rules (chosen here; docs/operations.md repeats them for operators):
   champion before the current one); with no such version it is refused.
 - **Nothing changes on a refusal**: every check runs before the one `ModelRegistry.move_alias`
   call, and `apply_plan` refuses when the alias moved between the check and the move.
-- **Realized accuracy** (`realized_accuracy`): a version's stored P50 forecasts in the lake's
-  `forecasts` table are scored against `raw_sales` on the days that have both. For a day
-  forecast from several cutoffs the newest cutoff counts (the forecast that was live that day).
-  A series with no `raw_sales` row on a stored day sold 0 units (as in
-  `forecastops.domain.features`).
-  The 7-day window is the `REALIZED_WINDOW_DAYS` calendar days ending at the newest scored day;
-  the trend compares its WAPE with the 7 days before, and is null unless both windows hold
-  `TREND_MIN_SCORED_DAYS` scored days: `degrading` when WAPE rose by more than
-  `TREND_THRESHOLD` (relative), `improving` when it fell by more, else `stable`.
+- **Status** (`registry_status`): the champion's health on a day (default `due_day`: the
+  newest day whose partition is over) is `forecastops.pipeline.monitoring.assess_champion`,
+  the one realized-accuracy definition (`forecastops.domain.performance` states it), so
+  `forecastops status` prints what `model_health` stores for that day.
 - **Reproduction** (`reproduce_version`): the version's training snapshot (run artifact named by
   its `training_data` tag) must hash to its `data_sha256` tag; a LightGBM model refit on it with
   the settings of the version's saved spec JSON must give the recorded `train_wape` within
@@ -40,18 +35,18 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from forecastops.pipeline.cycle import DECISION_TABLE, FORECASTS_TABLE, data_sha256
-from forecastops.pipeline.ingest import RAW_SALES_TABLE
 from forecastops.stores.registry import CHALLENGER, CHAMPION, SHA256_TAG
 
 if TYPE_CHECKING:
     from forecastops.domain.forecasters import LightGBMForecaster
+    from forecastops.domain.performance import PerformancePolicy
     from forecastops.stores.lake import Lake
     from forecastops.stores.registry import AliasMove, ModelRegistry
 
@@ -71,12 +66,6 @@ TRAIN_WAPE_METRIC = "train_wape"
 """Run metric: `in_sample_wape` of the registered model on its training snapshot."""
 TRAINING_ROWS_METRIC = "training_rows"
 
-REALIZED_WINDOW_DAYS = 7
-"""Length in days of the realized-accuracy window (`wape_7d`, `mae_7d`)."""
-TREND_MIN_SCORED_DAYS = 5
-"""Scored days each 7-day window needs before a trend is given."""
-TREND_THRESHOLD = 0.05
-"""Relative WAPE change between the two 7-day windows that counts as a trend (0.05 = 5 %)."""
 REPRODUCE_TOLERANCE = 1e-6
 """Largest |recorded - reproduced| `train_wape` that counts as reproduced."""
 
@@ -308,104 +297,14 @@ def history_frame(registry: ModelRegistry) -> pd.DataFrame:
 # -- status ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RealizedAccuracy:
-    """A version's stored forecasts scored against what sold (see the module docstring).
+def due_day(timezone: str, now: datetime | None = None) -> date:
+    """The newest day whose daily partition is over at `now` (default: the current time) in the
+    IANA `timezone` of the partitions: yesterday there. The daily cycle ingests that day's
+    actuals, so it is the day `status` and the incident report speak for by default."""
+    from zoneinfo import ZoneInfo
 
-    WAPE is a unitless share; MAE is in units sold per series-day. Every field is None when
-    no stored forecast of the version has actuals yet.
-    """
-
-    last_day: date | None = None
-    days_scored: int = 0
-    wape_7d: float | None = None
-    mae_7d: float | None = None
-    previous_days_scored: int = 0
-    previous_wape_7d: float | None = None
-    trend: str | None = None
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
-
-
-def classify_trend(
-    wape_last: float | None,
-    wape_previous: float | None,
-    threshold: float = TREND_THRESHOLD,
-) -> str | None:
-    """`improving`, `stable` or `degrading` from the WAPE of the last window and the one
-    before (relative change beyond `threshold`); None when either is missing or the earlier
-    one is 0."""
-    if wape_last is None or wape_previous is None or wape_previous <= 0:
-        return None
-    change = wape_last / wape_previous - 1.0
-    if change > threshold:
-        return "degrading"
-    if change < -threshold:
-        return "improving"
-    return "stable"
-
-
-def _live_forecasts(lake: Lake, version: str) -> pd.DataFrame:
-    """The P50 of `version` per (date, store_id, product_id) from its newest cutoff."""
-    if not lake.partition_days(FORECASTS_TABLE):
-        return pd.DataFrame(columns=["date", "store_id", "product_id", "forecast"])
-    import duckdb
-
-    source = lake.glob(FORECASTS_TABLE).replace("'", "''")
-    frame = (
-        duckdb.connect()
-        .execute(
-            f"""
-            SELECT "date", store_id, product_id, p50 AS forecast
-            FROM read_parquet('{source}', union_by_name = true, hive_partitioning = false)
-            WHERE model_version = ?
-            QUALIFY row_number() OVER (
-                PARTITION BY "date", store_id, product_id ORDER BY training_cutoff DESC
-            ) = 1
-            """,
-            [version],
-        )
-        .df()
-    )
-    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
-    return frame
-
-
-def realized_accuracy(lake: Lake, version: str) -> RealizedAccuracy:
-    """Score `version`'s stored forecasts against `raw_sales` (module docstring: the rules)."""
-    from forecastops.domain.metrics import mae, wape
-
-    forecasts = _live_forecasts(lake, version)
-    actual_days = {pd.Timestamp(day) for day in lake.partition_days(RAW_SALES_TABLE)}
-    forecasts = forecasts[forecasts["date"].isin(actual_days)]
-    if forecasts.empty:
-        return RealizedAccuracy()
-    last = forecasts["date"].max()
-    first = last - pd.Timedelta(days=2 * REALIZED_WINDOW_DAYS - 1)
-    window = forecasts[forecasts["date"] >= first]
-    days = sorted({day.date() for day in window["date"]})
-    actuals = lake.read_days(
-        RAW_SALES_TABLE, days, columns=["date", "store_id", "product_id", "units_sold"]
-    ).astype({"date": "datetime64[ns]"})
-    scored = window.merge(actuals, on=["date", "store_id", "product_id"], how="left")
-    scored["units_sold"] = scored["units_sold"].fillna(0.0)
-    split = last - pd.Timedelta(days=REALIZED_WINDOW_DAYS - 1)
-    recent, previous = scored[scored["date"] >= split], scored[scored["date"] < split]
-    recent_wape = _finite(wape(recent["units_sold"], recent["forecast"]))
-    previous_wape = _finite(wape(previous["units_sold"], previous["forecast"]))
-    recent_days, previous_days = recent["date"].nunique(), previous["date"].nunique()
-    enough = min(recent_days, previous_days) >= TREND_MIN_SCORED_DAYS
-    return RealizedAccuracy(
-        last_day=last.date(),
-        days_scored=int(recent_days),
-        wape_7d=recent_wape,
-        mae_7d=_finite(mae(recent["units_sold"], recent["forecast"])),
-        previous_days_scored=int(previous_days),
-        previous_wape_7d=previous_wape if previous_days else None,
-        trend=classify_trend(recent_wape, previous_wape) if enough else None,
-    )
+    local = (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone))
+    return local.date() - timedelta(days=1)
 
 
 def _newest_forecast(lake: Lake) -> tuple[date, str] | None:
@@ -418,28 +317,37 @@ def _newest_forecast(lake: Lake) -> tuple[date, str] | None:
     return days[-1], str(versions[0]) if len(versions) else ""
 
 
-def champion_status(registry: ModelRegistry, lake: Lake) -> dict[str, Any] | None:
+def champion_status(
+    registry: ModelRegistry,
+    lake: Lake,
+    as_of: date,
+    policy: PerformancePolicy | None = None,
+) -> dict[str, Any] | None:
     """The champion's version, status (`SERVING` / `AWAITING_FORECASTS`), training cutoff and
-    realized accuracy (`realized_accuracy`); None when there is no champion."""
+    its health on `as_of` under `policy` (default `PerformancePolicy()`), computed by
+    `assess_champion` (every `HEALTH_FIELDS` key of `Health.summary()`, as `model_health`
+    stores them); None when there is no champion."""
+    from forecastops.domain.performance import PerformancePolicy
+    from forecastops.pipeline.monitoring import assess_champion
+
     version = registry.alias_version(CHAMPION)
     if version is None:
         return None
     tags = registry.version_tags(version)
     newest = _newest_forecast(lake)
-    accuracy = realized_accuracy(lake, version)
+    health = assess_champion(lake, version, tags, as_of, policy or PerformancePolicy())
     return {
         "version": version,
         "status": SERVING if newest and newest[1] == version else AWAITING_FORECASTS,
         "training_cutoff": tags.get("training_cutoff"),
         "newest_forecast_cutoff": newest[0].isoformat() if newest else None,
         "newest_forecast_version": newest[1] if newest else None,
-        "wape_7d": accuracy.wape_7d,
-        "mae_7d": accuracy.mae_7d,
-        "days_scored_7d": accuracy.days_scored,
-        "last_scored_day": accuracy.last_day.isoformat() if accuracy.last_day else None,
-        "previous_wape_7d": accuracy.previous_wape_7d,
-        "trend": accuracy.trend,
+        **health.summary(),
     }
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
 
 
 def _tag_float(tags: Mapping[str, str], name: str) -> float | None:
@@ -500,13 +408,18 @@ def challenger_status(registry: ModelRegistry, lake: Lake) -> dict[str, Any] | N
     }
 
 
-def registry_status(registry: ModelRegistry, lake: Lake) -> dict[str, Any]:
-    """`{"model", "tracking_uri", "champion", "challenger"}`: see `champion_status` and
-    `challenger_status`. JSON-ready (None for unknown numbers)."""
+def registry_status(
+    registry: ModelRegistry,
+    lake: Lake,
+    as_of: date,
+    policy: PerformancePolicy | None = None,
+) -> dict[str, Any]:
+    """`{"model", "tracking_uri", "champion", "challenger"}`: see `champion_status` (its health
+    on `as_of`) and `challenger_status`. JSON-ready (None for unknown numbers)."""
     return {
         "model": registry.model_name,
         "tracking_uri": registry.tracking_uri,
-        "champion": champion_status(registry, lake),
+        "champion": champion_status(registry, lake, as_of, policy),
         "challenger": challenger_status(registry, lake),
     }
 

@@ -17,6 +17,8 @@ import pytest
 
 from forecast_assets.monitoring import drift_score, model_health
 from forecast_assets.reports import incident_report
+from forecastops.domain.performance import HEALTH_FIELDS, TRENDS
+from forecastops.domain.runs import PARTITION_RANGE_SEPARATOR
 from forecastops.pipeline.incident_report import SECTIONS, IncidentReport
 from forecastops.pipeline.monitoring import PERFORMANCE_TABLE
 from forecastops.stores.alerts.store import AlertStore
@@ -145,19 +147,39 @@ def test_the_csv_parses_back_into_every_section(cycle: Cycle) -> None:
     assert sections["report"]["model"].item() == pipeline_settings(cycle.workdir).model_name
 
 
+def _stored_health(cycle: Cycle) -> dict[str, object]:
+    """The `model_performance` record model_health stored for HEALTH_DAY, as JSON values."""
+    stored = Lake(cycle.workdir / "lake").read_partition(PERFORMANCE_TABLE, HEALTH_DAY)
+    record = json.loads(stored[list(HEALTH_FIELDS)].to_json(orient="records"))[0]
+    return {name: record[name] for name in HEALTH_FIELDS}
+
+
 def test_the_report_shows_the_champion_and_its_performance_drift(cycle: Cycle) -> None:
     health = IncidentReport.from_csv(cycle.csv_file).sections["model_health"].iloc[0]
     registry = ModelRegistry(tracking_uri(cycle.workdir))
     assert health["champion_version"] == registry.alias_version("champion") == "1"
     assert health["champion_training_cutoff"] == TRAINED_AT.isoformat()
-    performance = Lake(cycle.workdir / "lake").read_partition(PERFORMANCE_TABLE, HEALTH_DAY)
-    assert health["model_status"] == performance["model_status"].item() == "drifting"
-    assert health["model_status_day"] == HEALTH_DAY.isoformat()
-    assert float(health["overall_degradation"]) == pytest.approx(
-        performance["overall_degradation"].item()
-    )
+    stored = _stored_health(cycle)
+    # the daily cycle's report speaks for its run's day, with model_health's numbers
+    assert health["as_of"] == stored["as_of"] == HEALTH_DAY.isoformat()
+    assert health["model_status"] == stored["model_status"] == "drifting"
+    assert float(health["overall_degradation"]) == pytest.approx(stored["overall_degradation"])
+    assert float(health["wape_7d"]) == pytest.approx(stored["wape_7d"])
+    assert float(health["mae_7d"]) == pytest.approx(stored["mae_7d"])
     assert float(health["wape_7d"]) > 0 and float(health["mae_7d"]) > 0
-    assert health["trend"] in {"improving", "stable", "degrading"}
+    assert health["trend"] == stored["trend"] and health["trend"] in TRENDS
+
+
+def test_forecastops_status_prints_the_health_model_health_stored(cycle: Cycle) -> None:
+    result = run(["forecastops", "status", "--as-of", HEALTH_DAY.isoformat()], _shell_env(cycle))
+    assert result.returncode == 0, result.stderr
+    champion = json.loads(result.stdout)["champion"]
+    printed = {name: champion[name] for name in HEALTH_FIELDS}
+    stored = _stored_health(cycle)
+    assert printed.keys() == stored.keys()
+    for name, value in stored.items():
+        assert printed[name] == (pytest.approx(value) if isinstance(value, float) else value), name
+    assert printed["model_status"] == "drifting"
 
 
 def test_the_report_shows_the_days_drift_score(cycle: Cycle) -> None:
@@ -193,7 +215,10 @@ def test_the_report_lists_the_runs_of_the_instance_newest_first(cycle: Cycle) ->
     assert by_id.loc[cycle.retrain_run_id, "job"] == "retrain_job"
     assert by_id.loc[cycle.retrain_run_id, "status"] == "SUCCESS"
     assert by_id.loc[cycle.retrain_run_id, "partition"] == TRAINED_AT.isoformat()
-    assert by_id.loc[cycle.ingest_run_id, "partition"] == f"{START}...{HEALTH_DAY}"
+    assert (
+        by_id.loc[cycle.ingest_run_id, "partition"]
+        == f"{START}{PARTITION_RANGE_SEPARATOR}{HEALTH_DAY}"
+    )
     started = pd.to_datetime(by_id.loc[cycle.retrain_run_id, "started_at"])
     ended = pd.to_datetime(by_id.loc[cycle.retrain_run_id, "ended_at"])
     assert started < ended
@@ -207,7 +232,9 @@ def test_the_report_lists_the_promotions_of_the_alias_history(cycle: Cycle) -> N
 
 def test_model_health_shows_the_trend_the_open_alerts_and_a_plot(cycle: Cycle) -> None:
     metadata = cycle.health_metadata
-    assert metadata["trend"].value in {"improving", "stable", "degrading"}
+    assert metadata["trend"].value in TRENDS
+    assert metadata["model_status"].value == "drifting"
+    assert metadata["wape_7d"].value == pytest.approx(_stored_health(cycle)["wape_7d"])
     assert metadata["open_alerts"].value == OPEN_ALERTS["total"]
     assert metadata["open_alerts_by_severity"].value == OPEN_ALERTS
     assert str(metadata["trend_plot"].value).startswith("![champion v1 realized accuracy](data:")
@@ -239,7 +266,10 @@ def test_forecastops_report_writes_the_same_report_from_a_shell(
     assert sections["report"]["runs_source"].item().startswith("Dagster instance")
     runs = sections["recent_runs"].set_index("run_id")
     assert runs.loc[cycle.cycle_run_id, "status"] == "SUCCESS"  # it finished after its report
-    assert sections["model_health"]["champion_version"].item() == "1"
+    health = sections["model_health"].iloc[0]
+    assert health["champion_version"] == "1"
+    # from a shell the report speaks for yesterday; this retailer's actuals ended long before
+    assert health["model_status"] == "awaiting_actuals" and pd.isna(health["wape_7d"])
     assert list(sections["open_alerts"]["severity"]) == OPEN_SEVERITIES
     markdown = run(["forecastops", "report"], _shell_env(cycle))
     assert markdown.returncode == 0, markdown.stderr

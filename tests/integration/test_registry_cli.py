@@ -19,8 +19,10 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
+from forecastops.domain.performance import TRENDS
 from forecastops.ops.cli import app
 from forecastops.pipeline.cycle import DECISION_TABLE
+from forecastops.pipeline.operations import due_day
 from forecastops.stores.lake import Lake
 from forecastops.stores.registry import CHALLENGER, CHAMPION, ModelRegistry
 from tests.registry_helpers import (
@@ -259,19 +261,37 @@ def test_history_lists_every_alias_move(env: dict[str, str]) -> None:
 
 
 def test_status_prints_the_champion_and_the_challenger_as_json(env: dict[str, str]) -> None:
-    result = invoke(env, "status")
+    result = invoke(env, "status", "--as-of", CUTOFF.isoformat())
 
     assert result.exit_code == 0, result.output
     status = json.loads(result.stdout)
     champion, challenger = status["champion"], status["challenger"]
     assert champion["version"] == "2" and champion["status"] == "serving"
     assert champion["training_cutoff"] == (CUTOFF - timedelta(days=14)).isoformat()
+    assert champion["as_of"] == CUTOFF.isoformat()
     assert champion["last_scored_day"] == CUTOFF.isoformat() and champion["days_scored_7d"] == 7
     assert 0 < champion["wape_7d"] < 1 and champion["mae_7d"] == pytest.approx(1.0)
-    assert champion["trend"] in ("improving", "stable", "degrading")
+    assert champion["trend"] in TRENDS
+    assert champion["model_status"] == "no_baseline"  # its cutoff was never backtested
     assert challenger["version"] == "2" and challenger["backtest"]["wape"] == 0.25
     assert challenger["promotion_eligible"] is True
     assert challenger["decision_source"].startswith("lake promotion_decision")
+
+
+def test_status_speaks_for_yesterday_by_default_and_awaits_missing_actuals(
+    env: dict[str, str],
+) -> None:
+    timezone = os.environ.get("FORECASTOPS_TIMEZONE", "UTC")
+    before = due_day(timezone)
+    result = invoke(env, "status")  # the lake's actuals end in 2025
+    after = due_day(timezone)  # the same day unless midnight passed meanwhile
+
+    assert result.exit_code == 0, result.output
+    champion = json.loads(result.stdout)["champion"]
+    assert champion["as_of"] in {before.isoformat(), after.isoformat()}
+    assert champion["model_status"] == "awaiting_actuals" and champion["wape_7d"] is None
+    bad = invoke(env, "status", "--as-of", "yesterday")
+    assert bad.exit_code == 2 and "--as-of" in bad.output
 
 
 def test_forecasts_export_as_csv_to_stdout_and_parquet_to_a_file(

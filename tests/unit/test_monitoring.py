@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import math
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
+from forecastops.domain.performance import AWAITING_ACTUALS, PerformancePolicy
 from forecastops.domain.promotion import ChampionHealth
 from forecastops.pipeline.cycle import CyclePolicy
 from forecastops.pipeline.monitoring import (
@@ -12,6 +14,7 @@ from forecastops.pipeline.monitoring import (
     PERFORMANCE_TABLE,
     champion_health,
     reference_for,
+    score_performance,
 )
 from forecastops.stores.lake import Lake
 
@@ -59,3 +62,21 @@ def test_champion_health_is_its_newest_record_on_or_before_the_day(tmp_path: Pat
     )
     assert champion_health(lake, "4", date(2025, 6, 27)) is None
     assert champion_health(lake, "6", DAY) is None
+
+
+def test_a_day_without_actuals_is_stored_as_awaiting_actuals_which_the_gate_reads(
+    tmp_path: Path,
+) -> None:
+    lake = Lake(tmp_path / "lake")
+    tags = {"training_cutoff": "2025-06-01", "objective": "tweedie"}
+
+    health = score_performance(lake, DAY, "4", tags, PerformancePolicy())
+
+    assert health.status == AWAITING_ACTUALS
+    stored = lake.read_partition(PERFORMANCE_TABLE, DAY).iloc[0]
+    assert stored["model_status"] == AWAITING_ACTUALS and stored["as_of"] == DAY.isoformat()
+    assert math.isnan(stored["overall_degradation"]) and math.isnan(stored["wape_7d"])
+    gate_view = champion_health(lake, "4", DAY)
+    assert gate_view is not None and gate_view.status == AWAITING_ACTUALS
+    assert not gate_view.is_drifting
+    assert gate_view.describe() == f"awaiting_actuals on {DAY} (MAE not computable)"

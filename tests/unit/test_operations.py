@@ -1,11 +1,13 @@
 """Operating the registry (forecastops.pipeline.operations) against a real MLflow SQLite store: the
-promotion and rollback rules, refusals that change nothing, the history, realized accuracy on a
-hand-built lake, the status report and the forecast export."""
+promotion and rollback rules, refusals that change nothing, the history, the status report
+(the champion's health on a hand-built lake, as model_health stores it) and the forecast
+export."""
 
 from __future__ import annotations
 
+import math
 import shutil
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +15,17 @@ import pandas as pd
 import pytest
 
 from forecastops.domain.forecasters import LightGBMForecaster
-from forecastops.pipeline.cycle import DECISION_TABLE
+from forecastops.domain.performance import (
+    AWAITING_ACTUALS,
+    DRIFTING,
+    HEALTH_FIELDS,
+    INSUFFICIENT_DATA,
+    NO_BASELINE,
+    PerformancePolicy,
+)
+from forecastops.pipeline.cycle import BACKTEST_TABLE, DECISION_TABLE
 from forecastops.pipeline.ingest import RAW_SALES_TABLE
+from forecastops.pipeline.monitoring import PERFORMANCE_TABLE, score_performance
 from forecastops.pipeline.operations import (
     AWAITING_FORECASTS,
     EXPORT_COLUMNS,
@@ -22,12 +33,11 @@ from forecastops.pipeline.operations import (
     OperationRefused,
     apply_plan,
     check_reason,
-    classify_trend,
+    due_day,
     history_frame,
     plan_promotion,
     plan_rollback,
     promotion_blockers,
-    realized_accuracy,
     registry_status,
     reproduce_version,
     stored_forecasts,
@@ -288,49 +298,107 @@ def lake(tmp_path: Path) -> Lake:
     return lake
 
 
-def test_realized_accuracy_scores_the_newest_forecast_of_each_day(lake: Lake) -> None:
-    accuracy = realized_accuracy(lake, "2")
-
-    # last week: 13 rows off by 1 and one (no sales row = 0 units) off by 11; the week before:
-    # every row off by 2 (the superseded cutoff's 99 never counts).
-    assert accuracy.last_day == date(2025, 3, 14)
-    assert accuracy.days_scored == 7 and accuracy.previous_days_scored == 7
-    assert accuracy.wape_7d == pytest.approx(24 / 130)
-    assert accuracy.mae_7d == pytest.approx(24 / 14)
-    assert accuracy.previous_wape_7d == pytest.approx(0.2)
-    assert accuracy.trend == "improving"  # -7.7 % beyond the 5 % threshold
+LAST = DAY0 + timedelta(days=13)
+"""The last day of the fixture's actuals (2025-03-14)."""
 
 
-def test_realized_accuracy_is_null_without_actuals_and_trend_needs_two_weeks(
-    tmp_path: Path,
+def test_status_scores_the_forecast_in_force_on_each_delivered_day(
+    registry: ModelRegistry, lake: Lake
+) -> None:
+    champion = registry_status(registry, lake, LAST)["champion"]
+
+    # last week: 13 rows off by 1 and one (no sales row on a delivered day = 0 units) off by
+    # 11; the week before: every row off by 2 (the superseded cutoff's 99 never counts).
+    assert champion["as_of"] == LAST.isoformat() and champion["last_scored_day"] == "2025-03-14"
+    assert champion["days_scored_7d"] == 7 and champion["previous_days_scored_7d"] == 7
+    assert champion["wape_7d"] == pytest.approx(24 / 130)
+    assert champion["mae_7d"] == pytest.approx(24 / 14)
+    assert champion["previous_wape_7d"] == pytest.approx(0.2)
+    assert champion["trend"] == "improving"  # -7.7 % beyond the 5 % threshold
+    assert champion["model_status"] == NO_BASELINE  # v2's cutoff was never backtested
+
+
+def test_a_day_without_raw_sales_is_skipped_not_scored_as_zero(
+    registry: ModelRegistry, lake: Lake
+) -> None:
+    lake.delete_partition(RAW_SALES_TABLE, LAST - timedelta(days=4))  # e.g. a rejected day
+
+    champion = registry_status(registry, lake, LAST)["champion"]
+    assert champion["days_scored_7d"] == 6
+    assert champion["wape_7d"] == pytest.approx(22 / 110)  # as zeros it would be 42 / 110
+
+
+def test_status_does_not_slide_back_when_actuals_stop(registry: ModelRegistry, lake: Lake) -> None:
+    later = registry_status(registry, lake, LAST + timedelta(days=6))["champion"]
+    assert later["days_scored_7d"] == 1 and later["last_scored_day"] == LAST.isoformat()
+    assert later["wape_7d"] == pytest.approx(12 / 10)  # 2025-03-14 alone
+    assert later["model_status"] == NO_BASELINE
+
+    week_later = registry_status(registry, lake, LAST + timedelta(days=7))["champion"]
+    assert week_later["model_status"] == AWAITING_ACTUALS
+    assert week_later["days_scored_7d"] == 0 and week_later["wape_7d"] is None
+    assert week_later["last_scored_day"] == LAST.isoformat() and week_later["trend"] is None
+
+
+def test_status_awaits_actuals_without_any_and_trend_needs_two_weeks(
+    registry: ModelRegistry, tmp_path: Path
 ) -> None:
     lake = Lake(tmp_path / "lake")
     _write_forecasts(lake, DAY0, 7, "2", 10.0)
-    assert realized_accuracy(lake, "2").wape_7d is None
+    champion = registry_status(registry, lake, DAY0 + timedelta(days=4))["champion"]
+    assert champion["model_status"] == AWAITING_ACTUALS and champion["wape_7d"] is None
 
     _write_sales(lake, 5)
-    accuracy = realized_accuracy(lake, "2")
-    assert accuracy.days_scored == 4 and accuracy.wape_7d is not None
-    assert accuracy.trend is None
+    champion = registry_status(registry, lake, DAY0 + timedelta(days=4))["champion"]
+    assert champion["days_scored_7d"] == 4 and champion["wape_7d"] is not None
+    assert champion["trend"] is None
+    assert champion["model_status"] == INSUFFICIENT_DATA  # 4 scored days, fewer than 7
 
 
-@pytest.mark.parametrize(
-    ("last", "previous", "trend"),
-    [
-        (0.20, 0.20, "stable"),
-        (0.22, 0.20, "degrading"),
-        (0.18, 0.20, "improving"),
-        (0.2, None, None),
-    ],
-)
-def test_trend_thresholds(last: float, previous: float | None, trend: str | None) -> None:
-    assert classify_trend(last, previous) == trend
+def _backtest(lake: Lake, cutoff: date, series_mae: float) -> None:
+    rows = [
+        {"candidate": "lightgbm_tweedie", "level": "series", "store_id": s, "product_id": p}
+        for s, p in SERIES
+    ] + [
+        {"candidate": "lightgbm_tweedie", "level": "overall", "store_id": None, "product_id": None}
+    ]
+    metrics = pd.DataFrame(rows).assign(mae=series_mae, wape=0.1)
+    lake.write_partition(BACKTEST_TABLE, cutoff, {"metrics": metrics})
+
+
+def _comparable(value: object) -> object:
+    """A stored value as `Health.summary()` gives it: None for NaN, plain Python numbers."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def test_status_prints_what_model_health_stores_for_the_same_day(
+    registry: ModelRegistry, lake: Lake
+) -> None:
+    _backtest(lake, date(2025, 2, 27), series_mae=1.0)  # v2's training cutoff
+    tags = registry.version_tags("2")
+
+    score_performance(lake, LAST, "2", tags, PerformancePolicy())
+    stored = lake.read_partition(PERFORMANCE_TABLE, LAST).iloc[0]
+    champion = registry_status(registry, lake, LAST)["champion"]
+
+    assert {name: _comparable(stored[name]) for name in HEALTH_FIELDS} == {
+        name: champion[name] for name in HEALTH_FIELDS
+    }
+    assert champion["model_status"] == DRIFTING  # MAE 52 / 28 = 1.86 against 1.0
+
+
+def test_the_due_day_is_yesterday_in_the_partitions_timezone() -> None:
+    late_evening = datetime(2025, 3, 1, 23, 30, tzinfo=UTC)
+    assert due_day("UTC", late_evening) == date(2025, 2, 28)
+    assert due_day("Europe/Berlin", late_evening) == date(2025, 3, 1)  # 00:30 on 03-02 there
 
 
 def test_status_reports_the_champion_and_the_challenger(
     registry: ModelRegistry, lake: Lake
 ) -> None:
-    status = registry_status(registry, lake)
+    status = registry_status(registry, lake, LAST)
 
     champion = status["champion"]
     assert champion["version"] == "2" and champion["training_cutoff"] == "2025-02-27"
@@ -351,7 +419,7 @@ def test_status_reports_the_champion_and_the_challenger(
         },
     )
     apply_plan(registry, plan_promotion(registry, "1"), actor="a", reason="r")
-    status = registry_status(registry, lake)
+    status = registry_status(registry, lake, LAST)
     assert status["champion"]["status"] == SERVING
     assert status["challenger"]["promotion_eligible"] is False
     assert status["challenger"]["promotion_reasons"] == "worse than v2"
@@ -362,7 +430,7 @@ def test_status_takes_backtest_and_gate_verdict_from_the_tags(
 ) -> None:
     registry.move_alias(CHALLENGER, "2", actor="a", reason="r")
 
-    challenger = registry_status(registry, Lake(tmp_path / "empty"))["challenger"]
+    challenger = registry_status(registry, Lake(tmp_path / "empty"), LAST)["challenger"]
     assert challenger["backtest"]["wape"] == pytest.approx(0.18)
     assert challenger["backtest"]["mae"] == pytest.approx(1.5)
     assert challenger["promotion_eligible"] is True and challenger["is_champion"] is True

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import math
 from datetime import date, timedelta
 
@@ -9,15 +10,25 @@ import pytest
 
 from forecastops.domain.metrics import MASE_SCALE, metrics_by
 from forecastops.domain.performance import (
+    AWAITING_ACTUALS,
     DEGRADING,
     DRIFTING,
+    HEALTH_FIELDS,
     HEALTHY,
+    IMPROVING,
     INSUFFICIENT_DATA,
+    MODEL_STATUSES,
     NO_BASELINE,
     REALIZED_COLUMNS,
+    STABLE,
     STATUSES,
+    TRENDS,
+    WORSENING,
     PerformancePolicy,
+    WindowAccuracy,
+    assess_health,
     classify,
+    classify_trend,
     realized_metrics,
     score_forecasts,
 )
@@ -237,11 +248,13 @@ def test_score_forecasts_uses_the_forecast_in_force_on_each_day() -> None:
     actuals = pd.DataFrame(
         [{"date": day.date(), "store_id": "S1", "product_id": "P1", "units_sold": 4}]
     )
-    scored = score_forecasts(forecasts, actuals, model_version="v1")
-    assert len(scored) == 1  # P9 has no actual; the cutoff-day forecast is not in force
-    picked = scored.iloc[0]
+    scored = score_forecasts(forecasts, actuals, model_version="v1").set_index("product_id")
+    # the cutoff-day forecast is not in force; P9 has no row on the delivered day: 0 sold
+    assert list(scored.index) == ["P1", "P9"]
+    picked = scored.loc["P1"]
     assert picked[["forecast", "actual", "error", "abs_error"]].tolist() == [2.0, 4.0, -2.0, 2.0]
     assert picked["training_cutoff"] == "2024-10-27" and picked["model_version"] == "v1"
+    assert scored.loc["P9", ["forecast", "actual"]].tolist() == [5.0, 0.0]
     with pytest.raises(ValueError, match="pass model_version"):
         score_forecasts(forecasts, actuals)  # v0 and v1 both issued on 2024-10-27
     with pytest.raises(ValueError, match=r"missing the columns \['p50'\]"):
@@ -275,8 +288,178 @@ def test_classify_refuses_ambiguous_baselines_and_missing_windows() -> None:
     baseline = _hand_baseline({"P1": 1.0})
     with pytest.raises(ValueError, match="no 28-day window"):
         classify(realized, baseline)
+    only_28 = realized_metrics(_hand_scored({"P1": 1.0}, days=28), AS_OF, windows=(28,))
+    with pytest.raises(ValueError, match="no 7-day window"):
+        classify(only_28, baseline)
     mixed = pd.concat([baseline.assign(candidate="a"), baseline.assign(candidate="b")])
     with pytest.raises(ValueError, match="several candidates"):
         classify(realized_metrics(_hand_scored({"P1": 1.0}, days=28), AS_OF), mixed)
     with pytest.raises(ValueError, match="drifting_threshold"):
         PerformancePolicy(degrading_threshold=0.2, drifting_threshold=0.1)
+
+
+# -- the one definition: which rows, which window, which status --------------------------------
+
+DAY = date(2025, 3, 14)
+
+
+def _forecasts(days: list[date], products: list[str], p50: float) -> pd.DataFrame:
+    """One-day-ahead forecasts of S1/<product> on `days` (each issued the day before)."""
+    return pd.DataFrame(
+        [
+            {
+                "date": pd.Timestamp(day),
+                "store_id": "S1",
+                "product_id": product,
+                "p50": p50,
+                "training_cutoff": (day - timedelta(days=1)).isoformat(),
+                "model_version": "v1",
+            }
+            for day in days
+            for product in products
+        ]
+    )
+
+
+def _actuals(days: list[date], products: list[str], units: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"date": day, "store_id": "S1", "product_id": product, "units_sold": units}
+            for day in days
+            for product in products
+        ]
+    )
+
+
+def test_a_delivered_day_without_a_series_row_counts_as_zero_sold() -> None:
+    forecasts = _forecasts([DAY], ["P1", "P2"], 4.0)
+    actuals = _actuals([DAY], ["P1"], 4)  # a sparse feed omits P2, which sold nothing
+
+    scored = score_forecasts(forecasts, actuals, delivered_days=[DAY]).set_index("product_id")
+
+    assert scored["actual"].to_dict() == {"P1": 4.0, "P2": 0.0}
+    assert scored.loc["P2", "abs_error"] == 4.0
+
+
+def test_a_day_without_a_raw_sales_partition_is_never_scored_as_zero() -> None:
+    days = [DAY - timedelta(days=2), DAY - timedelta(days=1), DAY]
+    rejected = days[1]  # its landing file broke the contract: no raw_sales partition
+    forecasts = _forecasts(days, ["P1", "P2"], 5.0)
+    actuals = _actuals([days[0], days[2]], ["P1", "P2"], 4)
+
+    for delivered in ([days[0], days[2]], None):  # None: the days that have actuals rows
+        scored = score_forecasts(forecasts, actuals, delivered_days=delivered)
+        assert rejected not in set(scored["date"].dt.date)
+        assert (scored["actual"] == 4.0).all()
+    health = assess_health(scored, _hand_baseline({"P1": 1.0, "P2": 1.0}), DAY)
+    assert health.recent.days_scored == 2 and health.recent.wape == pytest.approx(0.25)
+
+
+def test_actuals_of_a_day_that_was_not_delivered_are_refused() -> None:
+    actuals = _actuals([DAY], ["P1"], 4)
+    with pytest.raises(ValueError, match="not in delivered_days"):
+        score_forecasts(_forecasts([DAY], ["P1"], 4.0), actuals, delivered_days=[])
+
+
+def test_the_windows_end_at_as_of_so_actuals_that_stopped_leave_fewer_scored_days() -> None:
+    stopped = DAY - timedelta(days=3)  # the last delivered day
+    older = _hand_scored({"P1": 1.0}, days=20, end=stopped - timedelta(days=4))
+    newest = _hand_scored({"P1": 3.0}, days=4, end=stopped)
+    health = assess_health(pd.concat([older, newest]), _hand_baseline({"P1": 1.0}), DAY)
+
+    assert (health.recent.first, health.recent.last) == (DAY - timedelta(days=6), DAY)
+    assert health.recent.days_scored == 4  # not slid back to 7 days ending at `stopped`
+    assert health.recent.wape == pytest.approx(0.3) and health.recent.mae == pytest.approx(3.0)
+    assert health.last_scored_day == stopped
+    assert health.status == DRIFTING  # a verdict: the last 7 days hold scored days
+    assert health.summary()["as_of"] == DAY.isoformat()
+
+
+def test_a_week_without_actuals_is_awaiting_actuals_not_last_months_verdict() -> None:
+    # three weeks scored, far worse than the backtest, then nothing for the last 7 days
+    scored = _hand_scored({"P1": 9.0}, days=21, end=DAY - timedelta(days=7))
+    health = assess_health(scored, _hand_baseline({"P1": 2.0}), DAY)
+
+    assert health.status == AWAITING_ACTUALS
+    assert health.performance.days == 21  # enough for a verdict, but none of it is current
+    summary = health.summary()
+    assert summary["wape_7d"] is None and summary["days_scored_7d"] == 0
+    assert summary["last_scored_day"] == (DAY - timedelta(days=7)).isoformat()
+    assert health.trend is None
+    assert "awaiting_actuals" in health.to_markdown()
+
+
+def test_no_actuals_after_the_cutoff_is_awaiting_actuals() -> None:
+    cutoff = DAY - timedelta(days=3)
+    ahead = [cutoff + timedelta(days=step) for step in range(1, 8)]
+    forecasts = _forecasts(ahead, ["P1"], 5.0).assign(training_cutoff=cutoff.isoformat())
+    actuals = _actuals([cutoff], ["P1"], 4)  # delivered up to the cutoff only
+
+    scored = score_forecasts(forecasts, actuals, delivered_days=[cutoff])
+    health = assess_health(scored, _hand_baseline({"P1": 1.0}), DAY)
+
+    assert scored.empty
+    assert health.status == AWAITING_ACTUALS and health.last_scored_day is None
+    summary = health.summary()
+    assert summary["scored_days"] == 0
+    assert summary["overall_degradation"] is None and summary["mae_7d"] is None
+
+
+@pytest.mark.parametrize(
+    ("recent", "previous", "trend"),
+    [
+        ((7, 0.20), (7, 0.20), STABLE),
+        ((7, 0.22), (7, 0.20), WORSENING),
+        ((7, 0.18), (7, 0.20), IMPROVING),
+        ((5, 0.22), (5, 0.20), WORSENING),  # 5 scored days in each window are enough
+        ((4, 0.22), (7, 0.20), None),
+        ((7, 0.22), (7, None), None),
+        ((7, 0.22), (7, 0.0), None),
+    ],
+)
+def test_the_trend_compares_the_last_7_days_with_the_7_before(
+    recent: tuple[int, float], previous: tuple[int, float | None], trend: str | None
+) -> None:
+    def window(days: int, wape: float | None, end: date) -> WindowAccuracy:
+        return WindowAccuracy(end - timedelta(days=6), end, days, wape, None)
+
+    last_week = window(*recent, DAY)
+    week_before = window(*previous, DAY - timedelta(days=7))
+    assert classify_trend(last_week, week_before) == trend
+
+
+def test_degrading_means_only_the_health_class_and_the_trend_has_its_own_words() -> None:
+    assert not set(TRENDS) & set(MODEL_STATUSES)
+    assert set(STATUSES) < set(MODEL_STATUSES) and DEGRADING in STATUSES
+    # 8 % worse than the backtest over 28 days, and the last week worse than the one before
+    scored = pd.concat(
+        [
+            _hand_scored({"P1": 2.0}, days=21, end=DAY - timedelta(days=7)),
+            _hand_scored({"P1": 2.48}, days=7, end=DAY),
+        ]
+    )
+    health = assess_health(scored, _hand_baseline({"P1": 2.0}), DAY)
+    assert health.status == DEGRADING
+    assert health.trend == WORSENING
+
+
+def test_the_health_summary_is_one_json_ready_record() -> None:
+    scored = _hand_scored({"P1": 1.0, "P2": 3.0}, days=28)
+    health = assess_health(scored, _hand_baseline({"P1": 2.0, "P2": 2.0}), AS_OF)
+
+    summary = health.summary()
+    assert list(summary) == list(HEALTH_FIELDS)
+    assert json.loads(json.dumps(summary)) == summary
+    assert summary["model_status"] == HEALTHY and summary["overall_degradation"] == 0.0
+    assert summary["wape_7d"] == pytest.approx(0.2) and summary["mae_7d"] == pytest.approx(2.0)
+    assert summary["days_scored_7d"] == summary["previous_days_scored_7d"] == 7
+    assert summary["scored_days"] == 28 and summary["trend"] == STABLE
+
+
+def test_without_a_backtest_the_model_has_no_baseline() -> None:
+    baseline = pd.DataFrame(columns=["candidate", "level", "store_id", "product_id", "mae"])
+    health = assess_health(_hand_scored({"P1": 1.0}, days=28), baseline, AS_OF)
+
+    assert health.status == NO_BASELINE
+    assert health.recent.wape == pytest.approx(0.1)
+    assert set(health.performance.series["status"]) == {NO_BASELINE}

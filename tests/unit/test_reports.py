@@ -72,6 +72,7 @@ def _report(tmp_path: Path, store: AlertStore) -> IncidentReport:
     )
     return build_incident_report(
         generated_at=GENERATED,
+        as_of=date(2025, 3, 1),
         lake=lake,
         registry=None,
         alert_store=store,

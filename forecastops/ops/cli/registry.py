@@ -146,20 +146,31 @@ def history() -> None:
 
 
 @app.command(rich_help_panel=PANEL)
-def status() -> None:
-    """The champion (realized 7-day WAPE/MAE and trend), the challenger (backtest, gate
-    verdict), the newest drift score (alarm, top drifted features) and the open alerts per
-    severity, as JSON; numbers that are not known yet are null."""
+def status(
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Day (YYYY-MM-DD) of the champion's health. Default: yesterday in "
+            "FORECASTOPS_TIMEZONE, the newest day whose actuals are due.",
+        ),
+    ] = None,
+) -> None:
+    """The champion (its health on the day: class, realized 7-day WAPE/MAE, trend; the same
+    record model_health stores for that day), the challenger (backtest, gate verdict), the
+    newest drift score (alarm, top drifted features) and the open alerts per severity, as
+    JSON; numbers that are not known yet are null."""
     from forecastops.pipeline.incident_report import open_alert_counts
     from forecastops.pipeline.monitoring import latest_drift
-    from forecastops.pipeline.operations import registry_status
+    from forecastops.pipeline.operations import due_day, registry_status
     from forecastops.stores.lake import Lake
 
     settings = settings_or_exit()
+    day = parse_day(as_of, "--as-of") if as_of is not None else due_day(settings.timezone)
     registry = registry_or_exit(settings)
     lake = Lake(settings.lake_path)
     with operation_errors():
-        report = registry_status(registry, lake)
+        report = registry_status(registry, lake, day)
     with alert_errors():
         alerts = open_alert_counts(existing_alert_store(settings))
     report |= {"drift": latest_drift(lake), "open_alerts": alerts}

@@ -50,6 +50,7 @@ def report(
     """
     from forecastops.ops.run_history import RunHistoryError, read_run_history
     from forecastops.pipeline.incident_report import build_incident_report, write_atomically
+    from forecastops.pipeline.operations import due_day
     from forecastops.stores.lake import Lake
 
     if out is not None and out.is_dir():
@@ -66,6 +67,7 @@ def report(
     with operation_errors(), alert_errors():
         incident = build_incident_report(
             generated_at=datetime.now(UTC),
+            as_of=due_day(settings.timezone),
             lake=Lake(settings.lake_path),
             registry=existing_registry(settings),
             alert_store=existing_alert_store(settings),
