@@ -12,6 +12,12 @@ from forecast_assets.ingest import raw_sales
 from forecast_assets.metadata import markdown_table, png_markdown
 from forecast_assets.model import forecasts
 from forecast_assets.partitions import daily_partitions, trailing_window
+from forecastops.stores.registry_tags import (
+    CHAMPION,
+    OBJECTIVE_TAG,
+    TRAINING_CUTOFF_TAG,
+    WINDOW_DAYS_TAG,
+)
 from resources.alerts import AlertStoreResource
 from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
 from resources.storage import LakeStorage, ReportsFolder
@@ -52,12 +58,12 @@ def drift_score(
     day = date.fromisoformat(context.partition_key)
     policy = retrain.policy
     registry = mlflow_registry.registry
-    champion = registry.alias_version("champion")
+    champion = registry.alias_version(CHAMPION)
     tags = registry.version_tags(champion) if champion else {}
     reference = reference_for(
         day,
         policy,
-        (champion, date.fromisoformat(tags["training_cutoff"]), int(tags["window_days"]))
+        (champion, date.fromisoformat(tags[TRAINING_CUTOFF_TAG]), int(tags[WINDOW_DAYS_TAG]))
         if champion
         else None,
     )
@@ -139,15 +145,15 @@ def model_health(
 
     day = date.fromisoformat(context.partition_key)
     registry, lake = mlflow_registry.registry, storage.lake
-    champion = registry.alias_version("champion")
+    champion = registry.alias_version(CHAMPION)
     if champion is None:
         raise dg.Failure("No champion in the registry yet; run retrain_job first.")
     tags = registry.version_tags(champion)
-    family = f"lightgbm_{tags.get('objective', retrain.policy.objective)}"
+    family = f"lightgbm_{tags.get(OBJECTIVE_TAG, retrain.policy.objective)}"
     performance = score_performance(
         lake,
         day,
-        (champion, date.fromisoformat(tags["training_cutoff"]), family),
+        (champion, date.fromisoformat(tags[TRAINING_CUTOFF_TAG]), family),
         PerformancePolicy(),
     )
     drift = (

@@ -16,7 +16,8 @@ from forecastops.domain.simulator import SimulationSpec, simulate_sales
 from forecastops.pipeline.cycle import FORECASTS_TABLE
 from forecastops.pipeline.ingest import RAW_SALES_TABLE
 from forecastops.stores.lake import Lake
-from forecastops.stores.registry import CHAMPION, ModelRegistry
+from forecastops.stores.registry import ModelRegistry
+from forecastops.stores.registry_tags import CHAMPION
 from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
 from resources.storage import LakeStorage
 

@@ -27,6 +27,7 @@ from forecastops.domain.promotion import (
 )
 from forecastops.pipeline.ingest import RAW_SALES_TABLE
 from forecastops.stores.lake import Lake
+from forecastops.stores.registry_tags import CONFIGURATION_TAGS
 
 if TYPE_CHECKING:
     from forecastops.domain.backtest import BacktestResult
@@ -37,9 +38,6 @@ BACKTEST_TABLE = "backtest"
 DECISION_TABLE = "promotion_decision"
 FORECASTS_TABLE = "forecasts"
 INTERVAL_LEVELS = (0.1, 0.9)
-CONFIGURATION_TAGS = ("objective", "window_days", "feature_set_version")
-"""Model-version tags that together are a model's configuration: two versions that agree on
-all of them are scored as the same backtest family."""
 
 
 @dataclass(frozen=True)

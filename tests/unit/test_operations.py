@@ -33,7 +33,8 @@ from forecastops.pipeline.operations import (
     stored_forecasts,
 )
 from forecastops.stores.lake import Lake
-from forecastops.stores.registry import CHALLENGER, CHAMPION, ModelRegistry
+from forecastops.stores.registry import ModelRegistry
+from forecastops.stores.registry_tags import CHALLENGER, CHAMPION
 from tests.registry_helpers import empty_mlflow_store, write_forecasts
 
 CUTOFFS = {"1": "2025-02-26", "2": "2025-02-27", "3": "2025-02-28", "4": "2025-03-01"}
