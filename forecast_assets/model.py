@@ -28,7 +28,8 @@ from forecastops.stores.registry_tags import (
     registration_tags,
 )
 from resources.alerts import AlertStoreResource
-from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
+from resources.mlflow_registry import MlflowRegistry
+from resources.policies import RetrainPolicy
 from resources.storage import LakeStorage
 
 GATE_CHECK = "promotion_gate"
@@ -94,12 +95,12 @@ def challenger_model(
 
     cutoff, policy = _cutoff(context), retrain.policy
     sales = history_until(
-        storage.lake, cutoff, policy.window_days + policy.feature_spec.lookback_days
+        storage.lake, cutoff, policy.training_window_days + policy.feature_spec.lookback_days
     )
     model = LightGBMForecaster(
         objective=policy.objective,  # type: ignore[arg-type]
         spec=policy.feature_spec,
-        window_days=policy.window_days,
+        window_days=policy.training_window_days,
     ).fit(sales)
     importance = model.feature_importance(TOP_FEATURES)
     registry = mlflow_registry.registry
@@ -120,7 +121,7 @@ def challenger_model(
         importance.to_csv(importance_file, index=False)
         registered = registry.register_challenger(
             Path(folder) / "model",
-            params={**model.lightgbm_params, "window_days": policy.window_days},
+            params={**model.lightgbm_params, "window_days": policy.training_window_days},
             metrics={
                 TRAINING_ROWS_METRIC: float(len(sales)),
                 TRAIN_WAPE_METRIC: in_sample_wape(model, sales),
@@ -129,7 +130,7 @@ def challenger_model(
             tags=registration_tags(
                 training_data=f"{TRAINING_DATA_ARTIFACT}/{TRAINING_DATA_FILE}",
                 training_cutoff=cutoff,
-                window_days=policy.window_days,
+                window_days=policy.training_window_days,
                 objective=policy.objective,
                 feature_set_version=feature_set_version(policy.feature_spec),
                 data_sha256=data_sha256(sales),
@@ -342,7 +343,7 @@ def forecasts(
             "dagster/row_count": len(table),
             "dagster/column_schema": column_schema(table),
             "model_version": champion,
-            "horizon_days": policy.horizon,
+            "horizon_days": policy.horizon_days,
             "total_p50": float(table["p50"].sum()),
             "preview": dg.MetadataValue.md(markdown_table(table.head(10))),
         }

@@ -19,7 +19,8 @@ from forecastops.stores.registry_tags import (
     WINDOW_DAYS_TAG,
 )
 from resources.alerts import AlertStoreResource
-from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
+from resources.mlflow_registry import MlflowRegistry
+from resources.policies import MonitoringPolicy, RetrainPolicy
 from resources.storage import LakeStorage, ReportsFolder
 
 DRIFT_CHECK = "no_data_drift"
@@ -43,6 +44,7 @@ def drift_score(
     context: dg.AssetExecutionContext,
     storage: LakeStorage,
     retrain: RetrainPolicy,
+    monitoring: MonitoringPolicy,
     mlflow_registry: MlflowRegistry,
     reports: ReportsFolder,
     alert_store: AlertStoreResource,
@@ -51,7 +53,6 @@ def drift_score(
     normed Wasserstein for numeric features, PSI for categorical ones), null-rate drift per
     column and a target-shift proxy on units sold; per-feature scores are stored in the lake.
     An alarm raises a data_drift alert recommending a retrain of the day."""
-    from forecastops.domain.drift import DriftPolicy
     from forecastops.pipeline.alerts import data_drift_alert, mlflow_version_link
     from forecastops.pipeline.monitoring import reference_for, score_drift
 
@@ -68,7 +69,7 @@ def drift_score(
         else None,
     )
     html = reports.path_for(f"drift_{day.isoformat()}.html")
-    result = score_drift(storage.lake, day, policy, reference, DriftPolicy(), html)
+    result = score_drift(storage.lake, day, policy, reference, monitoring.drift, html)
     links = run_links(context, "drift_score")
     if champion:
         links.append(mlflow_version_link(champion, registry.version_url(champion)))
@@ -121,6 +122,7 @@ def model_health(
     context: dg.AssetExecutionContext,
     storage: LakeStorage,
     retrain: RetrainPolicy,
+    monitoring: MonitoringPolicy,
     mlflow_registry: MlflowRegistry,
     alert_store: AlertStoreResource,
     reports: ReportsFolder,
@@ -132,7 +134,6 @@ def model_health(
     open alerts."""
     import json
 
-    from forecastops.domain.performance import PerformancePolicy
     from forecastops.pipeline.alerts import performance_drift_alert
     from forecastops.pipeline.incident_report import open_alert_counts
     from forecastops.pipeline.monitoring import (
@@ -154,7 +155,7 @@ def model_health(
         lake,
         day,
         (champion, date.fromisoformat(tags[TRAINING_CUTOFF_TAG]), family),
-        PerformancePolicy(),
+        monitoring.performance,
     )
     drift = (
         lake.read_partition(DRIFT_TABLE, day).iloc[0].to_dict()

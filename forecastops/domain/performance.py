@@ -76,17 +76,17 @@ of 2.3 against a baseline of 2.0 counts as exactly 15 % (float division gives 0.
 class PerformancePolicy:
     """How realized error is judged against the backtest.
 
-    `degradation = realized MAE / baseline MAE - 1` over the last `window_days` days:
+    `degradation = realized MAE / baseline MAE - 1` over the last `health_window_days` days:
 
-    - healthy: `degradation <= degrading_threshold` (improvements included);
-    - degrading: `degrading_threshold < degradation <= drifting_threshold`;
-    - drifting: `degradation > drifting_threshold` (default: more than 15 % worse than the
-      backtest promised, the seed project's rule for a model that needs retraining);
-    - insufficient_data: fewer than `min_points` scored days in the window (a series' MAE over
-      a handful of days is mostly noise; 7 = one full week, so every weekday is seen);
+    - healthy: `degradation <= health_degrading_threshold` (improvements included);
+    - degrading: `health_degrading_threshold < degradation <= health_drifting_threshold`;
+    - drifting: `degradation > health_drifting_threshold` (default: more than 15 % worse than
+      the backtest promised, the seed project's rule for a model that needs retraining);
+    - insufficient_data: fewer than `health_min_points` scored days in the window (a series'
+      MAE over a handful of days is mostly noise; 7 = one full week, so every weekday is seen);
     - no_baseline: scored, but the backtest has no MAE for the series (launched since).
 
-    `window_days` (28) is the realized window that is classified: four whole weeks, the
+    `health_window_days` (28) is the realized window that is classified: four whole weeks, the
     forecast horizon. The 7-day window of `realized_metrics` is for the reader, not the rule.
     MAE is compared: the backtest stores it per series, and being in units it is not blown up
     by low-volume series as percentage errors are. It grows with the demand level even for a
@@ -94,25 +94,30 @@ class PerformancePolicy:
     raises it a little; `wape` is shown next to it. Per-series classes over 28 days are noisy
     (on a simulated undrifted month, a flat forecast's series read drifting for about one in
     ten series against their backtest); the model status, pooled over all series, is the
-    stable signal.
+    stable signal. The fields are the settings of the same names
+    (`forecastops.stores.settings.PolicySettings`).
     """
 
-    degrading_threshold: float = 0.05
-    drifting_threshold: float = 0.15
-    min_points: int = 7
-    window_days: int = 28
+    health_degrading_threshold: float = 0.05
+    health_drifting_threshold: float = 0.15
+    health_min_points: int = 7
+    health_window_days: int = 28
 
     def __post_init__(self) -> None:
-        if not 0 <= self.degrading_threshold < self.drifting_threshold:
+        if not 0 <= self.health_degrading_threshold < self.health_drifting_threshold:
             raise ValueError(
-                "PerformancePolicy needs 0 <= degrading_threshold < drifting_threshold, got "
-                f"{self.degrading_threshold} and {self.drifting_threshold}."
+                "PerformancePolicy needs 0 <= health_degrading_threshold < "
+                f"health_drifting_threshold, got {self.health_degrading_threshold} and "
+                f"{self.health_drifting_threshold}."
             )
-        if self.min_points < 1:
-            raise ValueError(f"PerformancePolicy.min_points must be >= 1, got {self.min_points}.")
-        if self.window_days < 1:
+        if self.health_min_points < 1:
             raise ValueError(
-                f"PerformancePolicy.window_days must be >= 1 day, got {self.window_days}."
+                f"PerformancePolicy.health_min_points must be >= 1, got {self.health_min_points}."
+            )
+        if self.health_window_days < 1:
+            raise ValueError(
+                "PerformancePolicy.health_window_days must be >= 1 day, got "
+                f"{self.health_window_days}."
             )
 
 
@@ -253,7 +258,7 @@ class PerformanceResult:
       baseline or scored days) and `status`; worst status first, then largest degradation.
     - `counts`: series per status, every status of `STATUSES` (zeros included).
     - `model_status`: the status of the model as a whole, from `overall_degradation` (or
-      insufficient_data when fewer than `min_points` days were scored).
+      insufficient_data when fewer than `health_min_points` days were scored).
     - `overall_degradation`: realized MAE over the MAE the backtest promised for the same
       series, minus 1 (see `classify`).
     - `overall_mae`, `baseline_mae`: those two MAEs (units sold per series-day).
@@ -279,8 +284,9 @@ class PerformanceResult:
         lines = [
             f"**Champion performance: {self.model_status}** "
             f"(MAE {self.overall_mae:.3f} vs backtest {self.baseline_mae:.3f}: {degradation}; "
-            f"degrading above {self.policy.degrading_threshold:+.0%}, drifting above "
-            f"{self.policy.drifting_threshold:+.0%}; last {self.policy.window_days} days, "
+            f"degrading above {self.policy.health_degrading_threshold:+.0%}, drifting above "
+            f"{self.policy.health_drifting_threshold:+.0%}; "
+            f"last {self.policy.health_window_days} days, "
             f"{self.days} scored)",
             "",
             counts.to_markdown(index=False),
@@ -299,11 +305,11 @@ def _status(
     with np.errstate(invalid="ignore"):
         return np.select(
             [
-                n < policy.min_points,
+                n < policy.health_min_points,
                 np.isnan(mae),
                 np.isnan(rounded),
-                rounded > policy.drifting_threshold,
-                rounded > policy.degrading_threshold,
+                rounded > policy.health_drifting_threshold,
+                rounded > policy.health_degrading_threshold,
             ],
             [INSUFFICIENT_DATA, DRIFTING, NO_BASELINE, DRIFTING, DEGRADING],
             default=HEALTHY,
@@ -324,7 +330,7 @@ def classify(
 ) -> PerformanceResult:
     """Classify each series and the model by realized MAE against the backtest MAE.
 
-    `realized`: `realized_metrics` output holding the `policy.window_days` window.
+    `realized`: `realized_metrics` output holding the `policy.health_window_days` window.
     `baseline`: the champion's backtest metrics (the lake's backtest `metrics` rows of one
     candidate): columns `level`, `store_id`, `product_id`, `mae`, with `series` rows and an
     `overall` row.
@@ -349,12 +355,12 @@ def classify(
             "keep only the champion's family (e.g. metrics[metrics.candidate == "
             "'lightgbm_tweedie'])."
         )
-    window = realized[realized["window_days"] == policy.window_days]
+    window = realized[realized["window_days"] == policy.health_window_days]
     if window.empty:
         raise ValueError(
-            f"realized has no {policy.window_days}-day window (it has "
+            f"realized has no {policy.health_window_days}-day window (it has "
             f"{sorted(realized['window_days'].unique())}); compute realized_metrics with "
-            f"windows including {policy.window_days}."
+            f"windows including {policy.health_window_days}."
         )
     keys = list(SERIES_KEY)
     mine = window[window["level"] == "series"][[*keys, "n", "mae", "wape", "bias"]]

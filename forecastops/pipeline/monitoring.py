@@ -49,7 +49,7 @@ def reference_for(
         return DriftReference(cutoff=cutoff, window_days=window, source=f"champion v{version}")
     return DriftReference(
         cutoff=day - timedelta(days=CURRENT_WINDOW_DAYS),
-        window_days=policy.window_days,
+        window_days=policy.training_window_days,
         source="previous window (no champion yet)",
     )
 
@@ -143,7 +143,7 @@ def score_performance(
     baseline = lake.read_partition(BACKTEST_TABLE, cutoff, "metrics")
     baseline = baseline[baseline["candidate"] == family]
     realized = realized_metrics(
-        scored, day, windows=sorted({RECENT_WINDOW_DAYS, policy.window_days})
+        scored, day, windows=sorted({RECENT_WINDOW_DAYS, policy.health_window_days})
     )
     result = classify(realized, baseline, policy)
     recent = realized[
