@@ -204,4 +204,4 @@ def test_resource_config_out_of_bounds_is_refused_as_its_variable_would_be(
 def test_every_setting_has_a_row_in_the_configuration_reference() -> None:
     reference = (REPO_ROOT / "docs" / "configuration.md").read_text()
     variables = [variable(name) for name in Settings.model_fields]
-    assert [name for name in variables if f"| `{name}` |" not in reference] == []
+    assert [name for name in variables if f"\n| `{name}`" not in reference] == []
