@@ -277,7 +277,7 @@ def _mlforecast_backtest(
 ) -> pd.DataFrame:
     from forecastops.domain.backtest import BacktestSpec
 
-    spec = BacktestSpec(policy.backtest_days, policy.horizon, policy.folds)
+    spec = BacktestSpec(policy.backtest_days, policy.horizon_days, policy.backtest_folds)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return _mlforecast(policy, objectives, threads).cross_validation(
@@ -285,7 +285,7 @@ def _mlforecast_backtest(
             n_windows=spec.folds,
             h=spec.horizon,
             step_size=spec.step,
-            input_size=policy.window_days,
+            input_size=policy.training_window_days,
             static_features=STATIC_FEATURES,
         )
 
@@ -302,11 +302,14 @@ def _our_backtest(
     from forecastops.domain.backtest import BacktestSpec, run_backtest
     from forecastops.domain.forecasters import make_forecaster
 
-    spec = BacktestSpec(policy.backtest_days, policy.horizon, policy.folds)
+    spec = BacktestSpec(policy.backtest_days, policy.horizon_days, policy.backtest_folds)
     factories = {
-        name: partial(make_forecaster, name, window_days=policy.window_days) for name in candidates
+        name: partial(make_forecaster, name, window_days=policy.training_window_days)
+        for name in candidates
     }
-    return run_backtest(sales, factories, spec, window_days=policy.window_days, workers=workers)
+    return run_backtest(
+        sales, factories, spec, window_days=policy.training_window_days, workers=workers
+    )
 
 
 def _our_fit(history: pd.DataFrame, policy: CyclePolicy) -> LightGBMForecaster:
@@ -315,7 +318,7 @@ def _our_fit(history: pd.DataFrame, policy: CyclePolicy) -> LightGBMForecaster:
     model = LightGBMForecaster(
         policy.objective,  # type: ignore[arg-type]
         spec=policy.feature_spec,
-        window_days=policy.window_days,
+        window_days=policy.training_window_days,
     )
     return model.fit(history)
 
@@ -424,9 +427,11 @@ def run_size(n_series: int, stores: int, days: int, seed: int, policy: CyclePoli
     last = sales["date"].max()
     lookback = policy.feature_spec.lookback_days
     backtest_sales = sales.loc[sales["date"] > last - pd.Timedelta(days=policy.history_days)]
-    train_sales = sales.loc[sales["date"] > last - pd.Timedelta(days=lookback + policy.window_days)]
-    window_start = last - pd.Timedelta(days=policy.window_days - 1)
-    future = future_frame(train_sales, last.date(), policy.horizon)
+    train_sales = sales.loc[
+        sales["date"] > last - pd.Timedelta(days=lookback + policy.training_window_days)
+    ]
+    window_start = last - pd.Timedelta(days=policy.training_window_days - 1)
+    future = future_frame(train_sales, last.date(), policy.horizon_days)
     challenger = policy.challenger_candidate
     workers = default_workers()
     both_lightgbm = [policy.objective, "poisson" if policy.objective == "tweedie" else "tweedie"]
@@ -445,7 +450,9 @@ def run_size(n_series: int, stores: int, days: int, seed: int, policy: CyclePoli
 
     frame, theirs = _timed(lambda: _to_mlforecast(backtest_sales, policy))
     record("prep", None, theirs)
-    their_history = frame.loc[frame["ds"] > last - pd.Timedelta(days=lookback + policy.window_days)]
+    their_history = frame.loc[
+        frame["ds"] > last - pd.Timedelta(days=lookback + policy.training_window_days)
+    ]
 
     _, ours = _timed(
         lambda: build_training_frame(train_sales, policy.feature_spec, window_start, last)
@@ -533,12 +540,14 @@ def _ratio(ours: Timing | None, theirs: Timing | None) -> str:
 
 def _step_labels(policy: CyclePolicy, workers: int) -> dict[str, str]:
     backtests = {
-        "backtest": f"backtest: {policy.challenger_candidate} alone ({policy.folds} folds)",
+        "backtest": (
+            f"backtest: {policy.challenger_candidate} alone ({policy.backtest_folds} folds)"
+        ),
         "backtest_all": "backtest: all candidates (ours 4, mlforecast 2 LightGBM)",
     }
     labels = {
         "prep": "input prep (long format, price ratio)",
-        "features": f"feature building ({policy.window_days}-day window)",
+        "features": f"feature building ({policy.training_window_days}-day window)",
         "training": f"training (features + LightGBM {policy.objective})",
     }
     for step, label in backtests.items():
@@ -548,7 +557,7 @@ def _step_labels(policy: CyclePolicy, workers: int) -> dict[str, str]:
             f"{label}, ours on {workers} workers vs mlforecast with LightGBM on {workers} threads"
         )
     return labels | {
-        "forecast": f"{policy.horizon}-day forecast",
+        "forecast": f"{policy.horizon_days}-day forecast",
         "cycle": "full cycle (prep, features, training, all-candidate backtest, forecast)",
     }
 
@@ -664,16 +673,17 @@ def main() -> None:
         f"lightgbm {version('lightgbm')}, {os.cpu_count()} CPUs, load average at start "
         f"{_load()}. Simulated {args.days} days from {START} ({args.stores} stores, seed "
         f"{args.seed}); the cycle uses the last {policy.history_days} days: backtest "
-        f"{policy.folds} folds x {policy.horizon} days in the last {policy.backtest_days}, "
-        f"training window {policy.window_days} days, objective {policy.objective}. "
+        f"{policy.backtest_folds} folds x {policy.horizon_days} days in the last "
+        f"{policy.backtest_days}, "
+        f"training window {policy.training_window_days} days, objective {policy.objective}. "
         "Ratio = ours / mlforecast wall time (below 1: ours faster).\n"
     )
     features = policy.feature_spec
     differences = DIFFERENCES.format(
         min_lag=features.min_lag,
         max_lag=features.lags[-1],
-        window=policy.window_days,
-        target_days=policy.window_days - features.lags[-1],
+        window=policy.training_window_days,
+        target_days=policy.training_window_days - features.lags[-1],
         lookback=features.lookback_days,
     )
     print(differences + "\n", flush=True)

@@ -13,8 +13,23 @@ from forecast_assets.alerting import record_alerts, run_links
 from forecast_assets.ingest import raw_sales
 from forecast_assets.metadata import column_schema, markdown_table, png_markdown
 from forecast_assets.partitions import daily_partitions, trailing_window
+from forecastops.stores.registry_tags import (
+    BACKTEST_METRICS,
+    CHALLENGER,
+    CHAMPION,
+    DATA_SHA256_TAG,
+    FEATURE_SET_VERSION_TAG,
+    OBJECTIVE_TAG,
+    TOP_FEATURES_TAG,
+    TRAINING_CUTOFF_TAG,
+    backtest_tag,
+    backtest_tags,
+    decision_tags,
+    registration_tags,
+)
 from resources.alerts import AlertStoreResource
-from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
+from resources.mlflow_registry import MlflowRegistry
+from resources.policies import RetrainPolicy
 from resources.storage import LakeStorage
 
 GATE_CHECK = "promotion_gate"
@@ -74,24 +89,23 @@ def challenger_model(
         TRAIN_WAPE_METRIC,
         TRAINING_DATA_ARTIFACT,
         TRAINING_DATA_FILE,
-        TRAINING_DATA_TAG,
         TRAINING_ROWS_METRIC,
         in_sample_wape,
     )
 
     cutoff, policy = _cutoff(context), retrain.policy
     sales = history_until(
-        storage.lake, cutoff, policy.window_days + policy.feature_spec.lookback_days
+        storage.lake, cutoff, policy.training_window_days + policy.feature_spec.lookback_days
     )
     model = LightGBMForecaster(
         objective=policy.objective,  # type: ignore[arg-type]
         spec=policy.feature_spec,
-        window_days=policy.window_days,
+        window_days=policy.training_window_days,
     ).fit(sales)
     importance = model.feature_importance(TOP_FEATURES)
     registry = mlflow_registry.registry
-    champion = registry.alias_version("champion")
-    champion_top = registry.version_tags(champion).get("top_features", "") if champion else ""
+    champion = registry.alias_version(CHAMPION)
+    champion_top = registry.version_tags(champion).get(TOP_FEATURES_TAG, "") if champion else ""
     top = ",".join(importance["feature"].head(3))
     changed = sorted(set(top.split(",")) ^ set(champion_top.split(","))) if champion_top else []
     top_vs_champion = (
@@ -107,24 +121,24 @@ def challenger_model(
         importance.to_csv(importance_file, index=False)
         registered = registry.register_challenger(
             Path(folder) / "model",
-            params={**model.lightgbm_params, "window_days": policy.window_days},
+            params={**model.lightgbm_params, "window_days": policy.training_window_days},
             metrics={
                 TRAINING_ROWS_METRIC: float(len(sales)),
                 TRAIN_WAPE_METRIC: in_sample_wape(model, sales),
             },
             artifacts={TRAINING_DATA_ARTIFACT: snapshot, "feature_importance": importance_file},
-            tags={
-                TRAINING_DATA_TAG: f"{TRAINING_DATA_ARTIFACT}/{TRAINING_DATA_FILE}",
-                "training_cutoff": cutoff.isoformat(),
-                "window_days": str(policy.window_days),
-                "objective": policy.objective,
-                "feature_set_version": feature_set_version(policy.feature_spec),
-                "data_sha256": data_sha256(sales),
-                "dagster_run_id": context.run_id,
-                "partition": context.partition_key,
-                "top_features": top,
-                "top3_vs_champion": top_vs_champion,
-            },
+            tags=registration_tags(
+                training_data=f"{TRAINING_DATA_ARTIFACT}/{TRAINING_DATA_FILE}",
+                training_cutoff=cutoff,
+                window_days=policy.training_window_days,
+                objective=policy.objective,
+                feature_set_version=feature_set_version(policy.feature_spec),
+                data_sha256=data_sha256(sales),
+                dagster_run_id=context.run_id,
+                partition=context.partition_key,
+                top_features=top,
+                top3_vs_champion=top_vs_champion,
+            ),
             actor=f"dagster:{context.run_id}",
         )
     return dg.MaterializeResult(
@@ -163,14 +177,15 @@ def backtest(
     plot = plot_backtest(result, storage.lake.partition_path("backtest", cutoff) / "backtest.png")
     challenger = policy.challenger_candidate
     registry = mlflow_registry.registry
-    version = registry.alias_version("challenger")
+    version = registry.alias_version(CHALLENGER)
     overall = result.metrics[result.metrics["level"] == "overall"]
-    metrics = {
-        f"backtest_{name}": float(overall.loc[overall["candidate"] == challenger, name].iloc[0])
-        for name in ("wape", "mae", "rmse", "bias", "mase")
+    scores = {
+        name: float(overall.loc[overall["candidate"] == challenger, name].iloc[0])
+        for name in BACKTEST_METRICS
     }
+    metrics = {backtest_tag(name): value for name, value in scores.items()}
     if version:
-        registry.set_version_tags(version, {k: f"{v:.6f}" for k, v in metrics.items()})
+        registry.set_version_tags(version, backtest_tags(scores))
         registry.log_to_version_run(version, metrics=metrics, artifacts={"backtest": plot})
     return dg.MaterializeResult(
         metadata={
@@ -225,20 +240,20 @@ def promotion_decision(
 
     cutoff, policy = _cutoff(context), retrain.policy
     registry = mlflow_registry.registry
-    challenger = registry.alias_version("challenger")
+    challenger = registry.alias_version(CHALLENGER)
     if challenger is None:
         raise dg.Failure("No challenger in the registry: materialize challenger_model first.")
     challenger_tags = registry.version_tags(challenger)
-    champion = registry.alias_version("champion")
+    champion = registry.alias_version(CHAMPION)
     champion_tags = registry.version_tags(champion) if champion else {}
     gate = gate_input(
         storage.lake.read_partition(BACKTEST_TABLE, cutoff, "metrics"),
         policy,
-        (challenger, date.fromisoformat(challenger_tags["training_cutoff"])),
+        (challenger, date.fromisoformat(challenger_tags[TRAINING_CUTOFF_TAG])),
         (
             champion,
-            date.fromisoformat(champion_tags["training_cutoff"]),
-            champion_tags.get("objective", policy.objective),
+            date.fromisoformat(champion_tags[TRAINING_CUTOFF_TAG]),
+            champion_tags.get(OBJECTIVE_TAG, policy.objective),
         )
         if champion
         else None,
@@ -249,15 +264,12 @@ def promotion_decision(
     record_decision(storage.lake, cutoff, decision, gate)
     if decision.promote:
         registry.move_alias(
-            "champion",
+            CHAMPION,
             challenger,
             actor=f"dagster:{context.run_id}",
             reason="; ".join(decision.reasons),
         )
-    registry.set_version_tags(
-        challenger,
-        {"promotion_decision": "promoted" if decision.promote else "rejected"},
-    )
+    registry.set_version_tags(challenger, decision_tags(decision.promote))
     links = run_links(context, "promotion_decision")
     links.append(mlflow_version_link(challenger, registry.version_url(challenger)))
     alert = record_alerts(
@@ -273,7 +285,7 @@ def promotion_decision(
         metadata={
             "promoted": decision.promote,
             "challenger_version": challenger,
-            "champion_version": registry.alias_version("champion") or "none",
+            "champion_version": registry.alias_version(CHAMPION) or "none",
             "decision": dg.MetadataValue.md(decision.to_markdown()),
         },
         check_results=[
@@ -305,14 +317,14 @@ def forecasts(
 
     cutoff, policy = _cutoff(context), retrain.policy
     registry = mlflow_registry.registry
-    champion = registry.alias_version("champion")
+    champion = registry.alias_version(CHAMPION)
     if champion is None:
         raise dg.Failure(
             "No champion in the registry yet: no challenger has passed the gate. Forecasts "
             "need a champion (see the promotion_decision asset, or `forecastops promote`)."
         )
     tags = registry.version_tags(champion)
-    family = f"lightgbm_{tags.get('objective', policy.objective)}"
+    family = f"lightgbm_{tags.get(OBJECTIVE_TAG, policy.objective)}"
     table = make_forecasts(
         storage.lake,
         cutoff,
@@ -321,8 +333,8 @@ def forecasts(
         family,
         {
             "model_version": champion,
-            "feature_set_version": tags.get("feature_set_version", ""),
-            "data_sha256": tags.get("data_sha256", ""),
+            "feature_set_version": tags.get(FEATURE_SET_VERSION_TAG, ""),
+            "data_sha256": tags.get(DATA_SHA256_TAG, ""),
             "dagster_run_id": context.run_id,
         },
     )
@@ -331,7 +343,7 @@ def forecasts(
             "dagster/row_count": len(table),
             "dagster/column_schema": column_schema(table),
             "model_version": champion,
-            "horizon_days": policy.horizon,
+            "horizon_days": policy.horizon_days,
             "total_p50": float(table["p50"].sum()),
             "preview": dg.MetadataValue.md(markdown_table(table.head(10))),
         }

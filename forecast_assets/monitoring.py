@@ -12,8 +12,14 @@ from forecast_assets.ingest import raw_sales
 from forecast_assets.metadata import markdown_table, png_markdown
 from forecast_assets.model import forecasts
 from forecast_assets.partitions import daily_partitions, trailing_window
+from forecastops.stores.registry_tags import (
+    CHAMPION,
+    TRAINING_CUTOFF_TAG,
+    WINDOW_DAYS_TAG,
+)
 from resources.alerts import AlertStoreResource
-from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
+from resources.mlflow_registry import MlflowRegistry
+from resources.policies import MonitoringPolicy, RetrainPolicy
 from resources.storage import LakeStorage, ReportsFolder
 
 DRIFT_CHECK = "no_data_drift"
@@ -37,6 +43,7 @@ def drift_score(
     context: dg.AssetExecutionContext,
     storage: LakeStorage,
     retrain: RetrainPolicy,
+    monitoring: MonitoringPolicy,
     mlflow_registry: MlflowRegistry,
     reports: ReportsFolder,
     alert_store: AlertStoreResource,
@@ -45,24 +52,23 @@ def drift_score(
     normed Wasserstein for numeric features, PSI for categorical ones), null-rate drift per
     column and a target-shift proxy on units sold; per-feature scores are stored in the lake.
     An alarm raises a data_drift alert recommending a retrain of the day."""
-    from forecastops.domain.drift import DriftPolicy
     from forecastops.pipeline.alerts import data_drift_alert, mlflow_version_link
     from forecastops.pipeline.monitoring import reference_for, score_drift
 
     day = date.fromisoformat(context.partition_key)
     policy = retrain.policy
     registry = mlflow_registry.registry
-    champion = registry.alias_version("champion")
+    champion = registry.alias_version(CHAMPION)
     tags = registry.version_tags(champion) if champion else {}
     reference = reference_for(
         day,
         policy,
-        (champion, date.fromisoformat(tags["training_cutoff"]), int(tags["window_days"]))
+        (champion, date.fromisoformat(tags[TRAINING_CUTOFF_TAG]), int(tags[WINDOW_DAYS_TAG]))
         if champion
         else None,
     )
     html = reports.path_for(f"drift_{day.isoformat()}.html")
-    result = score_drift(storage.lake, day, policy, reference, DriftPolicy(), html)
+    result = score_drift(storage.lake, day, policy, reference, monitoring.drift, html)
     links = run_links(context, "drift_score")
     if champion:
         links.append(mlflow_version_link(champion, registry.version_url(champion)))
@@ -114,6 +120,7 @@ HEALTH_CHECK = "champion_not_drifting"
 def model_health(
     context: dg.AssetExecutionContext,
     storage: LakeStorage,
+    monitoring: MonitoringPolicy,
     mlflow_registry: MlflowRegistry,
     alert_store: AlertStoreResource,
     reports: ReportsFolder,
@@ -127,7 +134,7 @@ def model_health(
     the days scored so far, the registry status, the day's drift score and the open alerts."""
     import json
 
-    from forecastops.domain.performance import DRIFTING, PerformancePolicy
+    from forecastops.domain.performance import DRIFTING
     from forecastops.pipeline.alerts import performance_drift_alert
     from forecastops.pipeline.incident_report import open_alert_counts
     from forecastops.pipeline.monitoring import (
@@ -140,11 +147,11 @@ def model_health(
 
     day = date.fromisoformat(context.partition_key)
     registry, lake = mlflow_registry.registry, storage.lake
-    champion = registry.alias_version("champion")
+    champion = registry.alias_version(CHAMPION)
     if champion is None:
         raise dg.Failure("No champion in the registry yet; run retrain_job first.")
     health = score_performance(
-        lake, day, champion, registry.version_tags(champion), PerformancePolicy()
+        lake, day, champion, registry.version_tags(champion), monitoring.performance
     )
     summary = health.summary()
     drift = (
@@ -152,7 +159,7 @@ def model_health(
         if lake.has_partition(DRIFT_TABLE, day)
         else None
     )
-    status = registry_status(registry, lake, day)
+    status = registry_status(registry, lake, day, monitoring.performance)
     alert = record_alerts(
         context,
         alert_store,

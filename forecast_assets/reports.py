@@ -18,6 +18,7 @@ from forecast_assets.partitions import daily_partitions
 from forecast_assets.run_history import recent_runs
 from resources.alerts import AlertStoreResource
 from resources.mlflow_registry import MlflowRegistry
+from resources.policies import MonitoringPolicy
 from resources.storage import LakeStorage, ReportsFolder
 
 
@@ -44,6 +45,7 @@ def incident_report(
     mlflow_registry: MlflowRegistry,
     alert_store: AlertStoreResource,
     reports: ReportsFolder,
+    monitoring: MonitoringPolicy,
 ) -> dg.MaterializeResult:
     """Model health (champion/challenger, realized MAE/WAPE over 7 days, trend, performance
     class), the newest drift score, the open alerts, the newest runs and the newest promotions,
@@ -63,6 +65,7 @@ def incident_report(
         alert_store=alert_store.store,
         runs=recent_runs(context.instance),
         runs_source="this run's Dagster instance",
+        health_policy=monitoring.performance,
     )
     stem = report_stem(generated_at)
     markdown = report.to_markdown()

@@ -26,7 +26,8 @@ from forecast_jobs.schedules import (
 )
 from forecastops.stores.settings import ENV_PREFIX, Settings, load_settings
 from resources.alerts import AlertStoreResource
-from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
+from resources.mlflow_registry import MlflowRegistry
+from resources.policies import MonitoringPolicy, RetrainPolicy
 from resources.storage import LakeStorage, LandingSalesSource, ReportsFolder
 from sensors.drift_retrain import drift_retrain_sensor
 from sensors.run_failure import run_failure_alerts
@@ -59,16 +60,8 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             experiment=settings.experiment_name,
             artifact_location=settings.mlflow_artifact_uri,
         ),
-        "retrain": RetrainPolicy(
-            window_days=settings.training_window_days,
-            horizon_days=settings.horizon_days,
-            backtest_days=settings.backtest_days,
-            backtest_folds=settings.backtest_folds,
-            backtest_workers=settings.backtest_workers,
-            objective=settings.objective,
-            min_wape_improvement=settings.min_wape_improvement,
-            max_store_degradation=settings.max_store_degradation,
-        ),
+        "retrain": RetrainPolicy.from_settings(settings),
+        "monitoring": MonitoringPolicy.from_settings(settings),
         # A PostgreSQL URL may carry a password: when the URL is set, the UI shows the variable.
         "alert_store": AlertStoreResource(
             url=dg.EnvVar(f"{ENV_PREFIX}ALERTS_DB_URL")

@@ -70,6 +70,7 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
     from forecastops.pipeline.ingest import CONTRACT_TABLE
     from forecastops.stores.lake import Lake
     from forecastops.stores.registry import ModelRegistry
+    from forecastops.stores.registry_tags import CHAMPION
 
     os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
     migrated = _migrate_alert_store(settings)
@@ -118,7 +119,7 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
         f"  lake: {settings.lake_path}"
     )
     if retrain is not None:
-        champion = ModelRegistry(settings.mlflow_uri, settings.model_name).alias_version("champion")
+        champion = ModelRegistry(settings.mlflow_uri, settings.model_name).alias_version(CHAMPION)
         forecast_rows = (
             len(lake.read_partition(FORECASTS_TABLE, last))
             if lake.has_partition(FORECASTS_TABLE, last)

@@ -2,7 +2,8 @@
 
 It only reads what drift_score and model_health stored (sensor ticks time out at 60 s); the
 rules (hysteresis, cooldown, no retrain from a day that broke the contract) are
-`forecastops.domain.triggers.decide_retrain`.
+`forecastops.domain.triggers.decide_retrain`, with the thresholds and the cooldown of the
+`monitoring` resource (settings `FORECASTOPS_TRIGGER_*`, docs/configuration.md).
 
 The drift alerts the monitoring assets raised for that day (data drift, performance drift)
 recommend that same retrain, and approving one (`forecastops alerts action ID --approve`)
@@ -12,7 +13,7 @@ queues it. So before requesting the retrain the sensor reads the day's drift ale
 - every one of them (dismissed ones aside) already approved by an operator: the retrain is
   queued already, so it requests nothing. Its skip reason names the alerts and who approved
   them; its cursor moves as if it had fired (the trigger disarmed until the score falls below
-  its re-arm level), with the 24 h cooldown counted from the newest approval.
+  its re-arm level), with the cooldown counted from the newest approval.
 - otherwise (one still open, none raised): it requests the retrain, actions the open alerts
   (their notes name the run key) and tags the run with their ids, so approving one later cannot
   queue the retrain a second time.
@@ -36,6 +37,7 @@ from forecastops.domain.runs import (
     TRIGGER_TAG,
 )
 from resources.alerts import AlertStoreResource
+from resources.policies import MonitoringPolicy
 from resources.storage import LakeStorage
 
 if TYPE_CHECKING:
@@ -50,15 +52,18 @@ SENSOR_ACTOR = "dagster:drift_retrain_sensor"
     minimum_interval_seconds=TICK_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Retrains the latest day when its drift score or the champion's accuracy "
-    "crosses its threshold (with hysteresis and a 24 h cooldown), and actions the day's drift "
+    "crosses its threshold (with hysteresis and a cooldown, 24 h unless "
+    "FORECASTOPS_TRIGGER_COOLDOWN_HOURS says otherwise), and actions the day's drift "
     "alerts that retrain answers; requests nothing when operators already approved them all "
     "(their approval queued the retrain).",
 )
 def drift_retrain_sensor(
-    context: dg.SensorEvaluationContext, storage: LakeStorage, alert_store: AlertStoreResource
+    context: dg.SensorEvaluationContext,
+    storage: LakeStorage,
+    alert_store: AlertStoreResource,
+    monitoring: MonitoringPolicy,
 ) -> dg.SensorResult | dg.SkipReason:
     from forecastops.domain.triggers import (
-        TriggerPolicy,
         TriggerState,
         decide_retrain,
         defer_to_approvals,
@@ -69,7 +74,7 @@ def drift_retrain_sensor(
     if signals is None:
         return dg.SkipReason("No drift score or model health stored yet.")
     previous = TriggerState.from_cursor(context.cursor)
-    decision = decide_retrain(previous, signals, datetime.now(UTC), TriggerPolicy())
+    decision = decide_retrain(previous, signals, datetime.now(UTC), monitoring.trigger)
     alerts: list[Alert] = []
     if decision.trigger is not None:
         alerts = _day_drift_alerts(context, alert_store, decision.day)

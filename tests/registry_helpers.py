@@ -16,15 +16,17 @@ from forecastops.domain.simulator import SimulationSpec, simulate_sales
 from forecastops.pipeline.cycle import FORECASTS_TABLE
 from forecastops.pipeline.ingest import RAW_SALES_TABLE
 from forecastops.stores.lake import Lake
-from forecastops.stores.registry import CHAMPION, ModelRegistry
-from resources.mlflow_registry import MlflowRegistry, RetrainPolicy
+from forecastops.stores.registry import ModelRegistry
+from forecastops.stores.registry_tags import CHAMPION
+from resources.mlflow_registry import MlflowRegistry
+from resources.policies import RetrainPolicy
 from resources.storage import LakeStorage
 
 START = date(2025, 1, 1)
 DAYS = 100
 CUTOFF = START + timedelta(days=DAYS - 1)
 """The simulated lake of `trained_challengers`: `DAYS` days from `START` up to `CUTOFF`."""
-POLICY = RetrainPolicy(window_days=60, horizon_days=14, backtest_days=42, backtest_folds=3)
+POLICY = RetrainPolicy(training_window_days=60, horizon_days=14, backtest_days=42, backtest_folds=3)
 
 
 def empty_mlflow_store() -> Path:

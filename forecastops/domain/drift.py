@@ -80,7 +80,7 @@ class DriftPolicy:
     (promotions) of the drifted ones; with Evidently's default 0.1 for the numeric threshold
     and 0.2 for the target shift it fired on 31 / 54 % of the undrifted pairs.
 
-    - `numeric_method`, `numeric_threshold`: Evidently's "wasserstein", the Wasserstein-1
+    - `numeric_method`, `drift_numeric_threshold`: Evidently's "wasserstein", the Wasserstein-1
       distance between the two samples divided by the reference standard deviation (0.2 = the
       distributions are 0.2 reference standard deviations apart on average). Chosen over
       KS/chi-square p-values, which call trivial differences significant at tens of thousands
@@ -89,15 +89,15 @@ class DriftPolicy:
       units-derived features (lags, rolling statistics) to 0.15-0.19 (95th percentile of
       undrifted pairs, 1,000 series) and above 0.1 in 15-31 % of the pairs (33-44 % at 100
       series).
-    - `categorical_method`, `categorical_threshold`: "psi", the population stability index over
-      the categories (Evidently fills an empty category with 0.0001). 0.2 is the usual
+    - `categorical_method`, `drift_categorical_threshold`: "psi", the population stability
+      index over the categories (Evidently fills an empty category with 0.0001). 0.2 is the usual
       "significant shift" line (0.1-0.2 "moderate"); undrifted pairs scored at most 0.06 on
       `on_promotion`, `is_discount` and `day_of_week`, the promotion drift about 0.5 on
       `on_promotion`.
-    - `null_rate_threshold`: a change of a column's null share by more than 0.05 (5 percentage
-      points) is flagged; lags and rolling statistics are NaN only at the start of a series'
-      span, far below that.
-    - `target_shift_threshold`: `|target_shift| >= 0.3` flags a level shift of demand. No
+    - `drift_null_rate_threshold`: a change of a column's null share by more than 0.05 (5
+      percentage points) is flagged; lags and rolling statistics are NaN only at the start of a
+      series' span, far below that.
+    - `drift_target_shift_threshold`: `|target_shift| >= 0.3` flags a level shift of demand. No
       undrifted pair reached it (largest 0.29), while demand x1.8 read +0.64 (median; 0.24 in
       the worst pair, where the seasonal decline hid most of it) and the 30 % price rise
       -0.34; at 0.2 a quarter of the undrifted pairs crossed it.
@@ -105,28 +105,32 @@ class DriftPolicy:
       features drift (3 of the 12 default ones): one noisy feature (e.g. `price_ratio` on few
       series) cannot raise it, a change of the promotion process (`on_promotion`,
       `is_discount`, `price_ratio`) can; at 0.3 that change was missed in half the pairs.
-    - `max_rows`, `seed`: each frame is sampled down to `max_rows` rows (without replacement,
-      seeded, so reruns give the same scores) before the Evidently scores; 50,000 rows keep a
-      1,000-series run at a few seconds and the sampling noise of the scores far below the
-      thresholds.
+    - `drift_max_rows`, `seed`: each frame is sampled down to `drift_max_rows` rows (without
+      replacement, seeded, so reruns give the same scores) before the Evidently scores; 50,000
+      rows keep a 1,000-series run at a few seconds and the sampling noise of the scores far
+      below the thresholds.
+
+    The thresholds and `drift_max_rows` are settings of the same names
+    (`forecastops.stores.settings.PolicySettings`, env `FORECASTOPS_<NAME>`); the methods and
+    the seed are fixed here.
     """
 
     numeric_method: str = "wasserstein"
-    numeric_threshold: float = 0.2
+    drift_numeric_threshold: float = 0.2
     categorical_method: str = "psi"
-    categorical_threshold: float = 0.2
-    null_rate_threshold: float = 0.05
-    target_shift_threshold: float = 0.3
+    drift_categorical_threshold: float = 0.2
+    drift_null_rate_threshold: float = 0.05
+    drift_target_shift_threshold: float = 0.3
     drift_share_threshold: float = 0.25
-    max_rows: int = 50_000
+    drift_max_rows: int = 50_000
     seed: int = 0
 
     def __post_init__(self) -> None:
         for name in (
-            "numeric_threshold",
-            "categorical_threshold",
-            "null_rate_threshold",
-            "target_shift_threshold",
+            "drift_numeric_threshold",
+            "drift_categorical_threshold",
+            "drift_null_rate_threshold",
+            "drift_target_shift_threshold",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"DriftPolicy.{name} must be > 0, got {getattr(self, name)}.")
@@ -135,8 +139,8 @@ class DriftPolicy:
                 "DriftPolicy.drift_share_threshold must be a share in (0, 1], "
                 f"got {self.drift_share_threshold}."
             )
-        if self.max_rows < 1:
-            raise ValueError(f"DriftPolicy.max_rows must be >= 1, got {self.max_rows}.")
+        if self.drift_max_rows < 1:
+            raise ValueError(f"DriftPolicy.drift_max_rows must be >= 1, got {self.drift_max_rows}.")
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,15 +154,15 @@ class DriftResult:
       (`score >= threshold`, Evidently's rule). Sorted by severity, most drifted first.
     - `null_rates`: one row per monitored feature, columns `NULL_RATE_COLUMNS`: null shares in
       [0, 1] of each window, `change = current - reference`, `drifted = |change| >
-      null_rate_threshold`. Reported, not part of the alarm: a column going null is a data
+      drift_null_rate_threshold`. Reported, not part of the alarm: a column going null is a data
       quality failure, which a retrain would not fix.
     - `target_shift`: the typical series' relative change of mean units sold per day, signed
       (-0.3 = demand fell 30 %); see `target_shift`. NaN when undefined.
     - `drift_share`: share of the monitored features that drifted, in [0, 1].
     - `dataset_drifted`: `drift_share >= drift_share_threshold` (the feature-share rule).
-    - `target_drifted`: `|target_shift| >= target_shift_threshold`.
+    - `target_drifted`: `|target_shift| >= drift_target_shift_threshold`.
     - `overall_score`: one number for sensors, `max(drift_share / drift_share_threshold,
-      |target_shift| / target_shift_threshold)`: >= 1 exactly when the dataset or the target
+      |target_shift| / drift_target_shift_threshold)`: >= 1 exactly when the dataset or the target
       drifted (`alarm`), and it grows with the worse of the two, so a sensor can apply
       hysteresis (e.g. alarm at 1.0, clear below 0.8) without knowing the policy. The target
       rule is part of it because a pure level shift of demand moves the heavy-tailed units
@@ -205,7 +209,7 @@ class DriftResult:
             f"{', '.join(self.drifted_features) or 'none'}",
             f"- Target shift (median series, mean units sold per day): "
             f"{_signed_percent(self.target_shift)}"
-            f" (alarm at +/-{policy.target_shift_threshold:.0%})",
+            f" (alarm at +/-{policy.drift_target_shift_threshold:.0%})",
             f"- Rows: reference {self.reference_rows:,}, current {self.current_rows:,}",
             "",
             self.top(n).to_markdown(index=False, floatfmt=".3f"),
@@ -351,13 +355,15 @@ def _evidently_scores(
 
     definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
     metrics: list[Any] = [
-        ValueDrift(column=column, method=policy.numeric_method, threshold=policy.numeric_threshold)
+        ValueDrift(
+            column=column, method=policy.numeric_method, threshold=policy.drift_numeric_threshold
+        )
         for column in numeric
     ] + [
         ValueDrift(
             column=column,
             method=policy.categorical_method,
-            threshold=policy.categorical_threshold,
+            threshold=policy.drift_categorical_threshold,
         )
         for column in categorical
     ]
@@ -371,8 +377,8 @@ def _evidently_scores(
                 drift_share=policy.drift_share_threshold,
                 num_method=policy.numeric_method,
                 cat_method=policy.categorical_method,
-                num_threshold=policy.numeric_threshold,
-                cat_threshold=policy.categorical_threshold,
+                num_threshold=policy.drift_numeric_threshold,
+                cat_threshold=policy.drift_categorical_threshold,
             ),
         )
     snapshot = Report(metrics).run(
@@ -403,7 +409,7 @@ def detect_data_drift(
     `columns`: the monitored features (e.g. `drift_feature_columns(spec)[0]`); `categorical`:
     those of them scored as categories with `policy.categorical_method`, the others are
     numeric and scored with `policy.numeric_method`. Both frames need every monitored column
-    and `units_sold`. Each frame is sampled to `policy.max_rows` rows for the Evidently
+    and `units_sold`. Each frame is sampled to `policy.drift_max_rows` rows for the Evidently
     scores; a feature without any non-null value in either window is not scored (NaN score)
     and counts as drifted. `html_path`: where to write Evidently's HTML report (folders are
     created), or None. Raises `ValueError` naming a missing column or an empty frame.
@@ -421,10 +427,12 @@ def detect_data_drift(
     categorical_scored = [column for column in categorical if column in measurable]
     scores = _evidently_scores(
         _evidently_frame(
-            _sample(reference, policy.max_rows, policy.seed), numeric_scored, categorical_scored
+            _sample(reference, policy.drift_max_rows, policy.seed),
+            numeric_scored,
+            categorical_scored,
         ),
         _evidently_frame(
-            _sample(current, policy.max_rows, policy.seed), numeric_scored, categorical_scored
+            _sample(current, policy.drift_max_rows, policy.seed), numeric_scored, categorical_scored
         ),
         numeric_scored,
         categorical_scored,
@@ -434,7 +442,9 @@ def detect_data_drift(
 
     is_categorical = np.array([column in categorical for column in columns])
     score = np.array([scores.get(column, np.nan) for column in columns], dtype=np.float64)
-    threshold = np.where(is_categorical, policy.categorical_threshold, policy.numeric_threshold)
+    threshold = np.where(
+        is_categorical, policy.drift_categorical_threshold, policy.drift_numeric_threshold
+    )
     drifted = np.isnan(score) | (score >= threshold)
     features = pd.DataFrame(
         {
@@ -454,11 +464,11 @@ def detect_data_drift(
     shift = target_shift(reference, current)
     drift_share = float(drifted.mean())
     dataset_drifted = drift_share >= policy.drift_share_threshold
-    target_drifted = not math.isnan(shift) and abs(shift) >= policy.target_shift_threshold
-    target_part = 0.0 if math.isnan(shift) else abs(shift) / policy.target_shift_threshold
+    target_drifted = not math.isnan(shift) and abs(shift) >= policy.drift_target_shift_threshold
+    target_part = 0.0 if math.isnan(shift) else abs(shift) / policy.drift_target_shift_threshold
     return DriftResult(
         features=features,
-        null_rates=_null_rates(reference, current, columns, policy.null_rate_threshold),
+        null_rates=_null_rates(reference, current, columns, policy.drift_null_rate_threshold),
         target_shift=shift,
         drift_share=drift_share,
         dataset_drifted=dataset_drifted,

@@ -22,11 +22,11 @@ Rules (docs/operations.md, "Realized accuracy and health", repeats them for oper
    the newest scored day, so actuals that stopped arriving show as fewer scored days, and a
    week without any as `awaiting_actuals`, instead of last month's numbers passing for today's.
    The short window is `RECENT_WINDOW_DAYS` (7: `wape_7d`, `mae_7d`); the classified window is
-   `PerformancePolicy.window_days` (28).
+   `PerformancePolicy.health_window_days` (28).
 3. **Health** (`classify`, the one classifier). The model's status is, in this order:
    `awaiting_actuals` (no scored day in the last `RECENT_WINDOW_DAYS` days: nothing current to
-   judge), `insufficient_data` (fewer than `min_points` scored days in the classified window),
-   `no_baseline` (no backtest MAE to compare with), else by the realized MAE against the
+   judge), `insufficient_data` (fewer than `health_min_points` scored days in the classified
+   window), `no_baseline` (no backtest MAE to compare with), else by the realized MAE against the
    backtest MAE: `healthy`, `degrading` or `drifting` (`PerformancePolicy`). Each series gets
    the same classes but `awaiting_actuals` (`STATUSES`).
 4. **Trend** (`classify_trend`): the WAPE of the last `RECENT_WINDOW_DAYS` days against the
@@ -116,17 +116,17 @@ of 2.3 against a baseline of 2.0 counts as exactly 15 % (float division gives 0.
 class PerformancePolicy:
     """How realized error is judged against the backtest.
 
-    `degradation = realized MAE / baseline MAE - 1` over the last `window_days` days:
+    `degradation = realized MAE / baseline MAE - 1` over the last `health_window_days` days:
 
-    - healthy: `degradation <= degrading_threshold` (improvements included);
-    - degrading: `degrading_threshold < degradation <= drifting_threshold`;
-    - drifting: `degradation > drifting_threshold` (default: more than 15 % worse than the
-      backtest promised, the seed project's rule for a model that needs retraining);
-    - insufficient_data: fewer than `min_points` scored days in the window (a series' MAE over
-      a handful of days is mostly noise; 7 = one full week, so every weekday is seen);
+    - healthy: `degradation <= health_degrading_threshold` (improvements included);
+    - degrading: `health_degrading_threshold < degradation <= health_drifting_threshold`;
+    - drifting: `degradation > health_drifting_threshold` (default: more than 15 % worse than
+      the backtest promised, the seed project's rule for a model that needs retraining);
+    - insufficient_data: fewer than `health_min_points` scored days in the window (a series'
+      MAE over a handful of days is mostly noise; 7 = one full week, so every weekday is seen);
     - no_baseline: scored, but the backtest has no MAE for the series (launched since).
 
-    `window_days` (28) is the realized window that is classified: four whole weeks, the
+    `health_window_days` (28) is the realized window that is classified: four whole weeks, the
     forecast horizon. The `RECENT_WINDOW_DAYS` window only decides `awaiting_actuals` (`classify`).
     MAE is compared: the backtest stores it per series, and being in units it is not blown up
     by low-volume series as percentage errors are. It grows with the demand level even for a
@@ -134,25 +134,30 @@ class PerformancePolicy:
     raises it a little; `wape` is shown next to it. Per-series classes over 28 days are noisy
     (on a simulated undrifted month, a flat forecast's series read drifting for about one in
     ten series against their backtest); the model status, pooled over all series, is the
-    stable signal.
+    stable signal. The fields are the settings of the same names
+    (`forecastops.stores.settings.PolicySettings`).
     """
 
-    degrading_threshold: float = 0.05
-    drifting_threshold: float = 0.15
-    min_points: int = 7
-    window_days: int = 28
+    health_degrading_threshold: float = 0.05
+    health_drifting_threshold: float = 0.15
+    health_min_points: int = 7
+    health_window_days: int = 28
 
     def __post_init__(self) -> None:
-        if not 0 <= self.degrading_threshold < self.drifting_threshold:
+        if not 0 <= self.health_degrading_threshold < self.health_drifting_threshold:
             raise ValueError(
-                "PerformancePolicy needs 0 <= degrading_threshold < drifting_threshold, got "
-                f"{self.degrading_threshold} and {self.drifting_threshold}."
+                "PerformancePolicy needs 0 <= health_degrading_threshold < "
+                f"health_drifting_threshold, got {self.health_degrading_threshold} and "
+                f"{self.health_drifting_threshold}."
             )
-        if self.min_points < 1:
-            raise ValueError(f"PerformancePolicy.min_points must be >= 1, got {self.min_points}.")
-        if self.window_days < 1:
+        if self.health_min_points < 1:
             raise ValueError(
-                f"PerformancePolicy.window_days must be >= 1 day, got {self.window_days}."
+                f"PerformancePolicy.health_min_points must be >= 1, got {self.health_min_points}."
+            )
+        if self.health_window_days < 1:
+            raise ValueError(
+                "PerformancePolicy.health_window_days must be >= 1 day, got "
+                f"{self.health_window_days}."
             )
 
 
@@ -316,7 +321,7 @@ class PerformanceResult:
     - `counts`: series per status, every status of `STATUSES` (zeros included).
     - `model_status`: the status of the model as a whole (`MODEL_STATUSES`): awaiting_actuals
       without a scored day in the last `RECENT_WINDOW_DAYS` days, insufficient_data with fewer
-      than `min_points` scored days, else from `overall_degradation`.
+      than `health_min_points` scored days, else from `overall_degradation`.
     - `overall_degradation`: realized MAE over the MAE the backtest promised for the same
       series, minus 1 (see `classify`).
     - `overall_mae`, `baseline_mae`: those two MAEs (units sold per series-day).
@@ -338,7 +343,7 @@ class PerformanceResult:
             return (
                 f"**Champion performance: {AWAITING_ACTUALS}** (no delivered day scored in the "
                 f"last {RECENT_WINDOW_DAYS} days; {self.days} scored in the last "
-                f"{self.policy.window_days})"
+                f"{self.policy.health_window_days})"
             )
         degradation = (
             "n/a" if math.isnan(self.overall_degradation) else f"{self.overall_degradation:+.1%}"
@@ -348,8 +353,9 @@ class PerformanceResult:
         lines = [
             f"**Champion performance: {self.model_status}** "
             f"(MAE {self.overall_mae:.3f} vs backtest {self.baseline_mae:.3f}: {degradation}; "
-            f"degrading above {self.policy.degrading_threshold:+.0%}, drifting above "
-            f"{self.policy.drifting_threshold:+.0%}; last {self.policy.window_days} days, "
+            f"degrading above {self.policy.health_degrading_threshold:+.0%}, drifting above "
+            f"{self.policy.health_drifting_threshold:+.0%}; "
+            f"last {self.policy.health_window_days} days, "
             f"{self.days} scored)",
             "",
             counts.to_markdown(index=False),
@@ -370,8 +376,8 @@ def _status(
 
     In order: awaiting_actuals when `recent_days` (scored days in the last
     `RECENT_WINDOW_DAYS`; given for the model only) is 0; insufficient_data when `n` (scored
-    days in the classified window) < `min_points`; drifting for a NaN realized MAE with enough
-    days (a NaN forecast: a failed forecast never hides); no_baseline for a NaN degradation;
+    days in the classified window) < `health_min_points`; drifting for a NaN realized MAE with
+    enough days (a NaN forecast: a failed forecast never hides); no_baseline for a NaN degradation;
     then drifting / degrading / healthy by `degradation` (see `PerformancePolicy`)."""
     rounded = np.round(degradation, DEGRADATION_DECIMALS)
     awaiting = np.zeros(len(n), dtype=bool) if recent_days is None else recent_days == 0
@@ -379,11 +385,11 @@ def _status(
         return np.select(
             [
                 awaiting,
-                n < policy.min_points,
+                n < policy.health_min_points,
                 np.isnan(mae),
                 np.isnan(rounded),
-                rounded > policy.drifting_threshold,
-                rounded > policy.degrading_threshold,
+                rounded > policy.health_drifting_threshold,
+                rounded > policy.health_degrading_threshold,
             ],
             [AWAITING_ACTUALS, INSUFFICIENT_DATA, DRIFTING, NO_BASELINE, DRIFTING, DEGRADING],
             default=HEALTHY,
@@ -405,7 +411,7 @@ def classify(
     """Classify each series and the model by realized MAE against the backtest MAE (rule 3 of
     the module docstring, through the one classifier `_status`).
 
-    `realized`: `realized_metrics` output holding the `policy.window_days` window and the
+    `realized`: `realized_metrics` output holding the `policy.health_window_days` window and the
     `RECENT_WINDOW_DAYS` window (the default `windows` of `realized_metrics` hold both).
     `baseline`: the champion's backtest metrics (the lake's backtest `metrics` rows of one
     candidate): columns `level`, `store_id`, `product_id`, `mae`, with `series` rows and an
@@ -432,12 +438,12 @@ def classify(
             "keep only the champion's family (e.g. metrics[metrics.candidate == "
             "'lightgbm_tweedie'])."
         )
-    window = realized[realized["window_days"] == policy.window_days]
+    window = realized[realized["window_days"] == policy.health_window_days]
     if window.empty:
         raise ValueError(
-            f"realized has no {policy.window_days}-day window (it has "
+            f"realized has no {policy.health_window_days}-day window (it has "
             f"{sorted(realized['window_days'].unique())}); compute realized_metrics with "
-            f"windows including {policy.window_days}."
+            f"windows including {policy.health_window_days}."
         )
     recent = realized[
         (realized["window_days"] == RECENT_WINDOW_DAYS) & (realized["level"] == "overall")
@@ -576,7 +582,7 @@ prints and the incident report shows."""
 class Health:
     """A model's health on `as_of` (`assess_health`): everything the module docstring defines.
 
-    - `performance`: the classified window (`PerformancePolicy.window_days` days up to
+    - `performance`: the classified window (`PerformancePolicy.health_window_days` days up to
       `as_of`): per-series classes, the model's status and its MAE against the backtest.
     - `recent`: the last `RECENT_WINDOW_DAYS` days up to `as_of` (`wape_7d`, `mae_7d`);
       `previous`: the `RECENT_WINDOW_DAYS` days before them.
@@ -645,7 +651,7 @@ def assess_health(
     `baseline`: its backtest metrics (see `classify`; empty with its columns when there is no
     backtest). Raises `ValueError` as `classify` does.
     """
-    windows = sorted({RECENT_WINDOW_DAYS, policy.window_days})
+    windows = sorted({RECENT_WINDOW_DAYS, policy.health_window_days})
     realized = realized_metrics(scored, as_of, windows=windows)
     earlier = as_of - timedelta(days=RECENT_WINDOW_DAYS)
     previous = realized_metrics(scored, earlier, windows=(RECENT_WINDOW_DAYS,))

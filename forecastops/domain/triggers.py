@@ -31,18 +31,19 @@ PERFORMANCE_DRIFT = "performance_drift"
 class TriggerPolicy:
     """Fire at `*_fire`, re-arm only once the score fell below `*_rearm` (hysteresis: a score
     hovering at the threshold fires once, not on every tick); at most one retrain per
-    `cooldown` across both triggers.
+    `trigger_cooldown_hours` across both triggers.
 
     Data drift uses the drift score's `overall_score` (>= 1.0 is Evidently's alarm, see
     `forecastops.domain.drift.DriftResult`); performance drift uses the champion's relative MAE
     degradation vs its backtest (> 0.15 is "drifting", see `forecastops.domain.performance`).
+    The fields are the settings of the same names (`forecastops.stores.settings.PolicySettings`).
     """
 
-    data_fire: float = 1.0
-    data_rearm: float = 0.8
-    performance_fire: float = 0.15
-    performance_rearm: float = 0.10
-    cooldown: timedelta = timedelta(hours=24)
+    trigger_data_fire: float = 1.0
+    trigger_data_rearm: float = 0.8
+    trigger_performance_fire: float = 0.15
+    trigger_performance_rearm: float = 0.10
+    trigger_cooldown_hours: float = 24.0
 
 
 @dataclass(frozen=True)
@@ -94,29 +95,32 @@ class RetrainDecision:
 
 def _rearmed(state: TriggerState, signals: Signals, policy: TriggerPolicy) -> TriggerState:
     armed = dict(state.armed)
-    if signals.drift_score is not None and signals.drift_score < policy.data_rearm:
+    if signals.drift_score is not None and signals.drift_score < policy.trigger_data_rearm:
         armed[DATA_DRIFT] = True
-    if signals.degradation is not None and signals.degradation < policy.performance_rearm:
+    if signals.degradation is not None and signals.degradation < policy.trigger_performance_rearm:
         armed[PERFORMANCE_DRIFT] = True
     return replace(state, armed=armed)
 
 
 def _crossed(signals: Signals, policy: TriggerPolicy) -> list[tuple[str, str]]:
     crossed = []
-    if signals.drift_score is not None and signals.drift_score >= policy.data_fire:
+    if signals.drift_score is not None and signals.drift_score >= policy.trigger_data_fire:
         crossed.append(
-            (DATA_DRIFT, f"drift score {signals.drift_score:.2f} >= {policy.data_fire:.2f}")
+            (
+                DATA_DRIFT,
+                f"drift score {signals.drift_score:.2f} >= {policy.trigger_data_fire:.2f}",
+            )
         )
     if (
         signals.degradation is not None
         and not math.isnan(signals.degradation)
-        and signals.degradation > policy.performance_fire
+        and signals.degradation > policy.trigger_performance_fire
     ):
         crossed.append(
             (
                 PERFORMANCE_DRIFT,
                 f"champion MAE {signals.degradation:+.1%} vs backtest "
-                f"(> {policy.performance_fire:.0%})",
+                f"(> {policy.trigger_performance_fire:.0%})",
             )
         )
     return crossed
@@ -141,11 +145,12 @@ def decide_retrain(
         )
     if state.last_fired_at is not None:
         since = now - datetime.fromisoformat(state.last_fired_at)
-        if since < policy.cooldown:
+        cooldown = timedelta(hours=policy.trigger_cooldown_hours)
+        if since < cooldown:
             return RetrainDecision(
                 None,
                 f"{signals.day}: {crossed[0][1]}, but the last drift retrain was {since} ago "
-                f"(cooldown {policy.cooldown})",
+                f"(cooldown {cooldown})",
                 state,
                 signals.day,
             )

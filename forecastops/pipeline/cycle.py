@@ -27,35 +27,51 @@ from forecastops.domain.promotion import (
 )
 from forecastops.pipeline.ingest import RAW_SALES_TABLE
 from forecastops.stores.lake import Lake
+from forecastops.stores.registry_tags import CONFIGURATION_TAGS
 
 if TYPE_CHECKING:
     from forecastops.domain.backtest import BacktestResult
     from forecastops.domain.forecasters import Forecaster
+    from forecastops.stores.settings import PolicySettings
 
 FEATURES_TABLE = "sales_features"
 BACKTEST_TABLE = "backtest"
 DECISION_TABLE = "promotion_decision"
 FORECASTS_TABLE = "forecasts"
 INTERVAL_LEVELS = (0.1, 0.9)
-CONFIGURATION_TAGS = ("objective", "window_days", "feature_set_version")
-"""Model-version tags that together are a model's configuration: two versions that agree on
-all of them are scored as the same backtest family."""
 
 
 @dataclass(frozen=True)
 class CyclePolicy:
-    """The retrain cycle's settings: training window, backtest layout, challenger, gate."""
+    """The retrain cycle's settings: training window, backtest layout, challenger, gate.
 
-    window_days: int = 120
-    horizon: int = 28
+    The fields are the settings of the same names (`PolicySettings`, env
+    `FORECASTOPS_<NAME>`); build it with `from_settings`.
+    """
+
+    training_window_days: int = 120
+    horizon_days: int = 28
     backtest_days: int = 90
-    folds: int = 3
+    backtest_folds: int = 3
     backtest_workers: int | None = None
     """Threads of the backtest (`forecastops.domain.backtest.run_backtest`); None: all usable
     CPUs."""
     objective: str = "tweedie"
     feature_spec: FeatureSpec = field(default_factory=FeatureSpec)
     promotion: PromotionPolicy = field(default_factory=PromotionPolicy)
+
+    @classmethod
+    def from_settings(cls, settings: PolicySettings) -> CyclePolicy:
+        """The cycle's policy (with its promotion gate) from the settings' knobs."""
+        return cls(
+            training_window_days=settings.training_window_days,
+            horizon_days=settings.horizon_days,
+            backtest_days=settings.backtest_days,
+            backtest_folds=settings.backtest_folds,
+            backtest_workers=settings.backtest_workers,
+            objective=settings.objective,
+            promotion=settings.promotion_policy(),
+        )
 
     @property
     def challenger_candidate(self) -> str:
@@ -64,7 +80,7 @@ class CyclePolicy:
     @property
     def history_days(self) -> int:
         """Days of sales the backtest needs before the cutoff: evaluation + window + lags."""
-        return self.backtest_days + self.window_days + self.feature_spec.lookback_days
+        return self.backtest_days + self.training_window_days + self.feature_spec.lookback_days
 
 
 class NotEnoughHistoryError(ValueError):
@@ -111,8 +127,8 @@ def build_features(lake: Lake, cutoff: date, policy: CyclePolicy) -> tuple[pd.Da
     Returns (table, feature_set_version, data_sha256 of the sales it was built from).
     """
     spec = policy.feature_spec
-    sales = history_until(lake, cutoff, policy.window_days + spec.lookback_days)
-    start = cutoff - timedelta(days=policy.window_days - 1)
+    sales = history_until(lake, cutoff, policy.training_window_days + spec.lookback_days)
+    start = cutoff - timedelta(days=policy.training_window_days - 1)
     table = build_training_frame(sales, spec, start=start, end=cutoff)
     lake.write_partition(FEATURES_TABLE, cutoff, {"data": table})
     return table, feature_set_version(spec), data_sha256(sales)
@@ -126,7 +142,7 @@ def candidate_factories(policy: CyclePolicy) -> dict[str, Callable[[], Forecaste
     from forecastops.domain.forecasters import CANDIDATE_NAMES, make_forecaster
 
     return {
-        name: partial(make_forecaster, name, window_days=policy.window_days)
+        name: partial(make_forecaster, name, window_days=policy.training_window_days)
         for name in CANDIDATE_NAMES
     }
 
@@ -143,7 +159,9 @@ def run_cycle_backtest(
 
     sales = history_until(lake, cutoff, policy.history_days)
     spec = BacktestSpec(
-        evaluation_days=policy.backtest_days, horizon=policy.horizon, folds=policy.folds
+        evaluation_days=policy.backtest_days,
+        horizon=policy.horizon_days,
+        folds=policy.backtest_folds,
     )
     first_cutoff = spec.fold_cutoffs(cutoff)[0]
     if sales["date"].min().date() > first_cutoff - timedelta(days=policy.feature_spec.min_lag):
@@ -157,7 +175,7 @@ def run_cycle_backtest(
         sales,
         candidate_factories(policy),
         spec,
-        window_days=policy.window_days,
+        window_days=policy.training_window_days,
         workers=policy.backtest_workers,
     )
     ranking = result.ranking()
@@ -289,8 +307,10 @@ def make_forecasts(
     from forecastops.domain.backtest import ResidualQuantiles
     from forecastops.domain.forecasters import future_frame
 
-    history = history_until(lake, cutoff, policy.feature_spec.lookback_days + policy.window_days)
-    future = future_frame(history, cutoff, policy.horizon)
+    history = history_until(
+        lake, cutoff, policy.feature_spec.lookback_days + policy.training_window_days
+    )
+    future = future_frame(history, cutoff, policy.horizon_days)
     predicted = champion.predict(history, future)
     quantiles = lake.read_partition(BACKTEST_TABLE, cutoff, "residual_quantiles")
     mine = quantiles[quantiles["candidate"] == candidate].set_index("horizon_step")

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from forecastops.domain.alerts import Alert
+    from forecastops.domain.performance import PerformancePolicy
     from forecastops.stores.alerts.store import AlertStore
     from forecastops.stores.lake import Lake
     from forecastops.stores.registry import ModelRegistry
@@ -233,13 +234,15 @@ def open_alert_counts(store: AlertStore | None) -> dict[str, int]:
     return {**ordered, "total": sum(ordered.values())}
 
 
-def _model_health(registry: ModelRegistry | None, lake: Lake, as_of: date) -> dict[str, Any]:
+def _model_health(
+    registry: ModelRegistry | None, lake: Lake, as_of: date, policy: PerformancePolicy
+) -> dict[str, Any]:
     from forecastops.domain.performance import HEALTH_FIELDS
     from forecastops.pipeline.operations import registry_status
 
     if registry is None:
         return {"champion_version": None, "note": "no model registry yet: run the retrain cycle"}
-    status = registry_status(registry, lake, as_of)
+    status = registry_status(registry, lake, as_of, policy)
     champion = status["champion"] or {}
     challenger = status["challenger"] or {}
     return {
@@ -296,6 +299,7 @@ def build_incident_report(
     alert_store: AlertStore | None,
     runs: Sequence[RunRecord],
     runs_source: str,
+    health_policy: PerformancePolicy,
 ) -> IncidentReport:
     """Gather the report from the lake (drift, forecasts and actuals), the registry (None when
     there is none yet), the alert store (None when no alert was ever raised) and the newest
@@ -315,7 +319,7 @@ def build_incident_report(
             "report": _record(
                 {"generated_at": generated_at, "model": model, "runs_source": runs_source}
             ),
-            "model_health": _record(_model_health(registry, lake, as_of)),
+            "model_health": _record(_model_health(registry, lake, as_of, health_policy)),
             "drift": _record(drift) if drift is not None else _frame([]),
             "open_alert_counts": _record(open_alert_counts(alert_store)),
             "open_alerts": _alerts_frame(alerts),

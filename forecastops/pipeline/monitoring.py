@@ -50,7 +50,7 @@ def reference_for(
         return DriftReference(cutoff=cutoff, window_days=window, source=f"champion v{version}")
     return DriftReference(
         cutoff=day - timedelta(days=CURRENT_WINDOW_DAYS),
-        window_days=policy.window_days,
+        window_days=policy.training_window_days,
         source="previous window (no champion yet)",
     )
 
@@ -196,7 +196,7 @@ def assess_champion(
     from forecastops.domain.performance import RECENT_WINDOW_DAYS, assess_health, score_forecasts
     from forecastops.pipeline.ingest import RAW_SALES_TABLE
 
-    span = max(policy.window_days, 2 * RECENT_WINDOW_DAYS)
+    span = max(policy.health_window_days, 2 * RECENT_WINDOW_DAYS)
     first = as_of - timedelta(days=span - 1)
     cutoff = tags.get("training_cutoff")
     forecasts = _stored_forecasts(

@@ -42,7 +42,21 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from forecastops.pipeline.cycle import DECISION_TABLE, FORECASTS_TABLE, data_sha256
-from forecastops.stores.registry import CHALLENGER, CHAMPION, SHA256_TAG
+from forecastops.stores.registry_tags import (
+    BACKTEST_METRICS,
+    BACKTEST_WAPE_TAG,
+    CHALLENGER,
+    CHAMPION,
+    DATA_SHA256_TAG,
+    DECISION_TAG,
+    OBJECTIVE_TAG,
+    PROMOTED,
+    SHA256_TAG,
+    TRAINING_CUTOFF_TAG,
+    TRAINING_DATA_TAG,
+    WINDOW_DAYS_TAG,
+    backtest_tag,
+)
 
 if TYPE_CHECKING:
     from forecastops.domain.forecasters import LightGBMForecaster
@@ -50,15 +64,6 @@ if TYPE_CHECKING:
     from forecastops.stores.lake import Lake
     from forecastops.stores.registry import AliasMove, ModelRegistry
 
-DECISION_TAG = "promotion_decision"
-"""Version tag the `promotion_decision` asset sets: `promoted` or `rejected`."""
-PROMOTED = "promoted"
-BACKTEST_TAG_PREFIX = "backtest_"
-BACKTEST_WAPE_TAG = f"{BACKTEST_TAG_PREFIX}wape"
-"""Version tag the `backtest` asset sets (with `backtest_mae`, `_rmse`, `_bias`, `_mase`)."""
-BACKTEST_METRICS: tuple[str, ...] = ("wape", "mae", "rmse", "bias", "mase")
-TRAINING_DATA_TAG = "training_data"
-"""Version tag naming the run artifact that holds the training snapshot (a Parquet file)."""
 TRAINING_DATA_ARTIFACT = "training_data"
 """Run folder `challenger_model` logs the training snapshot into."""
 TRAINING_DATA_FILE = "training_sales.parquet"
@@ -164,7 +169,7 @@ def promotion_blockers(tags: Mapping[str, str]) -> list[str]:
     A version is promotable when its backtest ran (`backtest_wape` tag) and the promotion gate
     passed it (`promotion_decision` = `promoted`).
     """
-    cutoff = tags.get("training_cutoff", "<its training cutoff>")
+    cutoff = tags.get(TRAINING_CUTOFF_TAG, "<its training cutoff>")
     blockers = []
     if BACKTEST_WAPE_TAG not in tags:
         blockers.append(
@@ -189,7 +194,7 @@ def _describe(version: str | None, tags: Mapping[str, str]) -> str:
     if version is None:
         return "none"
     wape = tags.get(BACKTEST_WAPE_TAG)
-    details = [f"cutoff {tags.get('training_cutoff', 'unknown')}"]
+    details = [f"cutoff {tags.get(TRAINING_CUTOFF_TAG, 'unknown')}"]
     if wape is not None:
         details.append(f"backtest WAPE {wape}")
     return f"v{version} ({', '.join(details)})"
@@ -321,13 +326,12 @@ def champion_status(
     registry: ModelRegistry,
     lake: Lake,
     as_of: date,
-    policy: PerformancePolicy | None = None,
+    policy: PerformancePolicy,
 ) -> dict[str, Any] | None:
     """The champion's version, status (`SERVING` / `AWAITING_FORECASTS`), training cutoff and
-    its health on `as_of` under `policy` (default `PerformancePolicy()`), computed by
+    its health on `as_of` under `policy` (the settings' health knobs), computed by
     `assess_champion` (every `HEALTH_FIELDS` key of `Health.summary()`, as `model_health`
     stores them); None when there is no champion."""
-    from forecastops.domain.performance import PerformancePolicy
     from forecastops.pipeline.monitoring import assess_champion
 
     version = registry.alias_version(CHAMPION)
@@ -335,11 +339,11 @@ def champion_status(
         return None
     tags = registry.version_tags(version)
     newest = _newest_forecast(lake)
-    health = assess_champion(lake, version, tags, as_of, policy or PerformancePolicy())
+    health = assess_champion(lake, version, tags, as_of, policy)
     return {
         "version": version,
         "status": SERVING if newest and newest[1] == version else AWAITING_FORECASTS,
-        "training_cutoff": tags.get("training_cutoff"),
+        "training_cutoff": tags.get(TRAINING_CUTOFF_TAG),
         "newest_forecast_cutoff": newest[0].isoformat() if newest else None,
         "newest_forecast_version": newest[1] if newest else None,
         **health.summary(),
@@ -366,7 +370,7 @@ def promotion_eligibility(
     was decided for this version; otherwise its `promotion_decision` tag; otherwise None (not
     decided yet).
     """
-    cutoff_text = tags.get("training_cutoff")
+    cutoff_text = tags.get(TRAINING_CUTOFF_TAG)
     if cutoff_text:
         cutoff = date.fromisoformat(cutoff_text)
         if lake.has_partition(DECISION_TABLE, cutoff):
@@ -397,11 +401,9 @@ def challenger_status(registry: ModelRegistry, lake: Lake) -> dict[str, Any] | N
     eligible, reasons, source = promotion_eligibility(lake, version, tags)
     return {
         "version": version,
-        "training_cutoff": tags.get("training_cutoff"),
+        "training_cutoff": tags.get(TRAINING_CUTOFF_TAG),
         "is_champion": registry.alias_version(CHAMPION) == version,
-        "backtest": {
-            name: _tag_float(tags, f"{BACKTEST_TAG_PREFIX}{name}") for name in BACKTEST_METRICS
-        },
+        "backtest": {name: _tag_float(tags, backtest_tag(name)) for name in BACKTEST_METRICS},
         "promotion_eligible": eligible,
         "promotion_reasons": reasons,
         "decision_source": source,
@@ -412,7 +414,7 @@ def registry_status(
     registry: ModelRegistry,
     lake: Lake,
     as_of: date,
-    policy: PerformancePolicy | None = None,
+    policy: PerformancePolicy,
 ) -> dict[str, Any]:
     """`{"model", "tracking_uri", "champion", "challenger"}`: see `champion_status` (its health
     on `as_of`) and `challenger_status`. JSON-ready (None for unknown numbers)."""
@@ -597,16 +599,16 @@ def reproduce_version(registry: ModelRegistry, version: str, workdir: Path) -> R
     checks = [
         ReproductionCheck(
             "training data sha256",
-            tags.get("data_sha256", "(none)"),
+            tags.get(DATA_SHA256_TAG, "(none)"),
             snapshot_sha,
-            snapshot_sha == tags.get("data_sha256"),
+            snapshot_sha == tags.get(DATA_SHA256_TAG),
         ),
         ReproductionCheck(
             "settings (objective, window_days)",
-            f"{tags.get('objective')}, {tags.get('window_days')}",
+            f"{tags.get(OBJECTIVE_TAG)}, {tags.get(WINDOW_DAYS_TAG)}",
             f"{refit.objective}, {refit.window_days}",
-            tags.get("objective") == refit.objective
-            and tags.get("window_days") == str(refit.window_days),
+            tags.get(OBJECTIVE_TAG) == refit.objective
+            and tags.get(WINDOW_DAYS_TAG) == str(refit.window_days),
         ),
         ReproductionCheck(
             TRAINING_ROWS_METRIC,

@@ -26,7 +26,8 @@ SQLite and the PostgreSQL MLflow backends, and travels with the registry):
   MLflow reads all tags with the registered model, which stays fast at that size.
 
 Model versions carry the caller's tags (training cutoff, feature set, ...) plus
-`artifact_sha256`, the SHA-256 of the booster file, computed at registration. The logged model is
+`artifact_sha256`, the SHA-256 of the booster file, computed at registration. Every alias and
+tag name is defined in `forecastops.stores.registry_tags`. The logged model is
 a pyfunc (`forecastops.stores.pyfunc_model.DemandForecastPyfunc`) whose artifact is the folder
 `LightGBMForecaster.save` wrote, with explicit `package==version` requirements of the installed
 lightgbm, pandas, numpy and scikit-learn (MLflow adds its own pin; no requirement inference), a
@@ -59,6 +60,13 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from forecastops.domain.forecasters import SPEC_SUFFIX, spec_path
+from forecastops.stores.registry_tags import (
+    ALIASES,
+    CHALLENGER,
+    CHAMPION,
+    HISTORY_TAG_PREFIX,
+    SHA256_TAG,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -67,15 +75,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-ALIASES: tuple[str, ...] = (CHAMPION, CHALLENGER)
-"""The aliases `move_alias` accepts."""
-
-SHA256_TAG = "artifact_sha256"
-"""Model-version tag: hex SHA-256 of the booster file, computed when the version is registered."""
-HISTORY_TAG_PREFIX = "alias_move."
-"""Registered-model tags with this prefix are the alias history (see the module docstring)."""
 HISTORY_TAG_MAX_CHARS = 5000
 """MLflow's SQL schema: `registered_model_tags.value` is VARCHAR(5000)."""
 ACTOR_MAX_CHARS = 200
@@ -310,8 +309,8 @@ class ModelRegistry:
             try:
                 client.create_registered_model(
                     self.model_name,
-                    description="Daily demand forecaster (ForecastOps); aliases champion and "
-                    "challenger; alias history in the alias_move.* tags.",
+                    description=f"Daily demand forecaster (ForecastOps); aliases {CHAMPION} and "
+                    f"{CHALLENGER}; alias history in the {HISTORY_TAG_PREFIX}* tags.",
                 )
             except MlflowException as create_error:
                 if _error_code(create_error) != "RESOURCE_ALREADY_EXISTS":

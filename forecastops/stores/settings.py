@@ -4,18 +4,42 @@ All state lives under one root, `FORECASTOPS_HOME`; every folder defaults to a p
 The standard `DAGSTER_HOME` and `MLFLOW_TRACKING_URI` are honoured when set. A bad value stops
 with a `SettingsError` that names the variable and says what a good value looks like.
 `docs/configuration.md` lists every field below; keep the two in step.
+
+Every policy is built from the knobs of `PolicySettings` (which `Settings` includes): the
+retrain cycle (`forecastops.pipeline.cycle.CyclePolicy.from_settings`), the promotion gate,
+data drift, the champion's health and the retrain triggers (`promotion_policy`,
+`drift_policy`, `performance_policy`, `trigger_policy`). A knob has one name: the settings
+field, its variable `FORECASTOPS_<NAME>`, the policy's field and the Dagster resource's field
+(`resources/policies.py`). Its default, bounds and meaning are defined once, here;
+`check_policy_knobs` applies the same bounds to values from elsewhere (resource config set in
+the launchpad).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from datetime import date, time
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from forecastops.domain.drift import DriftPolicy
+    from forecastops.domain.performance import PerformancePolicy
+    from forecastops.domain.promotion import PromotionPolicy
+    from forecastops.domain.triggers import TriggerPolicy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_PREFIX = "FORECASTOPS_"
@@ -29,8 +53,240 @@ class SettingsError(ValueError):
     """A setting has a value ForecastOps cannot use; the message names the variable and the fix."""
 
 
-class Settings(BaseSettings):
-    """ForecastOps configuration. Field `x` is read from the env var `FORECASTOPS_X`."""
+class PolicySettings(BaseModel):
+    """The knobs of every policy, each with its default, bounds and meaning (the one
+    definition). Field `x` is the env var `FORECASTOPS_X` (through `Settings`), the field `x`
+    of the policy it builds and of its Dagster resource. Defaults are the calibrated values the
+    policies document."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # -- the retrain cycle (CyclePolicy) -------------------------------------------------
+    objective: Literal["tweedie", "poisson"] = Field(
+        "tweedie", description="LightGBM objective of the daily challenger."
+    )
+    training_window_days: int = Field(
+        120, ge=28, le=1095, description="Days of history the challenger trains on."
+    )
+    horizon_days: int = Field(28, ge=1, le=90, description="Forecast horizon in days.")
+    backtest_days: int = Field(
+        90, ge=30, le=730, description="Days at the end of the data the backtest evaluates."
+    )
+    backtest_folds: int = Field(3, ge=3, le=12, description="Rolling-origin folds (>= 3).")
+    backtest_workers: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="Threads the backtest fits its (fold, candidate) models on; the models are "
+        "the same for any count. Default: the CPUs this process may use.",
+    )
+    # -- the promotion gate (PromotionPolicy) --------------------------------------------
+    min_wape_improvement: float = Field(
+        0.05, ge=0, lt=1, description="Relative WAPE gain over the champion needed to promote."
+    )
+    max_store_degradation: float = Field(
+        0.10, ge=0, description="Largest relative WAPE loss any store may suffer on promotion."
+    )
+    # -- data drift (DriftPolicy) --------------------------------------------------------
+    drift_numeric_threshold: float = Field(
+        0.2,
+        gt=0,
+        description="A numeric feature drifts at this normed Wasserstein distance (reference "
+        "standard deviations).",
+    )
+    drift_categorical_threshold: float = Field(
+        0.2, gt=0, description="A categorical feature drifts at this PSI."
+    )
+    drift_null_rate_threshold: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="A column's null share changing by more than this is flagged (a share).",
+    )
+    drift_target_shift_threshold: float = Field(
+        0.3,
+        gt=0,
+        description="|relative change of mean units sold| at which the target drifts.",
+    )
+    drift_share_threshold: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="The dataset drifts when at least this share of the features drifts.",
+    )
+    drift_max_rows: int = Field(
+        50_000,
+        ge=1,
+        description="Rows each window is sampled down to (seeded) before the drift scores.",
+    )
+    # -- the champion's health (PerformancePolicy) ---------------------------------------
+    health_degrading_threshold: float = Field(
+        0.05,
+        ge=0,
+        description="Realized MAE this much worse than the backtest (relative) is degrading.",
+    )
+    health_drifting_threshold: float = Field(
+        0.15,
+        gt=0,
+        description="Realized MAE more than this much worse than the backtest is drifting.",
+    )
+    health_min_points: int = Field(
+        7, ge=1, le=366, description="Scored days a series needs in the window to be classified."
+    )
+    health_window_days: int = Field(
+        28, ge=1, le=366, description="Days of realized accuracy the health is classified on."
+    )
+    # -- the retrain triggers (TriggerPolicy) --------------------------------------------
+    trigger_data_fire: float = Field(
+        1.0, gt=0, description="Drift score (overall_score) at which data drift retrains."
+    )
+    trigger_data_rearm: float = Field(
+        0.8,
+        ge=0,
+        description="The data drift trigger re-arms once the drift score is below this.",
+    )
+    trigger_performance_fire: float = Field(
+        0.15,
+        gt=0,
+        description="Champion MAE degradation above which performance drift retrains.",
+    )
+    trigger_performance_rearm: float = Field(
+        0.10,
+        ge=0,
+        description="The performance trigger re-arms once the degradation is below this.",
+    )
+    trigger_cooldown_hours: float = Field(
+        24.0,
+        ge=0,
+        le=8760,
+        description="Hours after a drift retrain before the triggers may retrain again.",
+    )
+
+    @model_validator(mode="after")
+    def _knobs_agree(self) -> Self:
+        problems = [
+            message
+            for broken, message in (
+                (
+                    self.backtest_days < self.horizon_days + self.backtest_folds - 1,
+                    f"{variable('backtest_days')}={self.backtest_days} must be at least "
+                    f"{variable('horizon_days')} + {variable('backtest_folds')} - 1 = "
+                    f"{self.horizon_days + self.backtest_folds - 1}, so that the folds' "
+                    "cutoffs fit one day apart",
+                ),
+                (
+                    self.health_degrading_threshold >= self.health_drifting_threshold,
+                    f"{variable('health_degrading_threshold')}="
+                    f"{self.health_degrading_threshold} must be below "
+                    f"{variable('health_drifting_threshold')}={self.health_drifting_threshold}",
+                ),
+                (
+                    self.health_min_points > self.health_window_days,
+                    f"{variable('health_min_points')}={self.health_min_points} must be at most "
+                    f"{variable('health_window_days')}={self.health_window_days} (no series "
+                    "could ever be classified)",
+                ),
+                (
+                    self.trigger_data_rearm > self.trigger_data_fire,
+                    f"{variable('trigger_data_rearm')}={self.trigger_data_rearm} must be at "
+                    f"most {variable('trigger_data_fire')}={self.trigger_data_fire}",
+                ),
+                (
+                    self.trigger_performance_rearm > self.trigger_performance_fire,
+                    f"{variable('trigger_performance_rearm')}={self.trigger_performance_rearm} "
+                    f"must be at most "
+                    f"{variable('trigger_performance_fire')}={self.trigger_performance_fire}",
+                ),
+            )
+            if broken
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def promotion_policy(self) -> PromotionPolicy:
+        """The promotion gate's thresholds."""
+        from forecastops.domain.promotion import PromotionPolicy
+
+        return PromotionPolicy(
+            min_wape_improvement=self.min_wape_improvement,
+            max_store_degradation=self.max_store_degradation,
+        )
+
+    def drift_policy(self) -> DriftPolicy:
+        """The data drift detector's thresholds."""
+        from forecastops.domain.drift import DriftPolicy
+
+        return DriftPolicy(**self._values(DRIFT_KNOBS))
+
+    def performance_policy(self) -> PerformancePolicy:
+        """How the champion's realized accuracy is classified."""
+        from forecastops.domain.performance import PerformancePolicy
+
+        return PerformancePolicy(**self._values(HEALTH_KNOBS))
+
+    def trigger_policy(self) -> TriggerPolicy:
+        """When drift retrains: fire and re-arm levels, cooldown."""
+        from forecastops.domain.triggers import TriggerPolicy
+
+        return TriggerPolicy(**self._values(TRIGGER_KNOBS))
+
+    def _values(self, knobs: tuple[str, ...]) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in knobs}
+
+
+RETRAIN_KNOBS: tuple[str, ...] = (
+    "objective",
+    "training_window_days",
+    "horizon_days",
+    "backtest_days",
+    "backtest_folds",
+    "backtest_workers",
+    "min_wape_improvement",
+    "max_store_degradation",
+)
+"""The knobs of the retrain cycle and its promotion gate (resource `retrain`)."""
+DRIFT_KNOBS: tuple[str, ...] = (
+    "drift_numeric_threshold",
+    "drift_categorical_threshold",
+    "drift_null_rate_threshold",
+    "drift_target_shift_threshold",
+    "drift_share_threshold",
+    "drift_max_rows",
+)
+HEALTH_KNOBS: tuple[str, ...] = (
+    "health_degrading_threshold",
+    "health_drifting_threshold",
+    "health_min_points",
+    "health_window_days",
+)
+TRIGGER_KNOBS: tuple[str, ...] = (
+    "trigger_data_fire",
+    "trigger_data_rearm",
+    "trigger_performance_fire",
+    "trigger_performance_rearm",
+    "trigger_cooldown_hours",
+)
+MONITORING_KNOBS: tuple[str, ...] = DRIFT_KNOBS + HEALTH_KNOBS + TRIGGER_KNOBS
+"""The knobs of drift, health and the retrain triggers (resource `monitoring`)."""
+
+
+def check_policy_knobs(values: Mapping[str, Any], source: str) -> PolicySettings:
+    """The knobs with `values` (name -> value; the others at their defaults), checked by the
+    same bounds as their variables. `source` says where the values were set (e.g. "resource
+    config of RetrainPolicy"). Raises `SettingsError` naming each bad knob and its variable."""
+    try:
+        return PolicySettings(**values)
+    except ValidationError as error:
+        problems = _problems(
+            error, lambda name, value: f"{name}={value!r} (variable {variable(name)})"
+        )
+        raise SettingsError(f"Bad policy settings in the {source}:\n{problems}") from None
+
+
+class Settings(BaseSettings, PolicySettings):
+    """ForecastOps configuration. Field `x` is read from the env var `FORECASTOPS_X`; the
+    policies' knobs come from `PolicySettings`."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
@@ -63,30 +319,6 @@ class Settings(BaseSettings):
         "demand_forecaster", min_length=1, description="Registered MLflow model name."
     )
     experiment_name: str = Field("forecastops", min_length=1, description="MLflow experiment.")
-    objective: Literal["tweedie", "poisson"] = Field(
-        "tweedie", description="LightGBM objective of the daily challenger."
-    )
-    training_window_days: int = Field(
-        120, ge=28, le=1095, description="Days of history the challenger trains on."
-    )
-    horizon_days: int = Field(28, ge=1, le=90, description="Forecast horizon in days.")
-    backtest_days: int = Field(
-        90, ge=30, le=730, description="Days at the end of the data the backtest evaluates."
-    )
-    backtest_folds: int = Field(3, ge=3, le=12, description="Rolling-origin folds (>= 3).")
-    backtest_workers: int | None = Field(
-        None,
-        ge=1,
-        le=256,
-        description="Threads the backtest fits its (fold, candidate) models on; the models are "
-        "the same for any count. Default: the CPUs this process may use.",
-    )
-    min_wape_improvement: float = Field(
-        0.05, ge=0, lt=1, description="Relative WAPE gain over the champion needed to promote."
-    )
-    max_store_degradation: float = Field(
-        0.10, ge=0, description="Largest relative WAPE loss any store may suffer on promotion."
-    )
     alerts_db_url: str | None = Field(
         None,
         description="Alert store URL: sqlite:////abs/path.db or postgresql://user@host/db. "
@@ -238,11 +470,28 @@ def _postgres_database(url: str) -> tuple[str, int, str] | None:
     )
 
 
-def _variable_name(field_name: str) -> str:
+def variable(field_name: str) -> str:
+    """The environment variable of setting `field_name`."""
     field = Settings.model_fields[field_name]
     if isinstance(field.validation_alias, AliasChoices):
         return str(field.validation_alias.choices[0])
     return f"{ENV_PREFIX}{field_name.upper()}"
+
+
+def _problems(error: ValidationError, label: Callable[[str, Any], str]) -> str:
+    """One line per problem of `error`; `label(field name, value)` names the bad setting."""
+    problems = []
+    for detail in error.errors():
+        if not detail["loc"]:  # a rule across settings; its message names the variables
+            problems.append(str(detail["msg"]).removeprefix("Value error, ") + ".")
+            continue
+        field_name = str(detail["loc"][0])
+        value = detail.get("input")
+        problems.append(
+            f"{label(field_name, value) if field_name in Settings.model_fields else field_name}"
+            f" is invalid: {detail['msg']}. See docs/configuration.md for the expected format."
+        )
+    return "\n".join(problems)
 
 
 def load_settings() -> Settings:
@@ -250,17 +499,6 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        problems = []
-        for detail in error.errors():
-            if not detail["loc"]:  # a rule across settings; its message names the variables
-                problems.append(str(detail["msg"]).removeprefix("Value error, ") + ".")
-                continue
-            field_name = str(detail["loc"][0])
-            variable = (
-                _variable_name(field_name) if field_name in Settings.model_fields else field_name
-            )
-            problems.append(
-                f"{variable}={detail.get('input')!r} is invalid: {detail['msg']}. "
-                f"See docs/configuration.md for the expected format."
-            )
-        raise SettingsError("\n".join(problems)) from None
+        raise SettingsError(
+            _problems(error, lambda name, value: f"{variable(name)}={value!r}")
+        ) from None

@@ -49,7 +49,10 @@ def _shape() -> dict[str, object]:
             for s in (defs.resolve_schedule_def(d.name) for d in defs.schedules or [])
         ),
         "sensors": sorted(s.name for s in defs.sensors or []),
-        "resources": sorted(defs.resources or {}),
+        "resources": {
+            key: sorted(type(resource).model_fields)
+            for key, resource in sorted((defs.resources or {}).items())
+        },
     }
 
 
@@ -82,4 +85,8 @@ def test_the_retrain_settings_reach_the_cycle_policy(tmp_path: Path) -> None:
         home=tmp_path, training_window_days=90, backtest_folds=4, backtest_workers=3
     )
     policy = build_resources(settings)["retrain"].policy
-    assert (policy.window_days, policy.folds, policy.backtest_workers) == (90, 4, 3)
+    assert (policy.training_window_days, policy.backtest_folds, policy.backtest_workers) == (
+        90,
+        4,
+        3,
+    )

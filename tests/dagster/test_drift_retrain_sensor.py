@@ -7,16 +7,20 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pytest
 
+from forecast_jobs.definitions import build_resources
 from forecastops.domain.alerts import Alert, AlertStatus, Severity
 from forecastops.domain.runs import ALERT_IDS_TAG, TOP_DRIFTED_TAG, TRIGGER_TAG
 from forecastops.domain.triggers import DATA_DRIFT, PERFORMANCE_DRIFT, TriggerState
 from forecastops.pipeline.alerts import drift_alert_key, retrain_recommendation
 from forecastops.pipeline.ingest import CONTRACT_TABLE
-from forecastops.pipeline.monitoring import DRIFT_TABLE
+from forecastops.pipeline.monitoring import DRIFT_TABLE, PERFORMANCE_TABLE
 from forecastops.stores.alerts.store import AlertStore
 from forecastops.stores.lake import Lake
+from forecastops.stores.settings import load_settings
 from resources.alerts import AlertStoreResource
+from resources.policies import MonitoringPolicy
 from resources.storage import LakeStorage
 from sensors.drift_retrain import SENSOR_ACTOR, drift_retrain_sensor
 
@@ -36,10 +40,11 @@ def _store(lake: Lake, score: float, passed: bool = True) -> None:
     lake.write_partition(CONTRACT_TABLE, DAY, {"data": pd.DataFrame({"passed": [passed]})})
 
 
-def _resources(root: Path) -> dict[str, object]:
+def _resources(root: Path, monitoring: MonitoringPolicy | None = None) -> dict[str, object]:
     return {
         "storage": LakeStorage(root=str(root)),
         "alert_store": AlertStoreResource(url=_alerts_url(root)),
+        "monitoring": monitoring or MonitoringPolicy(),
     }
 
 
@@ -47,10 +52,12 @@ def _alerts_url(root: Path) -> str:
     return f"sqlite:///{root / 'alerts.db'}"
 
 
-def _tick(lake_root: Path, cursor: str | None = None) -> dg.SensorResult:
+def _tick(
+    lake_root: Path, cursor: str | None = None, monitoring: MonitoringPolicy | None = None
+) -> dg.SensorResult:
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(
-            instance=instance, cursor=cursor, resources=_resources(lake_root)
+            instance=instance, cursor=cursor, resources=_resources(lake_root, monitoring)
         )
         result = drift_retrain_sensor(context)
     assert isinstance(result, dg.SensorResult)
@@ -159,6 +166,7 @@ def test_a_down_alert_store_does_not_stop_the_retrain(tmp_path: Path) -> None:
             resources={
                 "storage": LakeStorage(root=str(tmp_path)),
                 "alert_store": AlertStoreResource(url="postgresql://nobody@127.0.0.1:9/none"),
+                "monitoring": MonitoringPolicy(),
             },
         )
         result = drift_retrain_sensor(context)
@@ -178,3 +186,32 @@ def test_no_stored_results_skip(tmp_path: Path) -> None:
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(instance=instance, resources=_resources(tmp_path))
         assert isinstance(drift_retrain_sensor(context), dg.SkipReason)
+
+
+def _configured_monitoring(monkeypatch: pytest.MonkeyPatch, **variables: str) -> MonitoringPolicy:
+    """The `monitoring` resource the code location builds from the environment `variables`."""
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    resource = build_resources(load_settings())["monitoring"]
+    assert isinstance(resource, MonitoringPolicy)
+    return resource
+
+
+def test_the_retrain_cooldown_is_the_one_its_variable_sets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = Lake(tmp_path)
+    _store(lake, score=1.4)
+    first = _tick(tmp_path, monitoring=_configured_monitoring(monkeypatch))
+    assert [r.tags[TRIGGER_TAG] for r in first.run_requests or []] == [DATA_DRIFT]
+    # the same day, the champion's accuracy drifts too: a second trigger within the cooldown
+    lake.write_partition(
+        PERFORMANCE_TABLE, DAY, {"data": pd.DataFrame({"overall_degradation": [0.5]})}
+    )
+    held = _tick(tmp_path, first.cursor, _configured_monitoring(monkeypatch))
+    assert not held.run_requests
+    assert "cooldown 1 day" in str(held.skip_reason and held.skip_reason.skip_message)
+    no_cooldown = _configured_monitoring(monkeypatch, FORECASTOPS_TRIGGER_COOLDOWN_HOURS="0")
+    assert no_cooldown.trigger_cooldown_hours == 0
+    [request] = _tick(tmp_path, first.cursor, no_cooldown).run_requests or []
+    assert request.tags[TRIGGER_TAG] == PERFORMANCE_DRIFT

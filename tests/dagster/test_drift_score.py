@@ -5,6 +5,7 @@ the current one; `test_monitoring.py` covers choosing the champion's training wi
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,11 +13,21 @@ import dagster as dg
 import pytest
 
 from forecast_assets.monitoring import DRIFT_CHECK, drift_score
+from forecast_jobs.definitions import build_resources
 from forecast_jobs.launch import execute_partition_range
-from forecastops.domain.simulator import DriftScenario, SimulationSpec, write_landing_files
+from forecastops.domain.drift import CATEGORICAL, NUMERIC, DriftPolicy
+from forecastops.domain.simulator import (
+    DriftScenario,
+    SimulationSpec,
+    simulate_sales,
+    write_landing_files,
+)
+from forecastops.pipeline.ingest import RAW_SALES_TABLE
 from forecastops.pipeline.monitoring import DRIFT_TABLE
 from forecastops.stores.lake import Lake
-from tests.dagster.pipeline import pipeline_definitions
+from forecastops.stores.settings import load_settings
+from tests.dagster.pipeline import pipeline_definitions, small_cycle_env, tracking_uri
+from tests.registry_helpers import empty_mlflow_store
 
 pytestmark = pytest.mark.slow
 
@@ -62,3 +73,39 @@ def test_a_demand_shift_raises_the_drift_alarm_and_ranks_units_features_first(
     assert summary["target_shift"].item() > 0.3
     features = lake.read_partition(DRIFT_TABLE, SCORED_DAY, "features")
     assert features.iloc[0]["feature"].startswith(("lag_", "rolling_"))
+
+
+def test_the_drift_threshold_is_the_one_its_variable_sets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = Lake(tmp_path / "lake")
+    sales = simulate_sales(
+        SimulationSpec(start=START, end=SCORED_DAY, stores=3, products=10, seed=11)
+    )
+    for day, rows in sales.groupby("date"):
+        lake.write_partition(RAW_SALES_TABLE, day.date(), {"data": rows.reset_index(drop=True)})
+    shutil.copyfile(empty_mlflow_store(), tmp_path / "mlflow.db")
+    environment = {
+        **small_cycle_env(),
+        "FORECASTOPS_HOME": str(tmp_path),
+        "MLFLOW_TRACKING_URI": tracking_uri(tmp_path),
+        "FORECASTOPS_DRIFT_NUMERIC_THRESHOLD": "0.001",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [drift_score],
+            partition_key=SCORED_DAY.isoformat(),
+            instance=instance,
+            resources=build_resources(load_settings()),
+        )
+    features = lake.read_partition(DRIFT_TABLE, SCORED_DAY, "features").set_index("kind")
+    assert (features.loc[NUMERIC, "threshold"] == 0.001).all()
+    assert (
+        features.loc[CATEGORICAL, "threshold"] == DriftPolicy().drift_categorical_threshold
+    ).all()
+    # undrifted data (quiet at the default 0.2) drifts at a threshold of 0.001
+    assert features.loc[NUMERIC, "drifted"].all()
+    [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == DRIFT_CHECK]
+    assert not check.passed and lake.read_partition(DRIFT_TABLE, SCORED_DAY)["alarm"].item()

@@ -20,10 +20,10 @@ from forecast_jobs.registry_jobs import (
 from forecastops.pipeline.operations import (
     REPRODUCE_TOLERANCE,
     TRAIN_WAPE_METRIC,
-    TRAINING_DATA_TAG,
     reproduce_version,
 )
-from forecastops.stores.registry import CHALLENGER, CHAMPION, ModelRegistry
+from forecastops.stores.registry import ModelRegistry
+from forecastops.stores.registry_tags import CHALLENGER, CHAMPION, TRAINING_DATA_TAG
 from resources.mlflow_registry import MlflowRegistry
 from tests.registry_helpers import CUTOFF, trained_challengers
 

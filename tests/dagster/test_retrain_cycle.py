@@ -15,6 +15,15 @@ from forecastops.domain.simulator import SimulationSpec, write_landing_files
 from forecastops.pipeline.cycle import DECISION_TABLE, FEATURES_TABLE, FORECASTS_TABLE
 from forecastops.stores.lake import Lake
 from forecastops.stores.registry import ModelRegistry
+from forecastops.stores.registry_tags import (
+    ALIASES,
+    BACKTEST_WAPE_TAG,
+    DECISION_TAG,
+    DECISION_VALUES,
+    REGISTRATION_TAGS,
+    SHA256_TAG,
+    VERSION_TAGS,
+)
 from tests.dagster.pipeline import pipeline_definitions
 
 pytestmark = pytest.mark.slow
@@ -98,6 +107,20 @@ def test_every_version_carries_its_lineage_tags(cycle: tuple[Path, dg.Definition
         ):
             assert tags.get(name), (version["version"], name)
     assert "champion v1 top 3" in versions[1]["tags"]["top3_vs_champion"]
+
+
+def test_the_assets_write_only_tags_and_aliases_the_registry_tags_module_defines(
+    cycle: tuple[Path, dg.Definitions],
+) -> None:
+    workdir, _ = cycle
+    registry = ModelRegistry(f"sqlite:///{workdir / 'mlflow.db'}")
+    for version in registry.versions():
+        tags = version["tags"]
+        assert set(tags) <= VERSION_TAGS, set(tags) - VERSION_TAGS
+        assert set(tags) >= {*REGISTRATION_TAGS, SHA256_TAG, BACKTEST_WAPE_TAG, DECISION_TAG}
+        assert tags[DECISION_TAG] in DECISION_VALUES
+        assert set(version["aliases"]) <= set(ALIASES)
+    assert {move.alias for move in registry.history()} <= set(ALIASES)
 
 
 def test_the_gate_decision_is_recorded_with_its_reasons(

@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from forecastops.domain.forecasters import LightGBMForecaster
-from forecastops.stores.registry import CHAMPION, ModelRegistry
+from forecastops.stores.registry import ModelRegistry
+from forecastops.stores.registry_tags import CHAMPION
 from forecastops.stores.settings import Settings
 from tests.integration.postgres import fresh_database
 from tests.unit.test_registry import TAGS, tiny_sales

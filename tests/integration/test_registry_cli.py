@@ -24,7 +24,8 @@ from forecastops.ops.cli import app
 from forecastops.pipeline.cycle import DECISION_TABLE
 from forecastops.pipeline.operations import due_day
 from forecastops.stores.lake import Lake
-from forecastops.stores.registry import CHALLENGER, CHAMPION, ModelRegistry
+from forecastops.stores.registry import ModelRegistry
+from forecastops.stores.registry_tags import CHALLENGER, CHAMPION
 from tests.registry_helpers import (
     CUTOFF,
     empty_mlflow_store,

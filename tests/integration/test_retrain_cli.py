@@ -27,6 +27,7 @@ from forecastops.pipeline.monitoring import DRIFT_TABLE
 from forecastops.stores.alerts.store import AlertStore
 from forecastops.stores.lake import Lake
 from resources.alerts import AlertStoreResource
+from resources.policies import MonitoringPolicy
 from resources.storage import LakeStorage
 from sensors.drift_retrain import drift_retrain_sensor
 from tests.integration.helpers import isolated_env, run
@@ -163,6 +164,7 @@ def test_an_approved_drift_alert_is_retrained_once_not_again_by_the_sensor(
                 resources={
                     "storage": LakeStorage(root=str(tmp_path / "lake")),
                     "alert_store": AlertStoreResource(url=alerts_url),
+                    "monitoring": MonitoringPolicy(),
                 },
             )
         )

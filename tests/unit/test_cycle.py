@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from forecastops.pipeline.cycle import CONFIGURATION_TAGS, same_configuration
+from forecastops.pipeline.cycle import same_configuration
+from forecastops.stores.registry_tags import CONFIGURATION_TAGS
 
 CHAMPION_TAGS = {
     "objective": "tweedie",

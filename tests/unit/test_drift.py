@@ -86,7 +86,7 @@ def test_undrifted_windows_of_one_simulation_do_not_raise_the_alarm(cutoff: date
     assert not result.target_drifted
     assert not result.alarm
     assert result.overall_score < 1.0
-    assert abs(result.target_shift) < DriftPolicy().target_shift_threshold
+    assert abs(result.target_shift) < DriftPolicy().drift_target_shift_threshold
     assert list(result.features.columns) == list(FEATURE_COLUMNS)
     assert not result.null_rates["drifted"].any()
 
@@ -146,11 +146,11 @@ def test_a_column_going_null_is_flagged_and_an_empty_one_ranks_first() -> None:
 
 def test_sampling_is_seeded_so_reruns_give_the_same_scores() -> None:
     reference, current = _windows(SPRING)
-    policy = DriftPolicy(max_rows=2_000, seed=7)
+    policy = DriftPolicy(drift_max_rows=2_000, seed=7)
     first = detect_data_drift(reference, current, COLUMNS, CATEGORICAL, policy)
     again = detect_data_drift(reference, current, COLUMNS, CATEGORICAL, policy)
     pd.testing.assert_frame_equal(first.features, again.features)
-    assert first.reference_rows == len(reference) > policy.max_rows
+    assert first.reference_rows == len(reference) > policy.drift_max_rows
 
 
 def test_target_shift_is_the_median_series_change_unmoved_by_new_series() -> None:

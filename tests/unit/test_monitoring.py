@@ -28,7 +28,7 @@ def test_the_reference_is_the_champions_training_window() -> None:
 
 
 def test_without_a_champion_the_reference_is_the_window_before_the_current_one() -> None:
-    reference = reference_for(DAY, CyclePolicy(window_days=60), None)
+    reference = reference_for(DAY, CyclePolicy(training_window_days=60), None)
     assert reference.cutoff == date(2025, 6, 2)
     assert (DAY - reference.cutoff).days == CURRENT_WINDOW_DAYS
     assert reference.window_days == 60

@@ -43,7 +43,8 @@ from forecastops.pipeline.operations import (
     stored_forecasts,
 )
 from forecastops.stores.lake import Lake
-from forecastops.stores.registry import CHALLENGER, CHAMPION, ModelRegistry
+from forecastops.stores.registry import ModelRegistry
+from forecastops.stores.registry_tags import CHALLENGER, CHAMPION
 from tests.registry_helpers import empty_mlflow_store, write_forecasts
 
 CUTOFFS = {"1": "2025-02-26", "2": "2025-02-27", "3": "2025-02-28", "4": "2025-03-01"}
@@ -305,7 +306,7 @@ LAST = DAY0 + timedelta(days=13)
 def test_status_scores_the_forecast_in_force_on_each_delivered_day(
     registry: ModelRegistry, lake: Lake
 ) -> None:
-    champion = registry_status(registry, lake, LAST)["champion"]
+    champion = registry_status(registry, lake, LAST, PerformancePolicy())["champion"]
 
     # last week: 13 rows off by 1 and one (no sales row on a delivered day = 0 units) off by
     # 11; the week before: every row off by 2 (the superseded cutoff's 99 never counts).
@@ -323,18 +324,22 @@ def test_a_day_without_raw_sales_is_skipped_not_scored_as_zero(
 ) -> None:
     lake.delete_partition(RAW_SALES_TABLE, LAST - timedelta(days=4))  # e.g. a rejected day
 
-    champion = registry_status(registry, lake, LAST)["champion"]
+    champion = registry_status(registry, lake, LAST, PerformancePolicy())["champion"]
     assert champion["days_scored_7d"] == 6
     assert champion["wape_7d"] == pytest.approx(22 / 110)  # as zeros it would be 42 / 110
 
 
 def test_status_does_not_slide_back_when_actuals_stop(registry: ModelRegistry, lake: Lake) -> None:
-    later = registry_status(registry, lake, LAST + timedelta(days=6))["champion"]
+    later = registry_status(registry, lake, LAST + timedelta(days=6), PerformancePolicy())[
+        "champion"
+    ]
     assert later["days_scored_7d"] == 1 and later["last_scored_day"] == LAST.isoformat()
     assert later["wape_7d"] == pytest.approx(12 / 10)  # 2025-03-14 alone
     assert later["model_status"] == NO_BASELINE
 
-    week_later = registry_status(registry, lake, LAST + timedelta(days=7))["champion"]
+    week_later = registry_status(registry, lake, LAST + timedelta(days=7), PerformancePolicy())[
+        "champion"
+    ]
     assert week_later["model_status"] == AWAITING_ACTUALS
     assert week_later["days_scored_7d"] == 0 and week_later["wape_7d"] is None
     assert week_later["last_scored_day"] == LAST.isoformat() and week_later["trend"] is None
@@ -345,11 +350,15 @@ def test_status_awaits_actuals_without_any_and_trend_needs_two_weeks(
 ) -> None:
     lake = Lake(tmp_path / "lake")
     _write_forecasts(lake, DAY0, 7, "2", 10.0)
-    champion = registry_status(registry, lake, DAY0 + timedelta(days=4))["champion"]
+    champion = registry_status(registry, lake, DAY0 + timedelta(days=4), PerformancePolicy())[
+        "champion"
+    ]
     assert champion["model_status"] == AWAITING_ACTUALS and champion["wape_7d"] is None
 
     _write_sales(lake, 5)
-    champion = registry_status(registry, lake, DAY0 + timedelta(days=4))["champion"]
+    champion = registry_status(registry, lake, DAY0 + timedelta(days=4), PerformancePolicy())[
+        "champion"
+    ]
     assert champion["days_scored_7d"] == 4 and champion["wape_7d"] is not None
     assert champion["trend"] is None
     assert champion["model_status"] == INSUFFICIENT_DATA  # 4 scored days, fewer than 7
@@ -381,7 +390,7 @@ def test_status_prints_what_model_health_stores_for_the_same_day(
 
     score_performance(lake, LAST, "2", tags, PerformancePolicy())
     stored = lake.read_partition(PERFORMANCE_TABLE, LAST).iloc[0]
-    champion = registry_status(registry, lake, LAST)["champion"]
+    champion = registry_status(registry, lake, LAST, PerformancePolicy())["champion"]
 
     assert {name: _comparable(stored[name]) for name in HEALTH_FIELDS} == {
         name: champion[name] for name in HEALTH_FIELDS
@@ -398,7 +407,7 @@ def test_the_due_day_is_yesterday_in_the_partitions_timezone() -> None:
 def test_status_reports_the_champion_and_the_challenger(
     registry: ModelRegistry, lake: Lake
 ) -> None:
-    status = registry_status(registry, lake, LAST)
+    status = registry_status(registry, lake, LAST, PerformancePolicy())
 
     champion = status["champion"]
     assert champion["version"] == "2" and champion["training_cutoff"] == "2025-02-27"
@@ -419,7 +428,7 @@ def test_status_reports_the_champion_and_the_challenger(
         },
     )
     apply_plan(registry, plan_promotion(registry, "1"), actor="a", reason="r")
-    status = registry_status(registry, lake, LAST)
+    status = registry_status(registry, lake, LAST, PerformancePolicy())
     assert status["champion"]["status"] == SERVING
     assert status["challenger"]["promotion_eligible"] is False
     assert status["challenger"]["promotion_reasons"] == "worse than v2"
@@ -430,7 +439,9 @@ def test_status_takes_backtest_and_gate_verdict_from_the_tags(
 ) -> None:
     registry.move_alias(CHALLENGER, "2", actor="a", reason="r")
 
-    challenger = registry_status(registry, Lake(tmp_path / "empty"), LAST)["challenger"]
+    challenger = registry_status(registry, Lake(tmp_path / "empty"), LAST, PerformancePolicy())[
+        "challenger"
+    ]
     assert challenger["backtest"]["wape"] == pytest.approx(0.18)
     assert challenger["backtest"]["mae"] == pytest.approx(1.5)
     assert challenger["promotion_eligible"] is True and challenger["is_champion"] is True

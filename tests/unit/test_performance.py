@@ -141,7 +141,7 @@ def test_accurate_forecasts_are_healthy() -> None:
     assert result.overall_degradation == pytest.approx(0.0)
     assert result.overall_mae == pytest.approx(0.5)
     live_days = live.groupby(SERIES).size()
-    assert result.counts[HEALTHY] == (live_days >= PerformancePolicy().min_points).sum() > 0
+    assert result.counts[HEALTHY] == (live_days >= PerformancePolicy().health_min_points).sum() > 0
     assert result.counts[DRIFTING] == result.counts[DEGRADING] == 0
     # the rest were discontinued before or launched during the window
     assert result.counts[HEALTHY] + result.counts[INSUFFICIENT_DATA] == len(result.series)
@@ -158,7 +158,7 @@ def test_forecasts_from_before_a_demand_shift_are_drifting() -> None:
     result = classify(realized_metrics(scored, AS_OF), baseline)
 
     assert result.model_status == DRIFTING
-    assert result.overall_degradation > 2 * PerformancePolicy().drifting_threshold
+    assert result.overall_degradation > 2 * PerformancePolicy().health_drifting_threshold
     assert result.counts[DRIFTING] > len(result.series) / 2
     assert result.series["status"].iloc[0] == DRIFTING  # worst first
     assert (result.series["bias"].dropna() < 0.1).all()  # the flat forecast under-forecasts
@@ -170,7 +170,7 @@ def test_the_same_forecaster_without_a_shift_is_not_drifting() -> None:
     scored = score_forecasts(_flat_forecast(sales, CUTOFF), sales)
     result = classify(realized_metrics(scored, AS_OF), _champion_baseline(sales))
     assert result.model_status != DRIFTING
-    assert result.overall_degradation < PerformancePolicy().drifting_threshold
+    assert result.overall_degradation < PerformancePolicy().health_drifting_threshold
 
 
 def test_the_15_percent_rule_at_its_boundaries() -> None:
@@ -295,7 +295,7 @@ def test_classify_refuses_ambiguous_baselines_and_missing_windows() -> None:
     with pytest.raises(ValueError, match="several candidates"):
         classify(realized_metrics(_hand_scored({"P1": 1.0}, days=28), AS_OF), mixed)
     with pytest.raises(ValueError, match="drifting_threshold"):
-        PerformancePolicy(degrading_threshold=0.2, drifting_threshold=0.1)
+        PerformancePolicy(health_degrading_threshold=0.2, health_drifting_threshold=0.1)
 
 
 # -- the one definition: which rows, which window, which status --------------------------------

@@ -20,11 +20,7 @@ import pytest
 from forecastops.domain.features import build_training_frame, feature_columns
 from forecastops.domain.forecasters import LightGBMForecaster
 from forecastops.stores.registry import (
-    CHALLENGER,
-    CHAMPION,
     HISTORY_TAG_MAX_CHARS,
-    HISTORY_TAG_PREFIX,
-    SHA256_TAG,
     TRUNCATED,
     AliasMove,
     ModelRegistry,
@@ -32,6 +28,7 @@ from forecastops.stores.registry import (
     file_sha256,
     find_booster,
 )
+from forecastops.stores.registry_tags import CHALLENGER, CHAMPION, HISTORY_TAG_PREFIX, SHA256_TAG
 
 SERIES = (("S1", "P1"), ("S1", "P2"), ("S2", "P1"))
 DAYS = 100

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from forecastops.domain.performance import PerformancePolicy
 from forecastops.pipeline.incident_report import (
     SECTIONS,
     IncidentReport,
@@ -78,6 +79,7 @@ def _report(tmp_path: Path, store: AlertStore) -> IncidentReport:
         alert_store=store,
         runs=RUNS,
         runs_source="test instance",
+        health_policy=PerformancePolicy(),
     )
 
 

@@ -170,7 +170,7 @@ def status(
     registry = registry_or_exit(settings)
     lake = Lake(settings.lake_path)
     with operation_errors():
-        report = registry_status(registry, lake, day)
+        report = registry_status(registry, lake, day, settings.performance_policy())
     with alert_errors():
         alerts = open_alert_counts(existing_alert_store(settings))
     report |= {"drift": latest_drift(lake), "open_alerts": alerts}

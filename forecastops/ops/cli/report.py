@@ -73,6 +73,7 @@ def report(
             alert_store=existing_alert_store(settings),
             runs=runs,
             runs_source=runs_source,
+            health_policy=settings.performance_policy(),
         )
     text = incident.to_markdown() if file_format is ReportFormat.md else incident.to_csv()
     if out is None:

@@ -1,0 +1,151 @@
+"""Every name ForecastOps writes into the MLflow registry: the aliases, the model-version tags
+and the values a tag may take. The one owner of the registry's vocabulary.
+
+Assets, the CLI and the core write and read the registry through these names only; the
+promote / rollback rules (`forecastops.pipeline.operations.promotion_blockers`) read exactly the
+tags the assets write. The names are stored in registries that already exist, so changing one
+orphans the versions registered before: add a name, never rename one.
+
+| tag | written by | value |
+|---|---|---|
+| `training_data` | challenger_model | run artifact path of the training snapshot (Parquet) |
+| `training_cutoff` | challenger_model | last day of data the model saw, `YYYY-MM-DD` |
+| `window_days` | challenger_model | training window in days (setting `training_window_days`) |
+| `objective` | challenger_model | LightGBM objective, `tweedie` / `poisson` |
+| `feature_set_version` | challenger_model | hash of the feature definitions |
+| `data_sha256` | challenger_model | SHA-256 of the training snapshot's contract columns |
+| `dagster_run_id`, `partition` | challenger_model | the run and partition that trained it |
+| `top_features` | challenger_model | the three features with the most gain, comma-separated |
+| `top3_vs_champion` | challenger_model | those three against the champion's at the time |
+| `artifact_sha256` | the registry (`ModelRegistry.register_challenger`) | SHA-256 of the booster |
+| `backtest_wape`, `_mae`, `_rmse`, `_bias`, `_mase` | backtest | the score, six decimals |
+| `promotion_decision` | promotion_decision | `promoted` / `rejected` |
+
+`window_days` is the tag's name for the setting `training_window_days`: the tag predates the
+setting's name and versions in existing registries carry it, so the stored name stays.
+Registered-model tags `alias_move.<UTC timestamp>` hold the alias history
+(`forecastops.stores.registry`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+# -- aliases of the registered model -------------------------------------------------------
+
+CHAMPION = "champion"
+"""The version that serves forecasts; moved by the promotion gate, promote and rollback."""
+CHALLENGER = "challenger"
+"""The newest trained version; moved by every registration."""
+ALIASES: tuple[str, ...] = (CHAMPION, CHALLENGER)
+"""The aliases `ModelRegistry.move_alias` accepts."""
+
+# -- registered-model tags -----------------------------------------------------------------
+
+HISTORY_TAG_PREFIX = "alias_move."
+"""Registered-model tags with this prefix are the alias history (`forecastops.stores.registry`)."""
+
+# -- model-version tags written at registration --------------------------------------------
+
+TRAINING_DATA_TAG = "training_data"
+"""Names the run artifact that holds the training snapshot (a Parquet file)."""
+TRAINING_CUTOFF_TAG = "training_cutoff"
+WINDOW_DAYS_TAG = "window_days"
+"""The `training_window_days` setting the version was trained with (stored name, see above)."""
+OBJECTIVE_TAG = "objective"
+FEATURE_SET_VERSION_TAG = "feature_set_version"
+DATA_SHA256_TAG = "data_sha256"
+DAGSTER_RUN_ID_TAG = "dagster_run_id"
+PARTITION_TAG = "partition"
+TOP_FEATURES_TAG = "top_features"
+TOP3_VS_CHAMPION_TAG = "top3_vs_champion"
+SHA256_TAG = "artifact_sha256"
+"""Hex SHA-256 of the booster file, computed by the registry when the version is registered."""
+
+CONFIGURATION_TAGS: tuple[str, ...] = (OBJECTIVE_TAG, WINDOW_DAYS_TAG, FEATURE_SET_VERSION_TAG)
+"""Tags that together are a model's configuration: two versions that agree on all of them are
+scored as the same backtest family (`forecastops.pipeline.cycle.same_configuration`)."""
+
+# -- model-version tags written later in the cycle -----------------------------------------
+
+BACKTEST_TAG_PREFIX = "backtest_"
+BACKTEST_METRICS: tuple[str, ...] = ("wape", "mae", "rmse", "bias", "mase")
+"""The backtest scores tagged on a version, each as `backtest_<metric>`."""
+DECISION_TAG = "promotion_decision"
+"""The promotion gate's verdict on the version: `PROMOTED` or `REJECTED`."""
+PROMOTED = "promoted"
+REJECTED = "rejected"
+DECISION_VALUES: tuple[str, ...] = (PROMOTED, REJECTED)
+
+
+def backtest_tag(metric: str) -> str:
+    """The version tag of backtest score `metric` (one of `BACKTEST_METRICS`)."""
+    if metric not in BACKTEST_METRICS:
+        raise KeyError(f"{metric!r} is not a tagged backtest score; those are {BACKTEST_METRICS}.")
+    return f"{BACKTEST_TAG_PREFIX}{metric}"
+
+
+BACKTEST_WAPE_TAG = backtest_tag("wape")
+"""A version was backtested when it carries this tag (a promote-by-hand rule)."""
+
+REGISTRATION_TAGS: tuple[str, ...] = (
+    TRAINING_DATA_TAG,
+    TRAINING_CUTOFF_TAG,
+    WINDOW_DAYS_TAG,
+    OBJECTIVE_TAG,
+    FEATURE_SET_VERSION_TAG,
+    DATA_SHA256_TAG,
+    DAGSTER_RUN_ID_TAG,
+    PARTITION_TAG,
+    TOP_FEATURES_TAG,
+    TOP3_VS_CHAMPION_TAG,
+)
+"""The tags `registration_tags` gives a new version (the registry adds `SHA256_TAG`)."""
+VERSION_TAGS: frozenset[str] = frozenset(
+    {
+        *REGISTRATION_TAGS,
+        SHA256_TAG,
+        *(backtest_tag(metric) for metric in BACKTEST_METRICS),
+        DECISION_TAG,
+    }
+)
+"""Every model-version tag ForecastOps writes."""
+
+
+def registration_tags(
+    *,
+    training_data: str,
+    training_cutoff: date,
+    window_days: int,
+    objective: str,
+    feature_set_version: str,
+    data_sha256: str,
+    dagster_run_id: str,
+    partition: str,
+    top_features: str,
+    top3_vs_champion: str,
+) -> dict[str, str]:
+    """The version tags of a newly trained challenger (see the module's table), as text."""
+    return {
+        TRAINING_DATA_TAG: training_data,
+        TRAINING_CUTOFF_TAG: training_cutoff.isoformat(),
+        WINDOW_DAYS_TAG: str(window_days),
+        OBJECTIVE_TAG: objective,
+        FEATURE_SET_VERSION_TAG: feature_set_version,
+        DATA_SHA256_TAG: data_sha256,
+        DAGSTER_RUN_ID_TAG: dagster_run_id,
+        PARTITION_TAG: partition,
+        TOP_FEATURES_TAG: top_features,
+        TOP3_VS_CHAMPION_TAG: top3_vs_champion,
+    }
+
+
+def backtest_tags(scores: Mapping[str, float]) -> dict[str, str]:
+    """The version tags of backtest `scores` (metric name -> value), six decimals each."""
+    return {backtest_tag(metric): f"{value:.6f}" for metric, value in scores.items()}
+
+
+def decision_tags(promote: bool) -> dict[str, str]:
+    """The version tag of the promotion gate's verdict."""
+    return {DECISION_TAG: PROMOTED if promote else REJECTED}
