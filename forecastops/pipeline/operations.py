@@ -135,7 +135,7 @@ class AliasPlan:
 
 
 def _where(registry: ModelRegistry) -> str:
-    return f"model {registry.model_name!r} at {registry.tracking_uri}"
+    return f"model {registry.model_name!r} at {registry.display_uri}"
 
 
 def _versions(registry: ModelRegistry) -> dict[str, dict[str, Any]]:
@@ -502,10 +502,10 @@ def challenger_status(registry: ModelRegistry, lake: Lake) -> dict[str, Any] | N
 
 def registry_status(registry: ModelRegistry, lake: Lake) -> dict[str, Any]:
     """`{"model", "tracking_uri", "champion", "challenger"}`: see `champion_status` and
-    `challenger_status`. JSON-ready (None for unknown numbers)."""
+    `challenger_status`. JSON-ready (None for unknown numbers); the URI's password masked."""
     return {
         "model": registry.model_name,
-        "tracking_uri": registry.tracking_uri,
+        "tracking_uri": registry.display_uri,
         "champion": champion_status(registry, lake),
         "challenger": challenger_status(registry, lake),
     }

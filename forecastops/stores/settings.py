@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from forecastops.domain.secrets import mask_urls_in
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_PREFIX = "FORECASTOPS_"
 DEFAULT_HOME = REPO_ROOT / ".forecastops"
@@ -260,7 +262,8 @@ def load_settings() -> Settings:
                 _variable_name(field_name) if field_name in Settings.model_fields else field_name
             )
             problems.append(
-                f"{variable}={detail.get('input')!r} is invalid: {detail['msg']}. "
+                f"{variable}={detail.get('input')!r} is invalid: "
+                f"{str(detail['msg']).removeprefix('Value error, ')}. "
                 f"See docs/configuration.md for the expected format."
             )
-        raise SettingsError("\n".join(problems)) from None
+        raise SettingsError(mask_urls_in("\n".join(problems))) from None

@@ -77,11 +77,13 @@ def existing_registry(settings: Settings) -> ModelRegistry | None:
 
 def registry_or_exit(settings: Settings) -> ModelRegistry:
     """The settings' registry; a SQLite store that does not exist stops with exit 1."""
+    from forecastops.domain.secrets import mask_url
+
     registry = existing_registry(settings)
     if registry is None:
         typer.echo(
-            f"No MLflow registry at {settings.mlflow_uri} yet: run the retrain cycle first "
-            "(`make demo`, or retrain_job in the UI), or point MLFLOW_TRACKING_URI / "
+            f"No MLflow registry at {mask_url(settings.mlflow_uri)} yet: run the retrain cycle "
+            "first (`make demo`, or retrain_job in the UI), or point MLFLOW_TRACKING_URI / "
             "FORECASTOPS_HOME at it.",
             err=True,
         )
