@@ -110,7 +110,9 @@ class Settings(BaseSettings):
         "(s3://bucket/path). Default: $FORECASTOPS_HOME/mlflow/artifacts.",
     )
     service_host: str = Field(
-        "127.0.0.1", min_length=1, description="Interface `forecastops up` binds the UIs to."
+        "127.0.0.1",
+        description="Interface the Dagster and MLflow UIs bind to (`forecastops up`, the "
+        "systemd units). Never empty: an empty host makes both listen on every interface.",
     )
     webserver_port: int = Field(3000, ge=1, le=65535, description="Port of dagster-webserver.")
     mlflow_port: int = Field(5000, ge=1, le=65535, description="Port of the MLflow UI server.")
@@ -125,6 +127,18 @@ class Settings(BaseSettings):
                 f"unknown IANA timezone {value!r} (e.g. 'UTC', 'Europe/Berlin')"
             ) from error
         return value
+
+    @field_validator("service_host")
+    @classmethod
+    def _a_named_interface(cls, value: str) -> str:
+        host = value.strip()
+        if not host:
+            raise ValueError(
+                "an empty host makes dagster-webserver and mlflow server listen on every "
+                "interface, with no authentication; set it to 127.0.0.1 (this machine only), "
+                "to one interface's address, or to 0.0.0.0 to expose the UIs on purpose"
+            )
+        return host
 
     @model_validator(mode="after")
     def _postgres_needs_a_url(self) -> Settings:
