@@ -9,15 +9,16 @@ with a `SettingsError` that names the variable and says what a good value looks 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import date, time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from forecastops.domain.secrets import mask_urls_in
+from forecastops.domain.secrets import mask_url, mask_urls_in
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_PREFIX = "FORECASTOPS_"
@@ -166,6 +167,11 @@ class Settings(BaseSettings):
                     "postgresql+psycopg2://user@host:5432/mlflow"
                 )
         return self
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """The fields as `repr` shows them (tracebacks, test reports): URLs' passwords masked."""
+        for name, value in super().__repr_args__():
+            yield name, mask_url(value) if isinstance(value, str) else value
 
     @property
     def landing_path(self) -> Path:

@@ -113,3 +113,16 @@ def test_doctor_masks_a_tracking_server_it_cannot_reach() -> None:
     verdict = _check_mlflow_server(f"http://ops:{PASSWORD}@127.0.0.1:9")
     assert not verdict.healthy
     assert PASSWORD not in verdict.line and "ops:***@127.0.0.1:9" in verdict.line
+
+
+def test_the_settings_repr_masks_every_url(tmp_path: Path) -> None:
+    from forecastops.stores.settings import Settings
+
+    settings = Settings(
+        home=tmp_path,
+        mlflow_tracking_uri=f"postgresql+psycopg2://postgres:{PASSWORD}@db:5432/mlflow",
+        alerts_db_url=f"postgresql://postgres:{PASSWORD}@db:5432/alerts",
+    )
+    assert PASSWORD not in repr(settings) and PASSWORD not in str(settings)
+    assert "postgres:***@db:5432/mlflow" in repr(settings)
+    assert PASSWORD in settings.mlflow_uri  # the value itself is untouched
