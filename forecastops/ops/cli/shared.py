@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
+from forecastops.domain.secrets import mask_url
 from forecastops.stores.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -77,8 +78,6 @@ def existing_registry(settings: Settings) -> ModelRegistry | None:
 
 def registry_or_exit(settings: Settings) -> ModelRegistry:
     """The settings' registry; a SQLite store that does not exist stops with exit 1."""
-    from forecastops.domain.secrets import mask_url
-
     registry = existing_registry(settings)
     if registry is None:
         typer.echo(
