@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import dagster as dg
@@ -48,25 +49,41 @@ PIPELINE_ASSETS = (
 """Every asset, in data-flow order."""
 
 
+def from_environment(value: str, *variables: str) -> str:
+    """`value` as `dg.EnvVar(<variable>)` when it came from one of `variables` (the first
+    that holds it), else `value` itself (set in code, or a default under FORECASTOPS_HOME).
+
+    For every URL that may carry a password: the UI shows an EnvVar's name, never its value,
+    and the job snapshots Dagster stores hold the name only; runs read the value from their
+    environment."""
+    for variable in variables:
+        if os.environ.get(variable) == value:
+            return dg.EnvVar(variable)
+    return value
+
+
 def build_resources(settings: Settings) -> dict[str, Any]:
-    """The resources every asset, sensor and job uses, configured from `settings`."""
+    """The resources every asset, sensor and job uses, configured from `settings`; the URLs
+    through `from_environment`."""
     return {
         "landing": LandingSalesSource(landing_dir=str(settings.landing_path)),
         "storage": LakeStorage(root=str(settings.lake_path)),
         "reports": ReportsFolder(root=str(settings.reports_path)),
         "mlflow_registry": MlflowRegistry(
-            tracking_uri=settings.mlflow_uri,
+            tracking_uri=from_environment(
+                settings.mlflow_uri, "MLFLOW_TRACKING_URI", f"{ENV_PREFIX}MLFLOW_TRACKING_URI"
+            ),
             model_name=settings.model_name,
             experiment=settings.experiment_name,
-            artifact_location=settings.mlflow_artifact_uri,
+            artifact_location=from_environment(
+                settings.mlflow_artifact_uri, f"{ENV_PREFIX}MLFLOW_ARTIFACT_ROOT"
+            ),
         ),
         "retrain": RetrainPolicy.from_settings(settings),
         "monitoring": MonitoringPolicy.from_settings(settings),
         # A PostgreSQL URL may carry a password: when the URL is set, the UI shows the variable.
         "alert_store": AlertStoreResource(
-            url=dg.EnvVar(f"{ENV_PREFIX}ALERTS_DB_URL")
-            if settings.alerts_db_url
-            else settings.alerts_url
+            url=from_environment(settings.alerts_url, f"{ENV_PREFIX}ALERTS_DB_URL")
         ),
     }
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from forecastops.domain.runs import DAILY_CYCLE_JOB, INGEST_JOB, RETRAIN_JOB
+from forecastops.domain.secrets import mask_url
 from forecastops.stores.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
             f"retrain_job run {retrain.run_id} (cutoff {last.isoformat()}): "
             f"{_verdict(retrain.success)}\n"
             f"  champion: version {champion or 'none'} of {settings.model_name} "
-            f"({settings.mlflow_uri})\n"
+            f"({mask_url(settings.mlflow_uri)})\n"
             f"  forecasts: {forecast_rows:,} rows (P10/P50/P90, next {settings.horizon_days} days)"
         )
     cycle_ok = result.success and retrain is not None and retrain.success

@@ -20,6 +20,7 @@ from forecastops.domain.runs import (
     RETRAIN_JOB,
     run_partition,
 )
+from forecastops.domain.secrets import mask_urls_in
 from resources.alerts import AlertStoreResource
 
 RUN_FAILURE_SENSOR = "run_failure_alerts"
@@ -84,7 +85,12 @@ def run_links(run_id: str, backfill_id: str | None) -> list[dict[str, str]]:
 
 def failure_message(context: dg.RunFailureSensorContext, what: str, partition: str | None) -> str:
     """What failed and why: each failed step with its error, or the run's own failure when it
-    failed outside any step (e.g. its process died)."""
+    failed outside any step (e.g. its process died). Any URL quoted in an error (a database's,
+    from a library's exception) has its password masked."""
+    return mask_urls_in(_failure_text(context, what, partition))
+
+
+def _failure_text(context: dg.RunFailureSensorContext, what: str, partition: str | None) -> str:
     run = context.dagster_run
     head = f"Run {run.run_id} of {what}" + (f" (partition {partition})" if partition else "")
     steps = [

@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from forecastops.domain.secrets import mask_urls_in
 from forecastops.stores.settings import REPO_ROOT, Settings
 
 
@@ -49,8 +50,9 @@ class DagsterCommandResult:
         return f"{self.stdout}\n{self.stderr}".strip()
 
     def output_tail(self, chars: int) -> str:
-        """The last `chars` characters of `output`, for an error message to quote."""
-        return self.output[-chars:] if chars > 0 else ""
+        """The last `chars` characters of `output`, for an error message to quote, with the
+        password of any URL in it masked (a library's error may quote one)."""
+        return mask_urls_in(self.output)[-chars:] if chars > 0 else ""
 
 
 def run_dagster_command(

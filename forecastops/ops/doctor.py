@@ -22,12 +22,14 @@ from __future__ import annotations
 import sys
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from forecastops.domain.secrets import mask_url, mask_urls_in
 from forecastops.ops.dagster_bridge import DagsterCommandTimeout, run_dagster_command
 from forecastops.stores.settings import ENV_PREFIX, MANAGED_MARKER, Settings
 
@@ -58,10 +60,11 @@ class Verdict:
 
     @property
     def line(self) -> str:
+        """The verdict as printed; a URL quoted in it (e.g. by a subprocess's error) is masked."""
         if self.healthy:
-            return f"OK    {self.item}: {self.detail}"
-        return f"FAIL  {self.item}: {self.detail}" + (
-            f"\n      fix: {self.fix}" if self.fix else ""
+            return mask_urls_in(f"OK    {self.item}: {self.detail}")
+        return mask_urls_in(
+            f"FAIL  {self.item}: {self.detail}" + (f"\n      fix: {self.fix}" if self.fix else "")
         )
 
 
@@ -70,7 +73,8 @@ class Unreachable(Exception):
 
 
 def _short(error: BaseException) -> str:
-    text = str(getattr(error, "orig", None) or error).strip()
+    """The first line of an error's message, with any URL's password masked."""
+    text = mask_urls_in(str(getattr(error, "orig", None) or error)).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
 
@@ -81,12 +85,6 @@ def _engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         return sa.create_engine(parsed, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
     return sa.create_engine(parsed)
-
-
-def _masked(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def _read_database(url: str, read: Callable[[Engine], T]) -> T:
@@ -131,7 +129,7 @@ def unreachable_databases(settings: Settings) -> list[Verdict]:
             try:
                 _read_database(url, lambda _engine: None)
             except Unreachable as error:
-                failed.append(_unreachable(item, variable, f"{variable}={_masked(url)}", error))
+                failed.append(_unreachable(item, variable, f"{variable}={mask_url(url)}", error))
     return failed
 
 
@@ -189,7 +187,7 @@ def check_dagster_instance(settings: Settings) -> Verdict:
             return Verdict(item, False, f"{config} is missing", FIX_HINT, repairable=True)
         return Verdict(item, True, f"SQLite under DAGSTER_HOME={settings.dagster_home_path}")
     url = settings.dagster_pg_url or ""
-    where = f"DAGSTER_PG_URL={_masked(url)}"
+    where = f"DAGSTER_PG_URL={mask_url(url)}"
     try:
         revision = _read_database(url, _alembic_revision)
     except Unreachable as error:
@@ -236,7 +234,7 @@ def check_mlflow_store(settings: Settings) -> Verdict:
     item = "MLflow store"
     if uri.startswith(("http://", "https://")):
         return _check_mlflow_server(uri)
-    where = f"MLFLOW_TRACKING_URI={_masked(uri)}"
+    where = f"MLFLOW_TRACKING_URI={mask_url(uri)}"
     if uri.startswith(_SQLITE_PREFIX) and not Path(uri.removeprefix(_SQLITE_PREFIX)).is_file():
         return Verdict(item, False, f"{where} is not created yet", FIX_HINT, repairable=True)
     try:
@@ -257,18 +255,25 @@ def check_mlflow_store(settings: Settings) -> Verdict:
 
 
 def _check_mlflow_server(uri: str) -> Verdict:
-    health = uri.rstrip("/") + "/health"
+    # MLflow's /health needs no login: asked without the URI's user part (which urllib would
+    # take for a port), so no credential is sent or quoted.
+    parts = urllib.parse.urlsplit(uri)
+    host = parts.netloc.rpartition("@")[2]
+    health = urllib.parse.urlunsplit(
+        (parts.scheme, host, parts.path.rstrip("/") + "/health", "", "")
+    )
+    shown = mask_url(uri)
     try:
         with urllib.request.urlopen(health, timeout=CONNECT_TIMEOUT_S) as response:
             status = response.status
-    except (urllib.error.URLError, OSError) as error:
+    except (urllib.error.URLError, OSError, ValueError) as error:
         return Verdict(
             "MLflow store",
             False,
-            f"MLFLOW_TRACKING_URI={uri}: {health} did not answer ({error})",
+            f"MLFLOW_TRACKING_URI={shown}: {health} did not answer ({mask_urls_in(str(error))})",
             "start the MLflow server or correct MLFLOW_TRACKING_URI",
         )
-    return Verdict("MLflow store", True, f"tracking server {uri} answers ({status})")
+    return Verdict("MLflow store", True, f"tracking server {shown} answers ({status})")
 
 
 def check_alert_store(settings: Settings) -> Verdict:

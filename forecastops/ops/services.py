@@ -12,6 +12,11 @@ nothing running it does nothing.
 
 Secrets stay out of the process list: database URLs reach the services through the environment
 (`DAGSTER_PG_URL`, `MLFLOW_BACKEND_STORE_URI`), never through their command lines.
+
+`exec_service` (`forecastops serve NAME`) runs one service in the foreground with the same command
+line and environment, for a service manager (the systemd units in deploy/systemd/): the units
+and `up` share one definition, and the settings are checked first (e.g. an empty
+`FORECASTOPS_SERVICE_HOST`, which would make a UI listen on every interface, is refused).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from forecastops.stores.settings import REPO_ROOT, Settings
 
@@ -97,6 +103,26 @@ def services(settings: Settings) -> tuple[Service, ...]:
             ),
         ),
     )
+
+
+def service_environment(settings: Settings, service: Service) -> dict[str, str]:
+    """The environment `service` runs in: this process's, with `DAGSTER_HOME` from the settings
+    and the service's own variables (e.g. MLflow's backend store URL)."""
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(settings.dagster_home_path),
+        **dict(service.extra_env),
+    }
+
+
+def exec_service(settings: Settings, name: str) -> NoReturn:
+    """Replace this process with the service `name` (one of `services(settings)`), in the
+    foreground, as `start` runs it in the background. Raises `ServiceError` for an unknown name."""
+    by_name = {service.name: service for service in services(settings)}
+    if name not in by_name:
+        raise ServiceError(f"no service {name!r}; the services are {', '.join(by_name)}.")
+    service = by_name[name]
+    os.execve(service.command[0], list(service.command), service_environment(settings, service))
 
 
 def pid_file(settings: Settings, service: Service) -> Path:
@@ -172,14 +198,13 @@ def start(settings: Settings, on_started: Callable[[Service, int], None]) -> Non
     `ready_url` answers. A service that exits or does not answer in time stops them all and
     raises `ServiceError` quoting its log."""
     settings.logs_path.mkdir(parents=True, exist_ok=True)
-    base_env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home_path)}
     started: list[tuple[Service, subprocess.Popen[bytes]]] = []
     for service in services(settings):
         with log_file(settings, service).open("ab") as log:
             process = subprocess.Popen(
                 service.command,
                 cwd=REPO_ROOT,
-                env={**base_env, **dict(service.extra_env)},
+                env=service_environment(settings, service),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -129,7 +129,7 @@ class AliasPlan:
 
 
 def _where(registry: ModelRegistry) -> str:
-    return f"model {registry.model_name!r} at {registry.tracking_uri}"
+    return f"model {registry.model_name!r} at {registry.display_uri}"
 
 
 def _versions(registry: ModelRegistry) -> dict[str, dict[str, Any]]:
@@ -417,10 +417,11 @@ def registry_status(
     policy: PerformancePolicy,
 ) -> dict[str, Any]:
     """`{"model", "tracking_uri", "champion", "challenger"}`: see `champion_status` (its health
-    on `as_of`) and `challenger_status`. JSON-ready (None for unknown numbers)."""
+    on `as_of`) and `challenger_status`. JSON-ready (None for unknown numbers); the
+    URI's password masked."""
     return {
         "model": registry.model_name,
-        "tracking_uri": registry.tracking_uri,
+        "tracking_uri": registry.display_uri,
         "champion": champion_status(registry, lake, as_of, policy),
         "challenger": challenger_status(registry, lake),
     }

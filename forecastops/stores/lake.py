@@ -5,6 +5,7 @@ all: its files are staged in a hidden sibling folder and swapped in with `os.rep
 reader (or a crashed run) never sees a half-written partition, and re-writing a partition
 replaces it instead of adding rows. The `day=` folders are Hive-style, so DuckDB reads a table
 with `read_parquet('<root>/<table>/day=*/<part>.parquet', hive_partitioning = true)`.
+`Lake.connect` gives a DuckDB connection that reads the lake and nothing else (`forecastops sql`).
 
 Frames go to Parquet through pyarrow exactly as `DataFrame.to_parquet(index=False)` writes them
 (snappy, with pandas' schema metadata, so they read back with the same dtypes). A range of days
@@ -33,6 +34,7 @@ import pyarrow.parquet as pq
 
 if TYPE_CHECKING:
     import duckdb
+    from pyarrow.dataset import Dataset
 
 PARTITION_PREFIX = "day="
 STAGING_PREFIX = ".staging-"
@@ -168,23 +170,63 @@ class Lake:
         return str(self.table_path(table) / f"{PARTITION_PREFIX}*" / f"{part}.parquet")
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """An in-memory DuckDB connection with one view per lake table part.
+        """An in-memory DuckDB connection that reads the lake and nothing else, with one view
+        per lake table part: a table's part `data` is the view `<table>`, any other part
+        `<table>_<part>`; each has the part's columns (by name across the days) plus `day`
+        (DATE) from its partition folder.
 
-        A table with a single part `data` is the view `<table>`; other parts are `<table>_<part>`.
+        Read-only by DuckDB's own settings, not by inspecting the SQL: each view is a pyarrow
+        dataset over the part's files, registered with the connection; then DuckDB's
+        `enable_external_access` is switched off, so SQL reads and writes no file (`COPY ... TO`,
+        `read_csv('/etc/passwd')`, `ATTACH 'x.db'`, `EXPORT DATABASE` are refused with a
+        `duckdb.PermissionException`), scans no Python variable and installs or loads no
+        extension (`autoinstall_known_extensions` / `autoload_known_extensions` are off too);
+        nothing spills to a temporary folder; and `lock_configuration` keeps a query from
+        switching any of it back. (`allowed_directories` would let SQL read the lake by path,
+        but it lets SQL write there too.) No path is spelled in SQL, so a lake under a folder
+        whose name holds a quote works.
         """
         import duckdb
 
-        connection = duckdb.connect()
+        connection = duckdb.connect(
+            ":memory:",
+            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+        )
         for table_dir in sorted(p for p in self.root.glob("*") if p.is_dir()):
             parts = sorted({f.stem for f in table_dir.glob(f"{PARTITION_PREFIX}*/*.parquet")})
             for part in parts:
                 view = table_dir.name if part == DEFAULT_PART else f"{table_dir.name}_{part}"
-                connection.execute(
-                    f'CREATE VIEW "{view}" AS SELECT * FROM read_parquet('
-                    f"'{self.glob(table_dir.name, part)}', hive_partitioning = true, "
-                    "union_by_name = true)"
-                )
+                connection.register(view, _part_dataset(table_dir, part))
+        for statement in _READ_ONLY:
+            connection.execute(statement)
         return connection
+
+
+_READ_ONLY = (
+    "SET temp_directory = ''",  # no spilling to disk (set while it may still be changed)
+    "SET python_enable_replacements = false",
+    "SET enable_external_access = false",
+    "SET lock_configuration = true",
+)
+"""What makes a `Lake.connect` connection read-only over the lake, in the order DuckDB accepts."""
+
+
+def _part_dataset(table_dir: Path, part: str) -> Dataset:
+    """Every day's file of one part of a table as one pyarrow dataset: the columns of all days
+    by name (types promoted as `pa.unify_schemas` does), plus `day` from the `day=` folders."""
+    import pyarrow.dataset as ds
+
+    files = sorted(str(path) for path in table_dir.glob(f"{PARTITION_PREFIX}*/{part}.parquet"))
+    day = pa.schema([(PARTITION_PREFIX.rstrip("="), pa.date32())])
+    columns = [pq.read_schema(path).remove_metadata() for path in files]
+    schema = pa.unify_schemas([*columns, day], promote_options="permissive")
+    return ds.dataset(
+        files,
+        schema=schema,
+        format="parquet",
+        partitioning=ds.partitioning(day, flavor="hive"),
+        partition_base_dir=str(table_dir),
+    )
 
 
 # --------------------------------------------------------------------------------------------

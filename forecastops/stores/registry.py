@@ -60,6 +60,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from forecastops.domain.forecasters import SPEC_SUFFIX, spec_path
+from forecastops.domain.secrets import mask_url, mask_urls_in
 from forecastops.stores.registry_tags import (
     ALIASES,
     CHALLENGER,
@@ -89,7 +90,11 @@ _SQLITE_PREFIX = "sqlite:///"
 
 
 class RegistryError(RuntimeError):
-    """A registry operation failed; the message says what failed and where the aliases are."""
+    """A registry operation failed; the message says what failed and where the aliases are.
+    Any URL in it (the tracking URI, one quoted by MLflow's error) has its password masked."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(mask_urls_in(message))
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,7 @@ class RegisteredVersion:
 
     `model_uri`: `models:/<model_name>/<version>`. `run_url`: the MLflow UI page of the run that
     logged it when the tracking URI is http(s); otherwise a description of where the run is
-    (`run <id> of experiment <id> in <tracking URI>`).
+    (`run <id> of experiment <id> in <tracking URI>`); the URI's password masked either way.
     """
 
     version: str
@@ -326,22 +331,27 @@ class ModelRegistry:
                 return None
             raise
 
+    @property
+    def display_uri(self) -> str:
+        """The tracking URI with its password masked: what messages, links and tags show."""
+        return mask_url(self.tracking_uri)
+
     def _run_url(self, experiment_id: str, run_id: str) -> str:
         if self.tracking_uri.startswith(_HTTP_SCHEMES):
-            base = self.tracking_uri.rstrip("/")
+            base = self.display_uri.rstrip("/")
             return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
-        return f"run {run_id} of experiment {experiment_id} in {self.tracking_uri}"
+        return f"run {run_id} of experiment {experiment_id} in {self.display_uri}"
 
     def version_url(self, version: str) -> str:
         """Where an operator looks at a version: its page in the MLflow UI when tracking is
-        an HTTP server, else its model URI and the tracking store."""
+        an HTTP server, else its model URI and the tracking store (password masked)."""
         if self.tracking_uri.startswith(_HTTP_SCHEMES):
-            base = self.tracking_uri.rstrip("/")
+            base = self.display_uri.rstrip("/")
             return f"{base}/#/models/{self.model_name}/versions/{version}"
-        return f"models:/{self.model_name}/{version} in {self.tracking_uri}"
+        return f"models:/{self.model_name}/{version} in {self.display_uri}"
 
     def _where(self) -> str:
-        return f"model {self.model_name!r} at {self.tracking_uri}"
+        return f"model {self.model_name!r} at {self.display_uri}"
 
     # -- registration ---------------------------------------------------------------------
 
@@ -469,7 +479,9 @@ class ModelRegistry:
         try:
             self._client().delete_model_version(self.model_name, version)
         except Exception as error:
-            logger.warning("Could not delete half-registered version %s: %s", version, error)
+            logger.warning(
+                "Could not delete half-registered version %s: %s", version, mask_urls_in(str(error))
+            )
             return (
                 f" Version {version} was created but could not be deleted ({error}); it has no "
                 "alias: delete it in the MLflow UI."
@@ -762,7 +774,12 @@ def _link_logged_model(client: MlflowClient, model_id: str, name: str, version: 
         linked = [*(json.loads(existing) if existing else []), {"name": name, "version": version}]
         client.set_logged_model_tags(model_id, {MLFLOW_MODEL_VERSIONS: json.dumps(linked)})
     except Exception as error:
-        logger.warning("Could not link logged model %s to version %s: %s", model_id, version, error)
+        logger.warning(
+            "Could not link logged model %s to version %s: %s",
+            model_id,
+            version,
+            mask_urls_in(str(error)),
+        )
 
 
 def _uv_project_dir() -> str | None:

@@ -18,7 +18,7 @@ the launchpad).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
@@ -34,6 +34,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from forecastops.domain.secrets import mask_url, mask_urls_in
 
 if TYPE_CHECKING:
     from forecastops.domain.drift import DriftPolicy
@@ -340,7 +342,9 @@ class Settings(BaseSettings, PolicySettings):
         "(s3://bucket/path). Default: $FORECASTOPS_HOME/mlflow/artifacts.",
     )
     service_host: str = Field(
-        "127.0.0.1", min_length=1, description="Interface `forecastops up` binds the UIs to."
+        "127.0.0.1",
+        description="Interface the Dagster and MLflow UIs bind to (`forecastops up`, the "
+        "systemd units). Never empty: an empty host makes both listen on every interface.",
     )
     webserver_port: int = Field(3000, ge=1, le=65535, description="Port of dagster-webserver.")
     mlflow_port: int = Field(5000, ge=1, le=65535, description="Port of the MLflow UI server.")
@@ -355,6 +359,18 @@ class Settings(BaseSettings, PolicySettings):
                 f"unknown IANA timezone {value!r} (e.g. 'UTC', 'Europe/Berlin')"
             ) from error
         return value
+
+    @field_validator("service_host")
+    @classmethod
+    def _a_named_interface(cls, value: str) -> str:
+        host = value.strip()
+        if not host:
+            raise ValueError(
+                "an empty host makes dagster-webserver and mlflow server listen on every "
+                "interface, with no authentication; set it to 127.0.0.1 (this machine only), "
+                "to one interface's address, or to 0.0.0.0 to expose the UIs on purpose"
+            )
+        return host
 
     @model_validator(mode="after")
     def _postgres_needs_a_url(self) -> Settings:
@@ -382,6 +398,11 @@ class Settings(BaseSettings, PolicySettings):
                     "postgresql+psycopg2://user@host:5432/mlflow"
                 )
         return self
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """The fields as `repr` shows them (tracebacks, test reports): URLs' passwords masked."""
+        for name, value in super().__repr_args__():
+            yield name, mask_url(value) if isinstance(value, str) else value
 
     @property
     def landing_path(self) -> Path:
@@ -489,7 +510,8 @@ def _problems(error: ValidationError, label: Callable[[str, Any], str]) -> str:
         value = detail.get("input")
         problems.append(
             f"{label(field_name, value) if field_name in Settings.model_fields else field_name}"
-            f" is invalid: {detail['msg']}. See docs/configuration.md for the expected format."
+            f" is invalid: {str(detail['msg']).removeprefix('Value error, ')}. "
+            "See docs/configuration.md for the expected format."
         )
     return "\n".join(problems)
 
@@ -500,5 +522,5 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as error:
         raise SettingsError(
-            _problems(error, lambda name, value: f"{variable(name)}={value!r}")
+            mask_urls_in(_problems(error, lambda name, value: f"{variable(name)}={value!r}"))
         ) from None

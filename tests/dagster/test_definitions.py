@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from forecast_jobs.definitions import build_resources, defs
 from forecastops.stores.settings import Settings
 
@@ -90,3 +92,33 @@ def test_the_retrain_settings_reach_the_cycle_policy(tmp_path: Path) -> None:
         4,
         3,
     )
+
+
+def test_every_url_from_the_environment_reaches_the_resources_as_an_env_var(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The UI shows an EnvVar's name, never its value (a password), and Dagster stores only the
+    name in its job snapshots; a URL set in code or defaulted stays a plain value."""
+    import dagster as dg
+
+    from forecastops.stores.settings import load_settings
+
+    monkeypatch.setenv("FORECASTOPS_HOME", str(tmp_path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql+psycopg2://u:pw@db:5432/mlflow")
+    monkeypatch.setenv("FORECASTOPS_ALERTS_DB_URL", "postgresql://u:pw@db:5432/alerts")
+    monkeypatch.setenv("FORECASTOPS_MLFLOW_ARTIFACT_ROOT", "s3://bucket/artifacts")
+    resources = build_resources(load_settings())
+    registry, alerts = resources["mlflow_registry"], resources["alert_store"]
+    assert (registry.tracking_uri, registry.artifact_location, alerts.url) == (
+        dg.EnvVar("MLFLOW_TRACKING_URI"),
+        dg.EnvVar("FORECASTOPS_MLFLOW_ARTIFACT_ROOT"),
+        dg.EnvVar("FORECASTOPS_ALERTS_DB_URL"),
+    )
+    assert all(
+        isinstance(value, dg.EnvVar)
+        for value in (registry.tracking_uri, registry.artifact_location, alerts.url)
+    )
+    monkeypatch.delenv("FORECASTOPS_ALERTS_DB_URL")
+    in_code = build_resources(Settings(home=tmp_path, mlflow_tracking_uri="sqlite:///m.db"))
+    assert not isinstance(in_code["mlflow_registry"].tracking_uri, dg.EnvVar)
+    assert not isinstance(in_code["alert_store"].url, dg.EnvVar)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -127,3 +128,25 @@ def test_sql_queries_the_lake_and_reports_bad_sql(tmp_path: Path) -> None:
     assert "3" in result.output.splitlines()[-1]
     broken = _invoke(tmp_path, "sql", "SELEKT 1")
     assert broken.exit_code == 1 and "Query failed" in broken.output
+
+
+def test_sql_over_a_lake_with_a_quote_in_its_path_is_read_only(tmp_path: Path) -> None:
+    home = tmp_path / 'ops\' "home"'
+    lake = Lake(home / "lake")
+    lake.write_partition("sales_contract", date(2025, 1, 1), {"data": pd.DataFrame({"n": [1]})})
+    result = _invoke(home, "sql", "SELECT count(*) AS days FROM sales_contract")
+    assert result.exit_code == 0, result.output
+    assert "1" in result.output.splitlines()[-1]
+    target = tmp_path / "copied.csv"
+    for statement in (
+        f"COPY sales_contract TO '{target}'",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        f"ATTACH '{tmp_path / 'other.db'}'",
+        "INSTALL httpfs",
+        "SET enable_external_access = true",
+    ):
+        refused = _invoke(home, "sql", statement)
+        assert refused.exit_code == 1, (statement, refused.output)
+        assert "Query failed" in refused.output
+        assert "forecastops sql is read-only over the lake" in refused.output, refused.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [home.name]

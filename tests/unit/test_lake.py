@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -43,6 +44,59 @@ def test_duckdb_reads_every_partition_with_its_day(tmp_path: Path) -> None:
     )
     assert per_day.fetchall() == [("2025-03-01", 2), ("2025-03-02", 3)]
     assert connection.sql("SELECT count(*) FROM t_extra").fetchall() == [(1,)]
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "COPY (SELECT 42) TO {outside}",
+        "COPY t TO {inside}",
+        "EXPORT DATABASE {outside}",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM read_text('/etc/hostname')",
+        "SELECT * FROM read_parquet({lake_files})",
+        "ATTACH {outside} AS other",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "SET enable_external_access = true",
+        "SET lock_configuration = false",
+    ],
+)
+def test_the_lake_connection_reads_the_lake_and_nothing_else(
+    tmp_path: Path, statement: str
+) -> None:
+    """No file written (not even inside the lake), none read by path (not even the lake's own:
+    the views are the way in), no database attached, no extension installed or loaded, and no
+    setting switched back."""
+    import duckdb
+
+    lake = Lake(tmp_path / "lake")
+    lake.write_partition("t", DAY, {"data": _frame(2)})
+    before = sorted(tmp_path.rglob("*"))
+    connection = lake.connect()
+    query = statement.format(
+        outside=_literal(tmp_path / "written"),
+        inside=_literal(lake.table_path("t") / "copy.csv"),
+        lake_files=_literal(Path(lake.glob("t"))),
+    )
+    with pytest.raises((duckdb.PermissionException, duckdb.InvalidInputException)) as refused:
+        connection.execute(query)
+    assert re.search(r"disabled (by|through) configuration|has been locked", str(refused.value))
+    assert sorted(tmp_path.rglob("*")) == before
+    assert connection.sql("SELECT count(*) FROM t").fetchall() == [(2,)]
+
+
+def test_a_lake_under_a_folder_with_a_quote_is_queried(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / 'it\'s "the" lake')
+    lake.write_partition("t", DAY, {"data": _frame(2)})
+    lake.write_partition("it's", DAY, {"data": _frame(1)})
+    connection = lake.connect()
+    assert connection.sql("SELECT count(*) FROM t").fetchall() == [(2,)]
+    assert connection.sql('SELECT count(*) FROM "it\'s"').fetchall() == [(1,)]
 
 
 def test_missing_partition_error_names_the_path(tmp_path: Path) -> None:

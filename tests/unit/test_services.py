@@ -1,5 +1,5 @@
-"""The parts of `forecastops up/down` that need no server: which PID files are trusted, and the
-port probe."""
+"""The parts of `forecastops up/down/serve` that need no server: which PID files are trusted, the
+port probe, what `serve` runs, and the systemd units that run it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 from forecastops.ops.services import pid_file, port_taken, running_pid, services, stop
 from forecastops.stores.settings import Settings
+from tests.conftest import REPO_ROOT
 
 
 def test_down_never_signals_a_process_that_is_not_the_service(tmp_path: Path) -> None:
@@ -64,8 +65,91 @@ def test_port_taken_sees_a_listening_socket() -> None:
 
 
 def test_no_database_url_is_on_a_service_command_line(tmp_path: Path) -> None:
+    password = "Pw4-no-command-line"  # not a word a checkout's path may hold (wt-secrets)
     settings = Settings(
-        home=tmp_path, mlflow_tracking_uri="postgresql+psycopg2://u:secret@db:5432/mlflow"
+        home=tmp_path, mlflow_tracking_uri=f"postgresql+psycopg2://u:{password}@db:5432/mlflow"
     )
     for service in services(settings):
-        assert not any("secret" in part for part in service.command), service.name
+        assert not any(password in part for part in service.command), service.name
+
+
+class _Execed(Exception):
+    """Stands in for `os.execve`, which would replace the test process."""
+
+
+@pytest.fixture
+def execve(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[str], dict[str, str]]]:
+    calls: list[tuple[str, list[str], dict[str, str]]] = []
+
+    def record(path: str, argv: list[str], env: dict[str, str]) -> None:
+        calls.append((path, argv, env))
+        raise _Execed
+
+    monkeypatch.setattr("forecastops.ops.services.os.execve", record)
+    return calls
+
+
+def test_serve_runs_a_service_as_up_starts_it_on_the_loopback_by_default(
+    tmp_path: Path, execve: list[tuple[str, list[str], dict[str, str]]]
+) -> None:
+    from typer.testing import CliRunner
+
+    from forecastops.ops.cli import app
+
+    store = "postgresql+psycopg2://u:Pw4-serve@127.0.0.1:5432/mlflow"
+    result = CliRunner().invoke(
+        app,
+        ["serve", "mlflow"],
+        env={
+            "FORECASTOPS_HOME": str(tmp_path),
+            "DAGSTER_HOME": str(tmp_path / "instance"),
+            "MLFLOW_TRACKING_URI": store,
+        },
+    )
+    assert isinstance(result.exception, _Execed), result.output
+    [(path, argv, env)] = execve
+    [mlflow] = [s for s in services(Settings(home=tmp_path)) if s.name == "mlflow"]
+    assert (path, tuple(argv)) == (mlflow.command[0], mlflow.command)
+    assert argv[argv.index("--host") + 1] == "127.0.0.1"
+    assert env["MLFLOW_BACKEND_STORE_URI"] == store
+    assert env["DAGSTER_HOME"] == str(tmp_path / "instance")
+    assert not any("Pw4-serve" in part for part in argv)
+
+
+@pytest.mark.parametrize("host", ["", "  "])
+@pytest.mark.parametrize("name", ["dagster-webserver", "mlflow"])
+def test_serve_refuses_an_empty_host_before_starting_anything(
+    tmp_path: Path, execve: list[tuple[str, list[str], dict[str, str]]], host: str, name: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from forecastops.ops.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        ["serve", name],
+        env={"FORECASTOPS_HOME": str(tmp_path), "FORECASTOPS_SERVICE_HOST": host},
+    )
+    assert result.exit_code == 2, result.output
+    assert f"FORECASTOPS_SERVICE_HOST={host!r} is invalid" in result.output
+    assert "every interface" in result.output
+    assert execve == []
+
+
+def test_the_systemd_units_start_each_service_through_forecastops_serve() -> None:
+    """No unit spells a service's command line (with a host that may be empty) itself: each
+    runs `forecastops serve`, which checks the settings first."""
+    units = sorted((REPO_ROOT / "deploy" / "systemd").glob("*.service"))
+    started = {}
+    for unit in units:
+        lines = unit.read_text().splitlines()
+        [exec_start] = [
+            line.removeprefix("ExecStart=") for line in lines if line.startswith("ExecStart=")
+        ]
+        program, command, name = exec_start.split()
+        assert (program, command) == ("/opt/forecastops/.venv/bin/forecastops", "serve"), unit.name
+        assert not any("SERVICE_HOST" in line for line in lines if line.startswith("Exec")), (
+            unit.name
+        )
+        started[name] = unit.name
+    assert sorted(started) == sorted(s.name for s in services(Settings()))

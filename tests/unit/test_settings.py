@@ -52,6 +52,9 @@ def test_standard_dagster_and_mlflow_variables_are_honoured(
         ("FORECASTOPS_QUALITY_HISTORY_DAYS", "0"),
         ("FORECASTOPS_BACKTEST_WORKERS", "0"),
         ("FORECASTOPS_BACKTEST_WORKERS", "two"),
+        # an empty host would make the UIs listen on every interface
+        ("FORECASTOPS_SERVICE_HOST", ""),
+        ("FORECASTOPS_SERVICE_HOST", " \t"),
     ],
 )
 def test_a_bad_value_names_its_variable(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from forecastops.domain.alerts import SEVERITIES_WORST_FIRST, AlertType, Severity, shorten
+from forecastops.domain.secrets import mask_url
 from forecastops.stores.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -136,7 +137,8 @@ def list_alerts(
         store = existing_alert_store(settings)
         if store is None:
             typer.echo(
-                f"No alerts: none has been raised yet (no alert store at {settings.alerts_url})."
+                "No alerts: none has been raised yet "
+                f"(no alert store at {mask_url(settings.alerts_url)})."
             )
             return
         alerts = store.list(

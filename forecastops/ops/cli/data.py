@@ -130,11 +130,19 @@ def quality(
         typer.echo((frame.to_markdown(index=False) if not frame.empty else "(none)") + "\n")
 
 
+READ_ONLY_NOTE = (
+    "forecastops sql is read-only over the lake: it queries the lake's tables (one view each, "
+    "e.g. raw_sales) and cannot read or write other files, attach databases, change DuckDB "
+    "settings or install or load extensions. Write a result elsewhere by redirecting the "
+    "output (forecastops sql '...' > result.md)."
+)
+
+
 @app.command(rich_help_panel=PANEL)
 def sql(
     query: Annotated[str, typer.Argument(help="A DuckDB SQL query over the lake's tables.")],
 ) -> None:
-    """Query the lake with SQL (DuckDB); each table is a view, e.g. `raw_sales`."""
+    """Query the lake with SQL (DuckDB, read-only); each table is a view, e.g. `raw_sales`."""
     import duckdb
 
     from forecastops.stores.lake import Lake
@@ -142,7 +150,9 @@ def sql(
     connection = Lake(settings_or_exit().lake_path).connect()
     try:
         result = connection.sql(query)
+        shown = result.df().to_markdown(index=False) if result is not None else "OK"
     except duckdb.Error as error:
-        typer.echo(f"Query failed: {error}", err=True)
+        refused = isinstance(error, duckdb.PermissionException) or "has been locked" in str(error)
+        typer.echo(f"Query failed: {error}" + (f"\n{READ_ONLY_NOTE}" if refused else ""), err=True)
         raise typer.Exit(1) from None
-    typer.echo(result.df().to_markdown(index=False) if result is not None else "OK")
+    typer.echo(shown)

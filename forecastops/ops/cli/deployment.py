@@ -1,4 +1,4 @@
-"""Deployment commands: doctor, up, down."""
+"""Deployment commands: doctor, up, down, serve."""
 
 from __future__ import annotations
 
@@ -105,3 +105,23 @@ def down() -> None:
 
     stopped = stop(settings_or_exit())
     typer.echo(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@app.command(rich_help_panel=PANEL)
+def serve(
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME", help="The service: dagster-webserver, dagster-daemon or mlflow."
+        ),
+    ],
+) -> None:
+    """Run one service in the foreground, as `up` starts it: what a service manager runs (the
+    systemd units in deploy/systemd/). The settings are checked first."""
+    from forecastops.ops.services import ServiceError, exec_service
+
+    settings = settings_or_exit()
+    try:
+        exec_service(settings, name)
+    except ServiceError as error:
+        raise typer.BadParameter(str(error), param_hint="NAME") from None

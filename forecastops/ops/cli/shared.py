@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
+from forecastops.domain.secrets import mask_url
 from forecastops.stores.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -80,8 +81,8 @@ def registry_or_exit(settings: Settings) -> ModelRegistry:
     registry = existing_registry(settings)
     if registry is None:
         typer.echo(
-            f"No MLflow registry at {settings.mlflow_uri} yet: run the retrain cycle first "
-            "(`make demo`, or retrain_job in the UI), or point MLFLOW_TRACKING_URI / "
+            f"No MLflow registry at {mask_url(settings.mlflow_uri)} yet: run the retrain cycle "
+            "first (`make demo`, or retrain_job in the UI), or point MLFLOW_TRACKING_URI / "
             "FORECASTOPS_HOME at it.",
             err=True,
         )

@@ -3,6 +3,7 @@ the store so that its migrations can use them without importing the store (no im
 
 from __future__ import annotations
 
+from forecastops.domain.secrets import mask_url
 from forecastops.stores.settings import ENV_PREFIX, SettingsError
 
 URL_VARIABLE = f"{ENV_PREFIX}ALERTS_DB_URL"
@@ -37,4 +38,4 @@ class AlertNotFoundError(AlertError, LookupError):
 
     def __init__(self, alert_id: int, store: str) -> None:
         self.alert_id = alert_id
-        super().__init__(f"No alert with id {alert_id} in the alert store at {store}.")
+        super().__init__(f"No alert with id {alert_id} in the alert store at {mask_url(store)}.")

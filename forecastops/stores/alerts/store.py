@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -111,6 +110,7 @@ from forecastops.domain.alerts import (
     AlertType,
     Severity,
 )
+from forecastops.domain.secrets import mask_url, mask_urls_in
 from forecastops.stores.alerts.identity import (
     TABLE_NAME,
     URL_VARIABLE,
@@ -298,8 +298,11 @@ def _members(enum: type[_E], value: object, what: str) -> builtins.list[_E] | No
 
 
 def _text(what: str, value: object, max_chars: int | None, *, required: bool = True) -> str:
+    """`value`, checked, with the password of any URL in it masked (an alert never stores
+    one, whatever its caller quoted)."""
     if not isinstance(value, str) or (required and not value.strip()):
         raise InvalidAlertError(f"Alert {what} must be a non-empty string, got {value!r}.")
+    value = mask_urls_in(value)
     if max_chars is not None and len(value) > max_chars:
         raise InvalidAlertError(
             f"Alert {what} is {len(value)} characters long; the limit is {max_chars}."
@@ -361,9 +364,6 @@ def _utc_now() -> datetime:
 # --- the URL --------------------------------------------------------------------------------
 
 
-_PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
-
-
 def _config_error(url: str, problem: str, fix: str) -> AlertStoreConfigError:
     return AlertStoreConfigError(f"{URL_VARIABLE}={url!r} {problem}. {fix}")
 
@@ -376,11 +376,11 @@ def _parse_url(raw: str) -> URL:
         url = make_url(raw.strip())
     except ArgumentError:
         raise _config_error(
-            _PASSWORD_IN_URL.sub(r"\1***@", raw),
+            mask_url(raw),
             "is not a database URL",
             f"Use a SQLAlchemy URL, e.g. {URL_EXAMPLES}.",
         ) from None
-    masked = url.render_as_string(hide_password=True)
+    masked = mask_url(raw.strip())
     backend, driver = url.get_backend_name(), url.get_driver_name()
     if backend == "sqlite":
         if driver not in ("", "pysqlite"):
@@ -457,7 +457,7 @@ class AlertStore:
 
     def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None) -> None:
         self._url = _parse_url(url)
-        self.display_url = self._url.render_as_string(hide_password=True)
+        self.display_url = mask_url(self._url.render_as_string(hide_password=False))
         """The URL with its password masked, for messages and logs."""
         self._clock = clock or _utc_now
         if self._url.get_backend_name() == "sqlite":
