@@ -6,6 +6,7 @@ features -> challenger -> backtest -> promotion decision -> forecasts."""
 import tempfile
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -15,22 +16,22 @@ from forecast_assets.metadata import column_schema, markdown_table, png_markdown
 from forecast_assets.partitions import daily_partitions, trailing_window
 from forecastops.stores.registry_tags import (
     BACKTEST_METRICS,
-    CHALLENGER,
     CHAMPION,
     DATA_SHA256_TAG,
     FEATURE_SET_VERSION_TAG,
     OBJECTIVE_TAG,
     TOP_FEATURES_TAG,
-    TRAINING_CUTOFF_TAG,
     backtest_tag,
     backtest_tags,
-    decision_tags,
     registration_tags,
 )
 from resources.alerts import AlertStoreResource
 from resources.mlflow_registry import MlflowRegistry
 from resources.policies import RetrainPolicy
 from resources.storage import LakeStorage
+
+if TYPE_CHECKING:
+    from forecastops.stores.registry import ModelRegistry
 
 GATE_CHECK = "promotion_gate"
 TOP_FEATURES = 10
@@ -39,6 +40,13 @@ TRAINING_LOOKBACK_PARTITIONS = 180
 
 def _cutoff(context: dg.AssetExecutionContext) -> date:
     return date.fromisoformat(context.partition_key)
+
+
+def _own_challenger(context: dg.AssetExecutionContext, registry: "ModelRegistry") -> str | None:
+    """The version `challenger_model` registered in this run (or in the run it re-executes):
+    carried by the version's `dagster_root_run_id` tag, never read from the challenger alias,
+    which a concurrent retrain may have moved."""
+    return registry.version_registered_in(context.run.root_run_id or context.run_id)
 
 
 @dg.asset(
@@ -135,6 +143,7 @@ def challenger_model(
                 feature_set_version=feature_set_version(policy.feature_spec),
                 data_sha256=data_sha256(sales),
                 dagster_run_id=context.run_id,
+                dagster_root_run_id=context.run.root_run_id or context.run_id,
                 partition=context.partition_key,
                 top_features=top,
                 top3_vs_champion=top_vs_champion,
@@ -177,7 +186,7 @@ def backtest(
     plot = plot_backtest(result, storage.lake.partition_path("backtest", cutoff) / "backtest.png")
     challenger = policy.challenger_candidate
     registry = mlflow_registry.registry
-    version = registry.alias_version(CHALLENGER)
+    version = _own_challenger(context, registry)  # None: no challenger trained in this run
     overall = result.metrics[result.metrics["level"] == "overall"]
     scores = {
         name: float(overall.loc[overall["candidate"] == challenger, name].iloc[0])
@@ -227,49 +236,26 @@ def promotion_decision(
     champion is drifting (see docs/promotion.md). A failed gate is a warning, not a failure.
     A promotion raises an info alert; a drift-triggered retrain that the gate refuses raises a
     warning."""
-    from forecastops.domain.promotion import decide_promotion
     from forecastops.domain.runs import TRIGGER_TAG
     from forecastops.pipeline.alerts import mlflow_version_link, promotion_alert
-    from forecastops.pipeline.cycle import (
-        BACKTEST_TABLE,
-        gate_input,
-        record_decision,
-        same_configuration,
-    )
-    from forecastops.pipeline.monitoring import champion_health
+    from forecastops.pipeline.promotion import decide_and_apply_promotion
 
-    cutoff, policy = _cutoff(context), retrain.policy
     registry = mlflow_registry.registry
-    challenger = registry.alias_version(CHALLENGER)
+    challenger = _own_challenger(context, registry)
     if challenger is None:
-        raise dg.Failure("No challenger in the registry: materialize challenger_model first.")
-    challenger_tags = registry.version_tags(challenger)
-    champion = registry.alias_version(CHAMPION)
-    champion_tags = registry.version_tags(champion) if champion else {}
-    gate = gate_input(
-        storage.lake.read_partition(BACKTEST_TABLE, cutoff, "metrics"),
-        policy,
-        (challenger, date.fromisoformat(challenger_tags[TRAINING_CUTOFF_TAG])),
-        (
-            champion,
-            date.fromisoformat(champion_tags[TRAINING_CUTOFF_TAG]),
-            champion_tags.get(OBJECTIVE_TAG, policy.objective),
+        raise dg.Failure(
+            "This run registered no challenger: promotion_decision judges the version its own "
+            "run trained, so run it with challenger_model (retrain_job), not alone."
         )
-        if champion
-        else None,
-        same_config=bool(champion) and same_configuration(challenger_tags, champion_tags),
-        champion_health=champion_health(storage.lake, champion, cutoff) if champion else None,
+    outcome = decide_and_apply_promotion(
+        storage.lake,
+        registry,
+        _cutoff(context),
+        retrain.policy,
+        challenger,
+        actor=f"dagster:{context.run_id}",
     )
-    decision = decide_promotion(gate, policy.promotion)
-    record_decision(storage.lake, cutoff, decision, gate)
-    if decision.promote:
-        registry.move_alias(
-            CHAMPION,
-            challenger,
-            actor=f"dagster:{context.run_id}",
-            reason="; ".join(decision.reasons),
-        )
-    registry.set_version_tags(challenger, decision_tags(decision.promote))
+    decision = outcome.decision
     links = run_links(context, "promotion_decision")
     links.append(mlflow_version_link(challenger, registry.version_url(challenger)))
     alert = record_alerts(
@@ -277,7 +263,12 @@ def promotion_decision(
         alert_store,
         [
             promotion_alert(
-                cutoff, decision, challenger, champion, context.run.tags.get(TRIGGER_TAG), links
+                _cutoff(context),
+                decision,
+                challenger,
+                outcome.champion_before,
+                context.run.tags.get(TRIGGER_TAG),
+                links,
             )
         ],
     )
@@ -285,7 +276,7 @@ def promotion_decision(
         metadata={
             "promoted": decision.promote,
             "challenger_version": challenger,
-            "champion_version": registry.alias_version(CHAMPION) or "none",
+            "champion_version": outcome.champion_after or "none",
             "decision": dg.MetadataValue.md(decision.to_markdown()),
         },
         check_results=[

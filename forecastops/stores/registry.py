@@ -65,6 +65,7 @@ from forecastops.stores.registry_tags import (
     ALIASES,
     CHALLENGER,
     CHAMPION,
+    DAGSTER_ROOT_RUN_ID_TAG,
     HISTORY_TAG_PREFIX,
     SHA256_TAG,
 )
@@ -696,6 +697,26 @@ class ModelRegistry:
             for item in found
         ]
         return sorted(rows, key=lambda row: int(row["version"]))
+
+    def version_registered_in(self, root_run_id: str) -> str | None:
+        """The newest version a run of the re-execution chain `root_run_id` registered (tag
+        `dagster_root_run_id`), or None. A retrain run's later steps (backtest, gate) work on
+        this version, never on whatever the `challenger` alias names by then: a concurrent run
+        may have moved it."""
+        if not root_run_id.replace("-", "").isalnum():  # goes into a filter string
+            raise ValueError(f"{root_run_id!r} is not a Dagster run id")
+        client = self._client()
+        try:
+            found = client.search_model_versions(
+                f"name = '{self.model_name}' and tags.{DAGSTER_ROOT_RUN_ID_TAG} = '{root_run_id}'"
+            )
+        except Exception as error:
+            raise RegistryError(
+                f"Finding the version run {root_run_id} registered in {self._where()} failed: "
+                f"{error}"
+            ) from error
+        versions = [int(item.version) for item in found]
+        return str(max(versions)) if versions else None
 
     # -- loading --------------------------------------------------------------------------
 

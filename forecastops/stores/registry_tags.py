@@ -15,6 +15,7 @@ orphans the versions registered before: add a name, never rename one.
 | `feature_set_version` | challenger_model | hash of the feature definitions |
 | `data_sha256` | challenger_model | SHA-256 of the training snapshot's contract columns |
 | `dagster_run_id`, `partition` | challenger_model | the run and partition that trained it |
+| `dagster_root_run_id` | challenger_model | first run of its re-execution chain (found by it) |
 | `top_features` | challenger_model | the three features with the most gain, comma-separated |
 | `top3_vs_champion` | challenger_model | those three against the champion's at the time |
 | `artifact_sha256` | the registry (`ModelRegistry.register_challenger`) | SHA-256 of the booster |
@@ -57,6 +58,7 @@ OBJECTIVE_TAG = "objective"
 FEATURE_SET_VERSION_TAG = "feature_set_version"
 DATA_SHA256_TAG = "data_sha256"
 DAGSTER_RUN_ID_TAG = "dagster_run_id"
+DAGSTER_ROOT_RUN_ID_TAG = "dagster_root_run_id"
 PARTITION_TAG = "partition"
 TOP_FEATURES_TAG = "top_features"
 TOP3_VS_CHAMPION_TAG = "top3_vs_champion"
@@ -97,6 +99,7 @@ REGISTRATION_TAGS: tuple[str, ...] = (
     FEATURE_SET_VERSION_TAG,
     DATA_SHA256_TAG,
     DAGSTER_RUN_ID_TAG,
+    DAGSTER_ROOT_RUN_ID_TAG,
     PARTITION_TAG,
     TOP_FEATURES_TAG,
     TOP3_VS_CHAMPION_TAG,
@@ -122,6 +125,7 @@ def registration_tags(
     feature_set_version: str,
     data_sha256: str,
     dagster_run_id: str,
+    dagster_root_run_id: str,
     partition: str,
     top_features: str,
     top3_vs_champion: str,
@@ -135,6 +139,7 @@ def registration_tags(
         FEATURE_SET_VERSION_TAG: feature_set_version,
         DATA_SHA256_TAG: data_sha256,
         DAGSTER_RUN_ID_TAG: dagster_run_id,
+        DAGSTER_ROOT_RUN_ID_TAG: dagster_root_run_id,
         PARTITION_TAG: partition,
         TOP_FEATURES_TAG: top_features,
         TOP3_VS_CHAMPION_TAG: top3_vs_champion,

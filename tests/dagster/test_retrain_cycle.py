@@ -100,6 +100,7 @@ def test_every_version_carries_its_lineage_tags(cycle: tuple[Path, dg.Definition
             "data_sha256",
             "artifact_sha256",
             "dagster_run_id",
+            "dagster_root_run_id",
             "partition",
             "backtest_wape",
             "top3_vs_champion",
@@ -107,6 +108,8 @@ def test_every_version_carries_its_lineage_tags(cycle: tuple[Path, dg.Definition
         ):
             assert tags.get(name), (version["version"], name)
     assert "champion v1 top 3" in versions[1]["tags"]["top3_vs_champion"]
+    for version in versions:  # each run's backtest and gate judged the version it registered
+        assert version["tags"]["dagster_root_run_id"] == version["tags"]["dagster_run_id"]
 
 
 def test_the_assets_write_only_tags_and_aliases_the_registry_tags_module_defines(

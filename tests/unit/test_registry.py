@@ -105,6 +105,31 @@ def aliases(registry: ModelRegistry) -> dict[str, str | None]:
     return {alias: registry.alias_version(alias) for alias in (CHAMPION, CHALLENGER)}
 
 
+def test_a_run_finds_the_version_it_registered_even_after_another_run_moved_the_alias(
+    registry: ModelRegistry, model_dir: Path
+) -> None:
+    def register_in(root_run_id: str) -> str:
+        return registry.register_challenger(
+            model_dir,
+            params={"num_iterations": 25},
+            metrics={"train_wape": 0.21},
+            tags={**TAGS, "dagster_root_run_id": root_run_id},
+            actor=f"dagster:{root_run_id}",
+        ).version
+
+    ours = register_in("run-a")
+    theirs = register_in("run-b")  # a concurrent retrain: the challenger alias now names it
+
+    assert registry.alias_version(CHALLENGER) == theirs
+    assert registry.version_registered_in("run-a") == ours
+    assert registry.version_registered_in("run-b") == theirs
+    assert registry.version_registered_in("run-c") is None
+    rerun = register_in("run-a")  # a re-execution of run-a retrained: its newest version counts
+    assert registry.version_registered_in("run-a") == rerun
+    with pytest.raises(ValueError, match="not a Dagster run id"):
+        registry.version_registered_in("x' or name = 'y")
+
+
 def test_importing_the_registry_does_not_import_mlflow() -> None:
     code = "import sys, forecastops.stores.registry; print('mlflow' in sys.modules)"
     result = subprocess.run(

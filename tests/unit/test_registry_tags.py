@@ -28,6 +28,7 @@ def test_registration_writes_exactly_the_registration_tags() -> None:
         feature_set_version="fs-1",
         data_sha256="abc",
         dagster_run_id="run-1",
+        dagster_root_run_id="run-1",
         partition="2025-05-31",
         top_features="lag_7,lag_14,rolling_mean_7",
         top3_vs_champion="no champion yet",

@@ -1,0 +1,84 @@
+"""The promotion step as one use case: decide on the run's own challenger and apply the verdict.
+
+`decide_and_apply_promotion` gathers the gate's input (the cutoff's backtest, the challenger the
+run registered, the champion and its newest health), decides with `domain.promotion`, records
+the decision in the lake, moves the `champion` alias when the gate passes, and tags the
+challenger with the verdict. The `promotion_decision` asset only turns the outcome into an
+alert and metadata.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from forecastops.pipeline.cycle import (
+    BACKTEST_TABLE,
+    gate_input,
+    record_decision,
+    same_configuration,
+)
+from forecastops.pipeline.monitoring import champion_health
+from forecastops.stores.registry_tags import (
+    CHAMPION,
+    OBJECTIVE_TAG,
+    TRAINING_CUTOFF_TAG,
+    decision_tags,
+)
+
+if TYPE_CHECKING:
+    from forecastops.domain.promotion import PromotionDecision
+    from forecastops.pipeline.cycle import CyclePolicy
+    from forecastops.stores.lake import Lake
+    from forecastops.stores.registry import ModelRegistry
+
+
+@dataclass(frozen=True)
+class PromotionOutcome:
+    """What the step decided and did: the verdict, the challenger it judged, the champion
+    before the step (None: there was none) and after it."""
+
+    decision: PromotionDecision
+    challenger: str
+    champion_before: str | None
+    champion_after: str | None
+
+
+def decide_and_apply_promotion(
+    lake: Lake,
+    registry: ModelRegistry,
+    cutoff: date,
+    policy: CyclePolicy,
+    challenger: str,
+    actor: str,
+) -> PromotionOutcome:
+    """Judge `challenger` (the version this run registered) against the champion on the
+    `cutoff` day's backtest and the champion's health; record the decision in the lake
+    (`promotion_decision`), promote when the gate passes (alias history names `actor` and the
+    reasons) and tag the challenger `promoted` / `rejected` (docs/promotion.md)."""
+    from forecastops.domain.promotion import decide_promotion
+
+    challenger_tags = registry.version_tags(challenger)
+    champion = registry.alias_version(CHAMPION)
+    champion_tags = registry.version_tags(champion) if champion else {}
+    gate = gate_input(
+        lake.read_partition(BACKTEST_TABLE, cutoff, "metrics"),
+        policy,
+        (challenger, date.fromisoformat(challenger_tags[TRAINING_CUTOFF_TAG])),
+        (
+            champion,
+            date.fromisoformat(champion_tags[TRAINING_CUTOFF_TAG]),
+            champion_tags.get(OBJECTIVE_TAG, policy.objective),
+        )
+        if champion
+        else None,
+        same_config=bool(champion) and same_configuration(challenger_tags, champion_tags),
+        champion_health=champion_health(lake, champion, cutoff) if champion else None,
+    )
+    decision = decide_promotion(gate, policy.promotion)
+    record_decision(lake, cutoff, decision, gate)
+    if decision.promote:
+        registry.move_alias(CHAMPION, challenger, actor=actor, reason="; ".join(decision.reasons))
+    registry.set_version_tags(challenger, decision_tags(decision.promote))
+    return PromotionOutcome(decision, challenger, champion, registry.alias_version(CHAMPION))
