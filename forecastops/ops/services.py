@@ -10,6 +10,10 @@ under `$FORECASTOPS_HOME/logs`, and waits until the UIs answer. `down` stops eve
 PID file names a live process that is still that service, and removes the PID files; with
 nothing running it does nothing.
 
+The services run from `$FORECASTOPS_HOME` and load the installed code location through the
+workspace that `forecastops.ops.dagster_bridge.write_workspace` writes there, so `up` works from
+an installed package as from a source checkout.
+
 Secrets stay out of the process list: database URLs reach the services through the environment
 (`DAGSTER_PG_URL`, `MLFLOW_BACKEND_STORE_URI`), never through their command lines.
 """
@@ -29,7 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from forecastops.stores.settings import REPO_ROOT, Settings
+from forecastops.ops.dagster_bridge import dagster_env, workspace_path, write_workspace
+from forecastops.stores.settings import Settings
 
 READY_TIMEOUT_S = 300
 """How long `up` waits for the UIs to answer (the webserver loads the code location first)."""
@@ -37,7 +42,6 @@ STOP_TIMEOUT_S = 30
 """How long `down` waits after SIGTERM before it sends SIGKILL."""
 POLL_S = 0.5
 LOG_TAIL_CHARS = 2000
-WORKSPACE_FILE = REPO_ROOT / "workspace.yaml"
 _BIN = Path(sys.executable).parent
 
 
@@ -63,12 +67,13 @@ def services(settings: Settings) -> tuple[Service, ...]:
     host = settings.service_host
     webserver = f"http://{host}:{settings.webserver_port}"
     mlflow = f"http://{host}:{settings.mlflow_port}"
+    workspace = str(workspace_path(settings))  # `start` writes it
     return (
         Service(
             "dagster-webserver",
             (
                 str(_BIN / "dagster-webserver"),
-                *("-w", str(WORKSPACE_FILE), "-h", host, "-p", str(settings.webserver_port)),
+                *("-w", workspace, "-h", host, "-p", str(settings.webserver_port)),
             ),
             marker="dagster-webserver",
             port=settings.webserver_port,
@@ -76,7 +81,7 @@ def services(settings: Settings) -> tuple[Service, ...]:
         ),
         Service(
             "dagster-daemon",
-            (str(_BIN / "dagster-daemon"), "run", "-w", str(WORKSPACE_FILE)),
+            (str(_BIN / "dagster-daemon"), "run", "-w", workspace),
             marker="dagster-daemon",
         ),
         Service(
@@ -172,13 +177,14 @@ def start(settings: Settings, on_started: Callable[[Service, int], None]) -> Non
     `ready_url` answers. A service that exits or does not answer in time stops them all and
     raises `ServiceError` quoting its log."""
     settings.logs_path.mkdir(parents=True, exist_ok=True)
-    base_env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home_path)}
+    write_workspace(settings)
+    base_env = dagster_env(settings)
     started: list[tuple[Service, subprocess.Popen[bytes]]] = []
     for service in services(settings):
         with log_file(settings, service).open("ab") as log:
             process = subprocess.Popen(
                 service.command,
-                cwd=REPO_ROOT,
+                cwd=settings.home.resolve(),
                 env={**base_env, **dict(service.extra_env)},
                 stdin=subprocess.DEVNULL,
                 stdout=log,

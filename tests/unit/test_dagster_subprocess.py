@@ -1,6 +1,8 @@
 """`run_dagster_command` runs real child processes (small `python -c` scripts standing in for the
-Dagster-side entry points): from the repo root with the settings' `DAGSTER_HOME`, returning any
-exit code with its output, and killing a command that outlives its limit."""
+Dagster-side entry points): with the settings' `DAGSTER_HOME` and `FORECASTOPS_HOME`, importing
+only installed packages (never from the current directory), returning any exit code with its
+output, and killing a command that outlives its limit; `write_workspace` names the installed
+code location as the repo's workspace.yaml does."""
 
 from __future__ import annotations
 
@@ -10,9 +12,16 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
-from forecastops.ops.dagster_bridge import DagsterCommandTimeout, run_dagster_command
-from forecastops.stores.settings import REPO_ROOT, Settings
+import forecastops
+from forecastops.ops.dagster_bridge import (
+    DagsterCommandTimeout,
+    run_dagster_command,
+    workspace_path,
+    write_workspace,
+)
+from forecastops.stores.settings import Settings
 
 
 def settings(tmp_path: Path) -> Settings:
@@ -23,22 +32,45 @@ def python(script: str) -> list[str]:
     return [sys.executable, "-c", script]
 
 
-def test_the_command_runs_from_the_repo_root_with_the_settings_dagster_home(
+def test_the_command_gets_the_settings_homes_and_the_installed_packages_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The operator stands in a folder with a `resources` package of its own: the command runs
+    there, but imports ForecastOps' `resources`, the one installed beside `forecastops`."""
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "the-shells-home"))
     monkeypatch.setenv("FORECASTOPS_PROBE", "inherited")
+    where_the_operator_is = tmp_path / "project"
+    (where_the_operator_is / "resources").mkdir(parents=True)
+    (where_the_operator_is / "resources" / "__init__.py").write_text("")
+    monkeypatch.chdir(where_the_operator_is)
     script = (
-        "import os; print(os.environ['DAGSTER_HOME']); print(os.getcwd()); "
-        "print(os.environ['FORECASTOPS_PROBE'])"
+        "import importlib.util, os; print(os.environ['DAGSTER_HOME']); "
+        "print(os.environ['FORECASTOPS_HOME']); print(os.getcwd()); "
+        "print(os.environ['FORECASTOPS_PROBE']); "
+        "print(importlib.util.find_spec('resources').origin)"
     )
     result = run_dagster_command(python(script), settings(tmp_path), timeout_s=60)
     assert result.returncode == 0, result.stderr
+    installed_beside_forecastops = Path(forecastops.__file__).parent.parent
     assert result.stdout.splitlines() == [
         str((tmp_path / "dagster-home").resolve()),
-        str(REPO_ROOT),
+        str(tmp_path.resolve()),
+        str(where_the_operator_is),
         "inherited",
+        str(installed_beside_forecastops / "resources" / "__init__.py"),
     ]
+
+
+def test_the_written_workspace_loads_the_repos_code_location(tmp_path: Path) -> None:
+    """Same module and location name as the repo's workspace.yaml (`make ui`), so schedules,
+    sensors and backfills keep one code location whichever of the two a process loads."""
+    repo_workspace = Path(forecastops.__file__).parents[1] / "workspace.yaml"
+    home = tmp_path / "not-yet-created"
+    written = write_workspace(Settings(home=home))
+    assert written == workspace_path(Settings(home=home)) == home.resolve() / "workspace.yaml"
+    assert yaml.safe_load(written.read_text()) == yaml.safe_load(repo_workspace.read_text())
+    assert write_workspace(Settings(home=home)) == written  # idempotent
+    assert sorted(path.name for path in home.iterdir()) == ["workspace.yaml"]
 
 
 def test_a_failing_command_is_a_result_with_its_exit_code_and_both_outputs(
