@@ -41,6 +41,9 @@ READY_TIMEOUT_S = 300
 STOP_TIMEOUT_S = 30
 """How long `down` waits after SIGTERM before it sends SIGKILL."""
 POLL_S = 0.5
+EXEC_TIMEOUT_S = 60
+"""How long `start` waits for a new process to show its command line (a few ms unless busy)."""
+EXEC_POLL_S = 0.005
 LOG_TAIL_CHARS = 2000
 _BIN = Path(sys.executable).parent
 
@@ -112,6 +115,17 @@ def log_file(settings: Settings, service: Service) -> Path:
     return settings.logs_path / f"{service.name}.log"
 
 
+def _command_line(pid: int) -> str:
+    """The command line of process `pid`, its arguments joined by spaces; "" when there is no
+    such process, for a zombie, and for a process still inside the exec that follows its fork
+    (Linux fills `/proc/PID/cmdline` in at the end of the exec)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace")
+
+
 def running_pid(settings: Settings, service: Service) -> int | None:
     """The PID of `service` if its PID file names a live process that is that service."""
     path = pid_file(settings, service)
@@ -119,11 +133,22 @@ def running_pid(settings: Settings, service: Service) -> int | None:
         pid = int(path.read_text().strip())
     except (OSError, ValueError):
         return None
-    try:
-        command_line = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return None
-    return pid if service.marker in command_line else None
+    return pid if service.marker in _command_line(pid) else None
+
+
+def write_pid_file(settings: Settings, service: Service, process: subprocess.Popen[bytes]) -> None:
+    """Record `process` in `service`'s PID file once `running_pid` can recognise it as the
+    service: once its command line shows the service's marker (or it has exited, or
+    `EXEC_TIMEOUT_S` have passed). `Popen` returns when the child has begun its exec, but its
+    command line is readable only when the exec ends (most reads straight after `Popen` find it
+    empty); a PID file written in between names a process that `running_pid` does not trust,
+    which `down`, or `up` stopping what it started after a failure, would then leave running."""
+    deadline = time.monotonic() + EXEC_TIMEOUT_S
+    while process.poll() is None and time.monotonic() < deadline:
+        if service.marker in _command_line(process.pid):
+            break
+        time.sleep(EXEC_POLL_S)
+    pid_file(settings, service).write_text(f"{process.pid}\n")
 
 
 def port_taken(host: str, port: int) -> bool:
@@ -191,8 +216,8 @@ def start(settings: Settings, on_started: Callable[[Service, int], None]) -> Non
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        pid_file(settings, service).write_text(f"{process.pid}\n")
         started.append((service, process))
+        write_pid_file(settings, service, process)
         on_started(service, process.pid)
     deadline = time.monotonic() + READY_TIMEOUT_S
     waiting = [service for service, _ in started if service.ready_url]
