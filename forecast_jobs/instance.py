@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from forecastops.stores.settings import MANAGED_MARKER, REPO_ROOT, Settings
+from forecastops.stores.settings import MANAGED_MARKER, Settings
 
-INSTANCE_TEMPLATES = {
-    "embedded": REPO_ROOT / "dagster.yaml",
-    "postgres": REPO_ROOT / "deploy" / "dagster.postgres.yaml",
+INSTANCE_TEMPLATES: dict[str, Traversable] = {
+    kind: files("forecast_jobs") / "instance_templates" / f"{kind}.yaml"
+    for kind in ("embedded", "postgres")
 }
+"""The dagster.yaml of each `FORECASTOPS_INSTANCE`: package data, so an installed wheel has them
+(the repo's `dagster.yaml` and `deploy/dagster.postgres.yaml` link to these files)."""
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
@@ -24,5 +27,5 @@ def prepare_dagster_home(settings: Settings) -> Path:
     home = settings.dagster_home_path
     config = home / "dagster.yaml"
     if not config.exists() or config.read_text().startswith(MANAGED_MARKER):
-        shutil.copyfile(INSTANCE_TEMPLATES[settings.instance], config)
+        config.write_bytes(INSTANCE_TEMPLATES[settings.instance].read_bytes())
     return home

@@ -4,7 +4,8 @@ Items, in order: the Dagster instance (PostgreSQL reachable and its schema at th
 of the installed Dagster; or, embedded, `DAGSTER_HOME` writable with a `dagster.yaml`), the
 MLflow store (reachable and at MLflow's head revision), the alert store (reachable and at the
 head revision of its own migrations), the lake (writable), the landing folder (readable) and
-the code location (loads).
+the code location (loads, from ForecastOps' own top-level packages: no foreign `resources` or
+`sensors` package in their place, docs/decisions/0010).
 
 `repair` fixes what can be fixed without a person: it creates missing folders, writes
 `dagster.yaml` and runs Dagster's instance migration, MLflow's `mlflow db upgrade` and the alert
@@ -19,6 +20,7 @@ Connections use a `CONNECT_TIMEOUT_S` timeout so a server that is down fails fas
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import urllib.error
@@ -30,7 +32,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from forecastops.domain.secrets import mask_url, mask_urls_in
-from forecastops.ops.dagster_bridge import DagsterCommandTimeout, run_dagster_command
+from forecastops.ops.dagster_bridge import (
+    CODE_LOCATION_MODULE,
+    DagsterCommandTimeout,
+    run_dagster_command,
+)
 from forecastops.stores.settings import ENV_PREFIX, MANAGED_MARKER, Settings
 
 if TYPE_CHECKING:
@@ -44,6 +50,19 @@ OUTPUT_TAIL_CHARS = 1500
 FIX_HINT = "run `forecastops doctor --fix`"
 _SQLITE_PREFIX = "sqlite:///"
 MISSING = "does not exist"
+DISTRIBUTION = "forecastops"
+DAGSTER_PACKAGES = ("forecast_assets", "forecast_jobs", "resources", "sensors")
+"""The top-level packages the forecastops wheel installs beside `forecastops`
+(docs/decisions/0010); generic names that another distribution may also use."""
+_LOCATE_THEN_LOAD = (
+    "import importlib.util, json\n"
+    f"names = {(DISTRIBUTION, *DAGSTER_PACKAGES)!r}\n"
+    "specs = {name: importlib.util.find_spec(name) for name in names}\n"
+    "print(json.dumps({name: spec and spec.origin for name, spec in specs.items()}), flush=True)\n"
+    f"import {CODE_LOCATION_MODULE}\n"
+)
+"""What `check_code_location` runs in a fresh interpreter: where each package would be
+imported from (found without importing it), then the code location itself."""
 T = TypeVar("T")
 
 
@@ -200,7 +219,10 @@ def check_dagster_instance(settings: Settings) -> Verdict:
             item,
             False,
             f"{config} {problem if text else 'is missing'}",
-            FIX_HINT if managed else "copy deploy/dagster.postgres.yaml over your edited copy",
+            FIX_HINT
+            if managed
+            else "remove your edited copy and run `forecastops doctor --fix`, which writes the "
+            "PostgreSQL one (deploy/dagster.postgres.yaml in the repo)",
             repairable=managed,
         )
     if revision is None:
@@ -357,31 +379,83 @@ def check_landing(settings: Settings) -> Verdict:
     return Verdict("landing folder", True, f"{variable} is readable ({files} entries)")
 
 
+def _foreign_packages(located: str) -> Verdict | None:
+    """A FAIL verdict when one of `DAGSTER_PACKAGES` is not ForecastOps' own, or None.
+
+    `located`: the JSON `_LOCATE_THEN_LOAD` printed first, package name -> the file a fresh
+    interpreter imports it from. Ours sit beside `forecastops` (in site-packages for a wheel,
+    in the checkout for an editable install). A package found elsewhere shadows ours (an
+    earlier entry of sys.path, e.g. PYTHONPATH); another distribution that declares the same
+    top-level name has written its files over ours (the two share site-packages)."""
+    from importlib.metadata import packages_distributions
+
+    try:
+        origins: dict[str, str | None] = json.loads(located)
+    except ValueError:  # the interpreter failed before it printed them
+        return None
+    if not origins.get(DISTRIBUTION):
+        return None
+    home = Path(str(origins[DISTRIBUTION])).parent.parent
+    claimed = packages_distributions()
+    for name in DAGSTER_PACKAGES:
+        others = sorted(set(claimed.get(name, [])) - {DISTRIBUTION})
+        owners = ", ".join(others)
+        origin = origins.get(name)
+        found = Path(origin).parent if origin else None
+        if found is None:
+            return Verdict(
+                "code location",
+                False,
+                f"`import {name}` finds nothing: ForecastOps' {home / name} is missing",
+                f"reinstall {DISTRIBUTION}",
+            )
+        if found.parent != home:
+            owner = f" (installed by {owners})" if others else ""
+            remedy = f"uninstall {owners}" if others else f"take {found.parent} off PYTHONPATH"
+            return Verdict(
+                "code location",
+                False,
+                f"`import {name}` finds {found}{owner}, not ForecastOps' {home / name}: a "
+                f"foreign package named `{name}` shadows ours",
+                f"{remedy}, so that `{name}` is ForecastOps' own (it installs the top-level "
+                f"packages {', '.join(DAGSTER_PACKAGES)}; docs/decisions/0010)",
+            )
+        if others:
+            return Verdict(
+                "code location",
+                False,
+                f"the distribution {owners} also installs a top-level package `{name}` into "
+                f"{home}, over ForecastOps' files",
+                f"uninstall {owners}, then reinstall {DISTRIBUTION} (e.g. `pip install "
+                f"--force-reinstall --no-deps {DISTRIBUTION}`)",
+            )
+    return None
+
+
 def check_code_location(settings: Settings) -> Verdict:
     try:
         result = run_dagster_command(
-            [sys.executable, "-c", "import forecast_jobs.definitions"],
-            settings,
-            CODE_LOCATION_TIMEOUT_S,
+            [sys.executable, "-c", _LOCATE_THEN_LOAD], settings, CODE_LOCATION_TIMEOUT_S
         )
     except DagsterCommandTimeout:
         return Verdict(
             "code location",
             False,
-            f"forecast_jobs.definitions did not load within {CODE_LOCATION_TIMEOUT_S} s",
+            f"{CODE_LOCATION_MODULE} did not load within {CODE_LOCATION_TIMEOUT_S} s",
             "look for a slow import at module level",
         )
+    foreign = _foreign_packages(result.stdout.partition("\n")[0])
+    if foreign is not None:
+        return foreign
     if result.returncode != 0:
         lines = result.stderr.strip().splitlines()
         return Verdict(
             "code location",
             False,
-            f"forecast_jobs.definitions fails to load: {lines[-1] if lines else 'no output'}",
-            "run `python -c 'import forecast_jobs.definitions'` to see the full error",
+            f"{CODE_LOCATION_MODULE} fails to load: {lines[-1] if lines else 'no output'}",
+            f"run `python -c 'import {CODE_LOCATION_MODULE}'` to see the full error",
         )
-    return Verdict(
-        "code location", True, f"forecast_jobs.definitions loads ({result.seconds:.1f} s)"
-    )
+    return Verdict("code location", True, f"{CODE_LOCATION_MODULE} loads ({result.seconds:.1f} s)")
 
 
 CHECKS: tuple[Callable[[Settings], Verdict], ...] = (

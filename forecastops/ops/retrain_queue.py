@@ -3,13 +3,14 @@ from the UI's backfill dialog.
 
 forecastops never imports Dagster. A retrain request is checked here (`plan_range`,
 `plan_partitions`: real days, in order, inside the partitions that exist, at most
-`MAX_PARTITIONS`) and then handed to the real `dagster job backfill -w workspace.yaml -j
-retrain_job --partitions ... --noprompt`, run in a subprocess from the repo root against the
-settings' `DAGSTER_HOME` (`queue_retrain`, through `forecastops.ops.dagster_bridge`). That
+`MAX_PARTITIONS`) and then handed to the real `dagster job backfill -w
+$FORECASTOPS_HOME/workspace.yaml -j retrain_job --partitions ... --noprompt`, run in a
+subprocess against the settings' `DAGSTER_HOME` (`queue_retrain`, through
+`forecastops.ops.dagster_bridge`, whose workspace names the installed code location). That
 command creates the backfill and submits one run per partition to the instance's run queue; the
-daemon (`make ui` starts one, or `dagster-daemon run -w workspace.yaml`) starts them. How many
-run at once is the instance's business: the project's `dagster.yaml` (copied into
-`DAGSTER_HOME` by `make demo`) caps runs tagged `dagster/backfill` at one
+daemon (`forecastops up` or `make ui` starts one) starts them. How many run at once is the
+instance's business: the project's `dagster.yaml` (written into `DAGSTER_HOME` by `forecastops
+doctor --fix` and `make demo`) caps runs tagged `dagster/backfill` at one
 (`run_coordinator.config.tag_concurrency_limits`), so a long backfill never starves the daily
 schedule.
 
@@ -29,12 +30,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from forecastops.domain.runs import RETRAIN_JOB
-from forecastops.ops.dagster_bridge import DagsterCommandTimeout, run_dagster_command
-from forecastops.stores.settings import REPO_ROOT, Settings
+from forecastops.ops.dagster_bridge import (
+    DagsterCommandTimeout,
+    run_dagster_command,
+    write_workspace,
+)
+from forecastops.stores.settings import Settings
 
 MAX_PARTITIONS = 366
 """Most cutoff days one request may queue (a year): each is a full retrain run."""
-WORKSPACE_FILE = REPO_ROOT / "workspace.yaml"
 BACKFILL_TIMEOUT_S = 600
 """How long `dagster job backfill` may take to load the code location and submit the runs."""
 OUTPUT_TAIL_CHARS = 2000
@@ -184,20 +188,23 @@ def instance_config_problem(settings: Settings) -> str | None:
         raise RetrainRefused(
             f"DAGSTER_HOME={settings.dagster_home_path} has no dagster.yaml, so the runs would be "
             "queued in a local SQLite instance there instead of the PostgreSQL one the daemon "
-            "reads (FORECASTOPS_INSTANCE=postgres). Copy deploy/dagster.postgres.yaml to "
-            f"{config} (or run `make demo` once), then retry.",
+            "reads (FORECASTOPS_INSTANCE=postgres). Run `forecastops doctor --fix` (it writes "
+            f"the PostgreSQL dagster.yaml to {config}), then retry.",
             usage=False,
         )
     return (
         f"DAGSTER_HOME={settings.dagster_home_path} has no dagster.yaml: Dagster's defaults "
-        "apply, with no limit on concurrent backfill runs. Copy the repo's dagster.yaml there "
-        "(or run `make demo` once) to get the project's limits."
+        "apply, with no limit on concurrent backfill runs. Run `forecastops doctor --fix` to "
+        "write the project's dagster.yaml there, with its limits."
     )
 
 
-def backfill_command(days: Sequence[date], tags: Mapping[str, str] | None = None) -> list[str]:
-    """The `dagster job backfill` command that queues one `retrain_job` run per day, each run
-    carrying `tags` (if any) besides Dagster's own."""
+def backfill_command(
+    days: Sequence[date], workspace: Path, tags: Mapping[str, str] | None = None
+) -> list[str]:
+    """The `dagster job backfill` command that queues one `retrain_job` run per day in the code
+    location of `workspace` (`forecastops.ops.dagster_bridge.write_workspace`), each run carrying
+    `tags` (if any) besides Dagster's own."""
     return [
         sys.executable,
         "-m",
@@ -205,7 +212,7 @@ def backfill_command(days: Sequence[date], tags: Mapping[str, str] | None = None
         "job",
         "backfill",
         "-w",
-        str(WORKSPACE_FILE),
+        str(workspace),
         "-j",
         RETRAIN_JOB,
         "--partitions",
@@ -229,8 +236,11 @@ def queue_retrain(
     """
     settings.ensure_folders()
     warning = instance_config_problem(settings)
+    workspace = write_workspace(settings)
     try:
-        result = run_dagster_command(backfill_command(days, tags), settings, BACKFILL_TIMEOUT_S)
+        result = run_dagster_command(
+            backfill_command(days, workspace, tags), settings, BACKFILL_TIMEOUT_S
+        )
     except DagsterCommandTimeout:
         raise RetrainLaunchError(
             f"`dagster job backfill` did not finish within {BACKFILL_TIMEOUT_S} s; check in the "

@@ -10,6 +10,10 @@ under `$FORECASTOPS_HOME/logs`, and waits until the UIs answer. `down` stops eve
 PID file names a live process that is still that service, and removes the PID files; with
 nothing running it does nothing.
 
+The services run from `$FORECASTOPS_HOME` and load the installed code location through the
+workspace that `forecastops.ops.dagster_bridge.write_workspace` writes there, so `up` works from
+an installed package as from a source checkout.
+
 Secrets stay out of the process list: database URLs reach the services through the environment
 (`DAGSTER_PG_URL`, `MLFLOW_BACKEND_STORE_URI`), never through their command lines.
 
@@ -35,15 +39,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from forecastops.stores.settings import REPO_ROOT, Settings
+from forecastops.ops.dagster_bridge import dagster_env, workspace_path, write_workspace
+from forecastops.stores.settings import Settings
 
 READY_TIMEOUT_S = 300
 """How long `up` waits for the UIs to answer (the webserver loads the code location first)."""
 STOP_TIMEOUT_S = 30
 """How long `down` waits after SIGTERM before it sends SIGKILL."""
 POLL_S = 0.5
+EXEC_TIMEOUT_S = 60
+"""How long `start` waits for a new process to show its command line (a few ms unless busy)."""
+EXEC_POLL_S = 0.005
 LOG_TAIL_CHARS = 2000
-WORKSPACE_FILE = REPO_ROOT / "workspace.yaml"
 _BIN = Path(sys.executable).parent
 
 
@@ -69,12 +76,13 @@ def services(settings: Settings) -> tuple[Service, ...]:
     host = settings.service_host
     webserver = f"http://{host}:{settings.webserver_port}"
     mlflow = f"http://{host}:{settings.mlflow_port}"
+    workspace = str(workspace_path(settings))  # `start` writes it
     return (
         Service(
             "dagster-webserver",
             (
                 str(_BIN / "dagster-webserver"),
-                *("-w", str(WORKSPACE_FILE), "-h", host, "-p", str(settings.webserver_port)),
+                *("-w", workspace, "-h", host, "-p", str(settings.webserver_port)),
             ),
             marker="dagster-webserver",
             port=settings.webserver_port,
@@ -82,7 +90,7 @@ def services(settings: Settings) -> tuple[Service, ...]:
         ),
         Service(
             "dagster-daemon",
-            (str(_BIN / "dagster-daemon"), "run", "-w", str(WORKSPACE_FILE)),
+            (str(_BIN / "dagster-daemon"), "run", "-w", workspace),
             marker="dagster-daemon",
         ),
         Service(
@@ -106,13 +114,10 @@ def services(settings: Settings) -> tuple[Service, ...]:
 
 
 def service_environment(settings: Settings, service: Service) -> dict[str, str]:
-    """The environment `service` runs in: this process's, with `DAGSTER_HOME` from the settings
-    and the service's own variables (e.g. MLflow's backend store URL)."""
-    return {
-        **os.environ,
-        "DAGSTER_HOME": str(settings.dagster_home_path),
-        **dict(service.extra_env),
-    }
+    """The environment `service` runs in: a Dagster-side process's (`dagster_env`: the homes from
+    the settings, only installed packages on `sys.path`) with the service's own variables (e.g.
+    MLflow's backend store URL)."""
+    return {**dagster_env(settings), **dict(service.extra_env)}
 
 
 def exec_service(settings: Settings, name: str) -> NoReturn:
@@ -122,6 +127,8 @@ def exec_service(settings: Settings, name: str) -> NoReturn:
     if name not in by_name:
         raise ServiceError(f"no service {name!r}; the services are {', '.join(by_name)}.")
     service = by_name[name]
+    write_workspace(settings)
+    os.chdir(settings.home.resolve())  # as `start` runs it: never from a source checkout
     os.execve(service.command[0], list(service.command), service_environment(settings, service))
 
 
@@ -133,6 +140,17 @@ def log_file(settings: Settings, service: Service) -> Path:
     return settings.logs_path / f"{service.name}.log"
 
 
+def _command_line(pid: int) -> str:
+    """The command line of process `pid`, its arguments joined by spaces; "" when there is no
+    such process, for a zombie, and for a process still inside the exec that follows its fork
+    (Linux fills `/proc/PID/cmdline` in at the end of the exec)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace")
+
+
 def running_pid(settings: Settings, service: Service) -> int | None:
     """The PID of `service` if its PID file names a live process that is that service."""
     path = pid_file(settings, service)
@@ -140,11 +158,22 @@ def running_pid(settings: Settings, service: Service) -> int | None:
         pid = int(path.read_text().strip())
     except (OSError, ValueError):
         return None
-    try:
-        command_line = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return None
-    return pid if service.marker in command_line else None
+    return pid if service.marker in _command_line(pid) else None
+
+
+def write_pid_file(settings: Settings, service: Service, process: subprocess.Popen[bytes]) -> None:
+    """Record `process` in `service`'s PID file once `running_pid` can recognise it as the
+    service: once its command line shows the service's marker (or it has exited, or
+    `EXEC_TIMEOUT_S` have passed). `Popen` returns when the child has begun its exec, but its
+    command line is readable only when the exec ends (most reads straight after `Popen` find it
+    empty); a PID file written in between names a process that `running_pid` does not trust,
+    which `down`, or `up` stopping what it started after a failure, would then leave running."""
+    deadline = time.monotonic() + EXEC_TIMEOUT_S
+    while process.poll() is None and time.monotonic() < deadline:
+        if service.marker in _command_line(process.pid):
+            break
+        time.sleep(EXEC_POLL_S)
+    pid_file(settings, service).write_text(f"{process.pid}\n")
 
 
 def port_taken(host: str, port: int) -> bool:
@@ -198,20 +227,21 @@ def start(settings: Settings, on_started: Callable[[Service, int], None]) -> Non
     `ready_url` answers. A service that exits or does not answer in time stops them all and
     raises `ServiceError` quoting its log."""
     settings.logs_path.mkdir(parents=True, exist_ok=True)
+    write_workspace(settings)
     started: list[tuple[Service, subprocess.Popen[bytes]]] = []
     for service in services(settings):
         with log_file(settings, service).open("ab") as log:
             process = subprocess.Popen(
                 service.command,
-                cwd=REPO_ROOT,
+                cwd=settings.home.resolve(),
                 env=service_environment(settings, service),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        pid_file(settings, service).write_text(f"{process.pid}\n")
         started.append((service, process))
+        write_pid_file(settings, service, process)
         on_started(service, process.pid)
     deadline = time.monotonic() + READY_TIMEOUT_S
     waiting = [service for service, _ in started if service.ready_url]

@@ -42,10 +42,10 @@ if TYPE_CHECKING:
     from forecastops.domain.performance import PerformancePolicy
     from forecastops.domain.promotion import PromotionPolicy
     from forecastops.domain.triggers import TriggerPolicy
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_PREFIX = "FORECASTOPS_"
-DEFAULT_HOME = REPO_ROOT / ".forecastops"
+DEFAULT_HOME = Path.home() / ".forecastops"
+"""Where the state lives when FORECASTOPS_HOME is unset: the user's, whatever the current
+directory or where the package is installed (the Makefile sets `<repo>/.forecastops`)."""
 DAGSTER_PG_SCHEME = "postgresql+psycopg2"
 MANAGED_MARKER = "# managed-by: forecastops"
 """First line of a dagster.yaml that setup may overwrite (one without it was customised)."""

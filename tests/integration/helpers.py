@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -52,11 +53,29 @@ def run(
     )
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing uses right now, for a server a test starts, and
+    not one handed out before in this session.
+
+    It is taken below the kernel's ephemeral range: a port from `bind(("127.0.0.1", 0))` lies
+    inside that range, where every outgoing connection on the machine (PostgreSQL clients, the
+    browser, other test sessions) also takes its local port, so one of them could hold it by
+    the time the server binds it seconds later."""
+    ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    candidates = [port for port in range(20000, ephemeral_low) if port not in _HANDED_OUT]
+    random.shuffle(candidates)
+    for port in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free TCP port on 127.0.0.1 in 20000..{ephemeral_low - 1}")
 
 
 @contextmanager

@@ -13,16 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import isolated_env, run
+from tests.integration.helpers import free_port, isolated_env, run
 from tests.integration.postgres import fresh_database
 
 UP_TIMEOUT_S = 900
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def process_exists(pid: int) -> bool:

@@ -22,7 +22,7 @@ from forecastops.ops.retrain_queue import (
     plan_range,
     queue_retrain,
 )
-from forecastops.stores.settings import REPO_ROOT, Settings
+from forecastops.stores.settings import Settings
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
 """Yesterday, 2025-06-09, is the latest partition."""
@@ -111,22 +111,23 @@ def test_at_most_max_partitions_days_per_request(tmp_path: Path) -> None:
     assert (listed.field, "367 days" in str(listed)) == ("partitions", True)
 
 
-def test_the_command_is_the_documented_backfill_of_retrain_job() -> None:
-    command = backfill_command([date(2025, 3, 1), date(2025, 3, 2)])
+def test_the_command_is_the_documented_backfill_of_retrain_job(tmp_path: Path) -> None:
+    workspace = tmp_path / "workspace.yaml"
+    command = backfill_command([date(2025, 3, 1), date(2025, 3, 2)], workspace)
     assert command[1:] == [
         "-m",
         "dagster",
         "job",
         "backfill",
         "-w",
-        str(REPO_ROOT / "workspace.yaml"),
+        str(workspace),
         "-j",
         RETRAIN_JOB,
         "--partitions",
         "2025-03-01,2025-03-02",
         "--noprompt",
     ]
-    tagged = backfill_command([date(2025, 3, 1)], {"forecastops/alert_ids": "7"})
+    tagged = backfill_command([date(2025, 3, 1)], workspace, {"forecastops/alert_ids": "7"})
     assert tagged[-3:] == ["--tags", '{"forecastops/alert_ids": "7"}', "--noprompt"]
 
 
@@ -151,4 +152,4 @@ def test_a_missing_instance_config_warns_and_for_postgres_refuses(tmp_path: Path
     )
     error = refusal(lambda: instance_config_problem(postgres))
     assert not error.usage
-    assert "deploy/dagster.postgres.yaml" in str(error)
+    assert "forecastops doctor --fix" in str(error)

@@ -1,5 +1,5 @@
-"""The parts of `forecastops up/down/serve` that need no server: which PID files are trusted, the
-port probe, what `serve` runs, and the systemd units that run it."""
+"""The parts of `forecastops up/down/serve` that need no server: which PID files are trusted, when
+`up` writes one, the port probe, what `serve` runs, and the systemd units that run it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from forecastops.ops.services import pid_file, port_taken, running_pid, services, stop
+from forecastops.ops.services import (
+    Service,
+    pid_file,
+    port_taken,
+    running_pid,
+    services,
+    stop,
+    write_pid_file,
+)
 from forecastops.stores.settings import Settings
 from tests.conftest import REPO_ROOT
 
@@ -33,26 +41,54 @@ def test_down_never_signals_a_process_that_is_not_the_service(tmp_path: Path) ->
         stranger.wait()
 
 
+def look_alike(service: Service, *, ready: bool = False) -> subprocess.Popen[bytes]:
+    """A sleeping process whose command line carries `service`'s marker, so it counts as that
+    service, in a session of its own as `up` starts them. With `ready`, it prints a line once
+    it runs: reading that line proves its exec has ended and its command line is readable."""
+    announce = "print('ready', flush=True); " if ready else ""
+    return subprocess.Popen(
+        [sys.executable, "-c", f"import time; {announce}time.sleep(60)", service.marker],
+        stdout=subprocess.PIPE if ready else None,
+        start_new_session=True,
+    )
+
+
 def test_a_pid_file_of_a_live_service_process_is_trusted(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path)
     daemon = next(service for service in services(settings) if service.name == "dagster-daemon")
-    # Any process whose command line carries the service's marker counts as that service.
-    look_alike = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(60)", "dagster-daemon"],
-        start_new_session=True,
-    )
+    process = look_alike(daemon, ready=True)
     try:
+        assert process.stdout is not None and process.stdout.readline() == b"ready\n"
         settings.logs_path.mkdir(parents=True)
-        pid_file(settings, daemon).write_text(f"{look_alike.pid}\n")
-        assert running_pid(settings, daemon) == look_alike.pid
+        pid_file(settings, daemon).write_text(f"{process.pid}\n")
+        assert running_pid(settings, daemon) == process.pid
         assert stop(settings) == ["dagster-daemon"]
         # stop() reaped it (it is our child) once its process group was gone.
         with pytest.raises(ProcessLookupError):
-            os.kill(look_alike.pid, 0)
+            os.kill(process.pid, 0)
     finally:
-        if look_alike.poll() is None:
-            look_alike.kill()
-            look_alike.wait()
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_up_writes_a_pid_file_only_once_its_process_is_recognisable(tmp_path: Path) -> None:
+    """`Popen` returns before the child's command line is readable (most reads straight after it
+    find /proc/PID/cmdline empty): a PID file written then would not be trusted, and `down`
+    would leave that service running. Each of these is read the instant it is written."""
+    settings = Settings(home=tmp_path)
+    settings.logs_path.mkdir(parents=True)
+    for service in services(settings):
+        for _ in range(10):
+            process = look_alike(service)
+            try:
+                write_pid_file(settings, service, process)
+                assert running_pid(settings, service) == process.pid
+            finally:
+                process.kill()
+                process.wait()
 
 
 def test_port_taken_sees_a_listening_socket() -> None:

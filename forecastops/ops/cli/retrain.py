@@ -60,8 +60,9 @@ def queue_retrain_or_exit(
     typer.echo(
         f"Queued backfill {queued.backfill_id}: {len(days)} {RETRAIN_JOB} run(s) for "
         f"{_days_text(days)} in DAGSTER_HOME={queued.dagster_home}.\n"
-        "The Dagster daemon starts them (`make ui` runs one, or `dagster-daemon run -w "
-        f"workspace.yaml`){limit}. Follow it in the UI at {queued.ui_path}."
+        "The Dagster daemon starts them (`forecastops up` or `make ui` runs one, as does "
+        f"`dagster-daemon run -w $FORECASTOPS_HOME/workspace.yaml`){limit}. Follow it in the UI "
+        f"at {queued.ui_path}."
     )
 
 
@@ -73,7 +74,7 @@ def queue_retrain_or_exit(
     Give --from and --to (a range, both included) or --partitions. Each day must be a partition:
     from FORECASTOPS_START_DATE to yesterday in FORECASTOPS_TIMEZONE; at most {MAX_PARTITIONS}
     days per request. The runs wait in the run queue of the instance at DAGSTER_HOME until the
-    daemon starts them (`make ui` runs one, or `dagster-daemon run -w workspace.yaml`). How many
+    daemon starts them (`forecastops up` or `make ui` runs one). How many
     run at once is set by dagster.yaml in DAGSTER_HOME: its tag_concurrency_limits entry for
     dagster/backfill (limit 1) lets one backfill run at a time, so the daily schedule is not
     starved. Prints the backfill id.
