@@ -337,18 +337,16 @@ def _other_days_bytes(lake_root: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_bad_landing_input_is_refused_by_name_and_loses_nothing(
-    case: Case, landing_home: tuple[Path, pd.DataFrame]
-) -> None:
-    home, good = landing_home
+def _deliver_and_ingest(
+    home: Path, good: pd.DataFrame, write: Writer
+) -> tuple[dict[str, str], dg.ExecuteInProcessResult]:
+    """Replace DAY's landing file(s) by what `write` delivers, then materialize raw_sales for
+    DAY: (the other days' lake bytes before, the run's result)."""
     landing = home / "landing"
     for stale in landing.glob(f"sales_{DAY.isoformat()}.*"):
         stale.unlink()
-    case.write(landing, good)
+    write(landing, good)
     before = _other_days_bytes(home / "lake")
-    assert len(before) == 8  # raw_sales and sales_contract of the 4 other days
-
     result = dg.materialize(
         [raw_sales],
         partition_key=DAY.isoformat(),
@@ -356,6 +354,16 @@ def test_bad_landing_input_is_refused_by_name_and_loses_nothing(
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )
+    return before, result
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_bad_landing_input_is_refused_by_name_and_loses_nothing(
+    case: Case, landing_home: tuple[Path, pd.DataFrame]
+) -> None:
+    home, good = landing_home
+    before, result = _deliver_and_ingest(home, good, case.write)
+    assert len(before) == 8  # raw_sales and sales_contract of the 4 other days
 
     assert _other_days_bytes(home / "lake") == before
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
@@ -390,19 +398,7 @@ def test_a_csv_and_a_parquet_for_the_same_day_fail_the_run_naming_both(
     landing_home: tuple[Path, pd.DataFrame],
 ) -> None:
     home, good = landing_home
-    landing = home / "landing"
-    for stale in landing.glob(f"sales_{DAY.isoformat()}.*"):
-        stale.unlink()
-    _both_formats(landing, good)
-    before = _other_days_bytes(home / "lake")
-
-    result = dg.materialize(
-        [raw_sales],
-        partition_key=DAY.isoformat(),
-        resources=_resources(home),
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    before, result = _deliver_and_ingest(home, good, _both_formats)
 
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]

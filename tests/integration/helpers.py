@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -135,3 +136,12 @@ def wait_for_runs(
     statuses = [(run.run_id, run.status.value) for run in runs]
     tail = f"\n{log_tail(log)}" if log else ""
     raise AssertionError(f"{count} run(s) tagged {tags} did not finish in time: {statuses}{tail}")
+
+
+def answers(url: str) -> bool:
+    """Whether `url` answers 200 within 5 s (a server that is up)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False

@@ -43,6 +43,7 @@ from sensors.run_failure import RUN_FAILURE_SENSOR
 from tests.dagster.pipeline import small_cycle_env
 from tests.integration.helpers import (
     REPO_ROOT,
+    answers,
     free_port,
     isolated_env,
     log_tail,
@@ -149,14 +150,6 @@ def _graphql(base_url: str) -> str:
         return str(response.read().decode())
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
 def _wait(condition, what: str, log: Path) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + DEADLINE_S
     while not condition():
@@ -245,7 +238,7 @@ def searched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
             )
             base_url = f"http://127.0.0.1:{port}"
             _wait(
-                lambda: webserver.poll() is None and _answers(f"{base_url}/server_info"),
+                lambda: webserver.poll() is None and answers(f"{base_url}/server_info"),
                 "the webserver answering",
                 webserver_log,
             )

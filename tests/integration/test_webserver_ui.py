@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,6 +26,7 @@ from forecastops.stores.settings import Settings
 from tests.dagster.pipeline import SMALL_CYCLE, small_cycle_env
 from tests.integration.helpers import (
     REPO_ROOT,
+    answers,
     free_port,
     isolated_env,
     log_tail,
@@ -100,21 +100,13 @@ def webserver(materialized_home: Path, tmp_path_factory: pytest.TempPathFactory)
     with running(command, env, log, cwd=materialized_home) as process:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + STARTUP_DEADLINE_S
-        while not _answers(f"{url}/server_info"):
+        while not answers(f"{url}/server_info"):
             assert process.poll() is None, f"dagster-webserver exited:\n{log_tail(log)}"
             assert time.monotonic() < deadline, (
                 f"dagster-webserver never answered:\n{log_tail(log)}"
             )
             time.sleep(1)
         yield url
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
