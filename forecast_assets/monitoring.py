@@ -159,7 +159,7 @@ def model_health(
         if lake.has_partition(DRIFT_TABLE, day)
         else None
     )
-    status = registry_status(registry, lake, day, monitoring.performance)
+    status = registry_status(registry, lake, day, monitoring.performance, health)
     alert = record_alerts(
         context,
         alert_store,

@@ -227,12 +227,12 @@ def read_landing_file(path: Path) -> pd.DataFrame:
     return frame
 
 
-_CSV_LOOKALIKES: tuple[tuple[bytes, str], ...] = (
-    (b"\x1f\x8b", "gzip-compressed; deliver it uncompressed"),
-    (b"PK\x03\x04", "a ZIP archive (an Excel workbook?); export it as CSV"),
-    (b"\xff\xfe", "UTF-16 text; save it as UTF-8"),
-    (b"\xfe\xff", "UTF-16 text; save it as UTF-8"),
-    (b"PAR1", "Parquet; name it .parquet"),
+_CSV_LOOKALIKES: tuple[tuple[bytes, str, str], ...] = (
+    (b"\x1f\x8b", "gzip-compressed", "deliver it uncompressed"),
+    (b"PK\x03\x04", "a ZIP archive (an Excel workbook?)", "export it as CSV"),
+    (b"\xff\xfe", "UTF-16 text", "save it as UTF-8"),
+    (b"\xfe\xff", "UTF-16 text", "save it as UTF-8"),
+    (b"PAR1", "Parquet", "name it .parquet"),
 )
 """First bytes of files that are not CSV text however they are named, and the fix for each."""
 
@@ -242,9 +242,8 @@ def _refuse_non_text_csv(path: Path) -> None:
     UTF-8 byte order mark is fine: pandas reads it)."""
     with path.open("rb") as stream:
         head = stream.read(4)
-    for magic, fix in _CSV_LOOKALIKES:
+    for magic, kind, action in _CSV_LOOKALIKES:
         if head.startswith(magic):
-            kind, _, action = fix.partition("; ")
             raise LandingFileError(
                 f"Landing file {path} is {kind}, not CSV text; {action} and re-run the partition."
             )

@@ -60,7 +60,7 @@ from forecastops.stores.registry_tags import (
 
 if TYPE_CHECKING:
     from forecastops.domain.forecasters import LightGBMForecaster
-    from forecastops.domain.performance import PerformancePolicy
+    from forecastops.domain.performance import Health, PerformancePolicy
     from forecastops.stores.lake import Lake
     from forecastops.stores.registry import AliasMove, ModelRegistry
 
@@ -327,11 +327,13 @@ def champion_status(
     lake: Lake,
     as_of: date,
     policy: PerformancePolicy,
+    health: Health | None = None,
 ) -> dict[str, Any] | None:
     """The champion's version, status (`SERVING` / `AWAITING_FORECASTS`), training cutoff and
     its health on `as_of` under `policy` (the settings' health knobs), computed by
     `assess_champion` (every `HEALTH_FIELDS` key of `Health.summary()`, as `model_health`
-    stores them); None when there is no champion."""
+    stores them) unless the caller already assessed it (`health`, for the same champion and
+    day); None when there is no champion."""
     from forecastops.pipeline.monitoring import assess_champion
 
     version = registry.alias_version(CHAMPION)
@@ -339,7 +341,8 @@ def champion_status(
         return None
     tags = registry.version_tags(version)
     newest = _newest_forecast(lake)
-    health = assess_champion(lake, version, tags, as_of, policy)
+    if health is None:
+        health = assess_champion(lake, version, tags, as_of, policy)
     return {
         "version": version,
         "status": SERVING if newest and newest[1] == version else AWAITING_FORECASTS,
@@ -415,6 +418,7 @@ def registry_status(
     lake: Lake,
     as_of: date,
     policy: PerformancePolicy,
+    champion_health: Health | None = None,
 ) -> dict[str, Any]:
     """`{"model", "tracking_uri", "champion", "challenger"}`: see `champion_status` (its health
     on `as_of`) and `challenger_status`. JSON-ready (None for unknown numbers); the
@@ -422,7 +426,7 @@ def registry_status(
     return {
         "model": registry.model_name,
         "tracking_uri": registry.display_uri,
-        "champion": champion_status(registry, lake, as_of, policy),
+        "champion": champion_status(registry, lake, as_of, policy, champion_health),
         "challenger": challenger_status(registry, lake),
     }
 
