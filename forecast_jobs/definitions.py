@@ -26,10 +26,11 @@ from forecast_jobs.schedules import (
     weekly_backtest_schedule,
 )
 from forecastops.stores.settings import ENV_PREFIX, Settings, load_settings
-from resources.alerts import AlertStoreResource
+from resources.alerts import AlertNotifierResource, AlertStoreResource
 from resources.mlflow_registry import MlflowRegistry
 from resources.policies import MonitoringPolicy, RetrainPolicy
 from resources.storage import LakeStorage, LandingSalesSource, ReportsFolder
+from sensors.alert_notifier import alert_notifier
 from sensors.drift_retrain import drift_retrain_sensor
 from sensors.run_failure import run_failure_alerts
 
@@ -85,6 +86,14 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "alert_store": AlertStoreResource(
             url=from_environment(settings.alerts_url, f"{ENV_PREFIX}ALERTS_DB_URL")
         ),
+        # The notification URLs carry tokens: set, the UI shows the variable.
+        "notifier": AlertNotifierResource(
+            urls=from_environment(
+                settings.alert_notify_urls or "", f"{ENV_PREFIX}ALERT_NOTIFY_URLS"
+            ),
+            min_severity=settings.alert_notify_min_severity,
+            dagster_ui=settings.dagster_ui,
+        ),
     }
 
 
@@ -101,7 +110,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             rollback_model_job,
         ],
         schedules=[daily_cycle_schedule, daily_ingest_schedule, weekly_backtest_schedule],
-        sensors=[drift_retrain_sensor, run_failure_alerts],
+        sensors=[drift_retrain_sensor, run_failure_alerts, alert_notifier],
         resources=build_resources(settings),
     )
 

@@ -8,9 +8,11 @@ import threading
 from typing import TYPE_CHECKING
 
 import dagster as dg
+from pydantic import Field
 
 if TYPE_CHECKING:
     from forecastops.stores.alerts.store import AlertStore
+    from forecastops.stores.notifier import AlertNotifier
 
 _STORES: dict[tuple[int, str], AlertStore] = {}
 _STORES_LOCK = threading.Lock()
@@ -40,3 +42,21 @@ class AlertStoreResource(dg.ConfigurableResource):
                 store.create_schema()
                 _STORES[key] = store
             return store
+
+
+class AlertNotifierResource(dg.ConfigurableResource):
+    """Where new alerts are posted (`FORECASTOPS_ALERT_NOTIFY_URLS`, Apprise URLs; empty: none)
+    and the least severe one posted (`FORECASTOPS_ALERT_NOTIFY_MIN_SEVERITY`). The URLs carry
+    tokens: set from the environment, the UI shows the variable's name only."""
+
+    urls: str = ""
+    min_severity: str = "warning"
+    dagster_ui: str = Field(description="The Dagster UI's base URL (relative alert links).")
+
+    def open(self) -> AlertNotifier | None:
+        """The notifier for `urls`, None when no URL is set."""
+        if not self.urls.strip():
+            return None
+        from forecastops.stores.notifier import AlertNotifier
+
+        return AlertNotifier(self.urls)

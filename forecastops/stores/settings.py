@@ -51,6 +51,11 @@ MANAGED_MARKER = "# managed-by: forecastops"
 """First line of a dagster.yaml that setup may overwrite (one without it was customised)."""
 
 
+SECRET_FIELDS = frozenset({"alert_notify_urls"})
+"""Settings whose whole value is a secret (a webhook URL's path is its token): never shown."""
+HIDDEN = "(hidden)"
+
+
 class SettingsError(ValueError):
     """A setting has a value ForecastOps cannot use; the message names the variable and the fix."""
 
@@ -348,6 +353,21 @@ class Settings(BaseSettings, PolicySettings):
     )
     webserver_port: int = Field(3000, ge=1, le=65535, description="Port of dagster-webserver.")
     mlflow_port: int = Field(5000, ge=1, le=65535, description="Port of the MLflow UI server.")
+    dagster_ui_url: str | None = Field(
+        None,
+        description="Base URL of the Dagster UI as operators reach it (links in alerts and "
+        "notifications). Default: http://<FORECASTOPS_SERVICE_HOST>:<FORECASTOPS_WEBSERVER_PORT>.",
+    )
+    alert_notify_urls: str | None = Field(
+        None,
+        description="Where new warning/critical alerts and their resolution are posted: one or "
+        "more Apprise URLs separated by spaces or commas (a Slack incoming-webhook URL "
+        "https://hooks.slack.com/services/…, json://host:port/path for any JSON webhook, "
+        "mailto://…). A secret: never printed. Unset: alerts stay in the alert store.",
+    )
+    alert_notify_min_severity: Literal["warning", "critical"] = Field(
+        "warning", description="The least severe alert the notifier posts."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -359,6 +379,25 @@ class Settings(BaseSettings, PolicySettings):
                 f"unknown IANA timezone {value!r} (e.g. 'UTC', 'Europe/Berlin')"
             ) from error
         return value
+
+    @field_validator("dagster_ui_url")
+    @classmethod
+    def _an_http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(
+                "give the UI's address with its scheme, e.g. http://dagster.example:3000"
+            )
+        return value.rstrip("/") if value else value
+
+    @field_validator("alert_notify_urls")
+    @classmethod
+    def _known_notify_urls(cls, value: str | None) -> str | None:
+        from forecastops.stores.notifier import notify_url_problem
+
+        problem = notify_url_problem(value) if value else None
+        if problem:
+            raise ValueError(problem)
+        return value or None
 
     @field_validator("service_host")
     @classmethod
@@ -400,9 +439,13 @@ class Settings(BaseSettings, PolicySettings):
         return self
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        """The fields as `repr` shows them (tracebacks, test reports): URLs' passwords masked."""
+        """The fields as `repr` shows them (tracebacks, test reports): URLs' passwords masked,
+        the notification URLs (whose path is the webhook's token) hidden whole."""
         for name, value in super().__repr_args__():
-            yield name, mask_url(value) if isinstance(value, str) else value
+            if name in SECRET_FIELDS and value is not None:
+                yield name, HIDDEN
+            else:
+                yield name, mask_url(value) if isinstance(value, str) else value
 
     @property
     def landing_path(self) -> Path:
@@ -441,6 +484,11 @@ class Settings(BaseSettings, PolicySettings):
     @property
     def alerts_url(self) -> str:
         return self.alerts_db_url or f"sqlite:///{(self.home / 'alerts.db').resolve()}"
+
+    @property
+    def dagster_ui(self) -> str:
+        """The Dagster UI's base URL, without a trailing slash."""
+        return self.dagster_ui_url or f"http://{self.service_host}:{self.webserver_port}"
 
     def writable_folders(self) -> dict[str, Path]:
         """The folders ForecastOps writes to, keyed by the env var that sets each."""
@@ -516,11 +564,14 @@ def _problems(error: ValidationError, label: Callable[[str, Any], str]) -> str:
     return "\n".join(problems)
 
 
+def _shown_setting(field_name: str, value: object) -> str:
+    """`VARIABLE=value` as an error shows it; a secret setting's value is hidden."""
+    return f"{variable(field_name)}={HIDDEN if field_name in SECRET_FIELDS else repr(value)}"
+
+
 def load_settings() -> Settings:
     """Read the settings from the environment; a bad value raises `SettingsError` naming it."""
     try:
         return Settings()
     except ValidationError as error:
-        raise SettingsError(
-            mask_urls_in(_problems(error, lambda name, value: f"{variable(name)}={value!r}"))
-        ) from None
+        raise SettingsError(mask_urls_in(_problems(error, _shown_setting))) from None

@@ -773,6 +773,56 @@ class AlertStore:
                 counts[Severity(severity)] = int(count)
         return counts
 
+    def raised_after(
+        self, alert_id: int, *, severity: Iterable[Severity | str], limit: int
+    ) -> builtins.list[Alert]:
+        """Alerts of `severity` with an id above `alert_id`, oldest first (ids grow as alerts
+        are raised): what a reader that has seen everything up to `alert_id` has not seen."""
+        query = (
+            select(_AlertRow)
+            .where(_AlertRow.id > alert_id)
+            .where(_AlertRow.severity.in_(_members(Severity, severity, "severity") or ()))
+            .order_by(_AlertRow.id)
+            .limit(limit)
+        )
+        with self._session() as session:
+            return [_to_alert(row) for row in session.scalars(query)]
+
+    def resolved_after(
+        self, when: datetime, alert_id: int, *, severity: Iterable[Severity | str], limit: int
+    ) -> builtins.list[Alert]:
+        """Alerts of `severity` actioned or dismissed after (`when`, `alert_id`) in the order
+        (status_changed_at, id), oldest first: the resolutions a reader has not seen."""
+        changed = _AlertRow.status_changed_at
+        query = (
+            select(_AlertRow)
+            .where(_AlertRow.status.in_((AlertStatus.ACTIONED, AlertStatus.DISMISSED)))
+            .where(_AlertRow.severity.in_(_members(Severity, severity, "severity") or ()))
+            .where((changed > when) | ((changed == when) & (_AlertRow.id > alert_id)))
+            .order_by(changed, _AlertRow.id)
+            .limit(limit)
+        )
+        with self._session() as session:
+            return [_to_alert(row) for row in session.scalars(query)]
+
+    def newest_id(self) -> int:
+        """The id of the newest alert, 0 when there is none."""
+        with self._session() as session:
+            return int(session.scalar(select(func.max(_AlertRow.id))) or 0)
+
+    def newest_resolution(self) -> tuple[datetime, int] | None:
+        """(status_changed_at, id) of the alert actioned or dismissed last, None if none was:
+        where a reader of `resolved_after` starts that has seen every resolution so far."""
+        query = (
+            select(_AlertRow)
+            .where(_AlertRow.status.in_((AlertStatus.ACTIONED, AlertStatus.DISMISSED)))
+            .order_by(_AlertRow.status_changed_at.desc(), _AlertRow.id.desc())
+            .limit(1)
+        )
+        with self._session() as session:
+            row = session.scalars(query).one_or_none()
+            return None if row is None else (row.status_changed_at, row.id)
+
     # --- transitions ----------------------------------------------------------------------
 
     def mark_read(self, alert_id: int, actor: str) -> Alert:
