@@ -312,6 +312,13 @@ class Settings(BaseSettings, PolicySettings):
     quality_history_days: int = Field(
         28, ge=1, le=366, description="Days of validated history the quality report compares with."
     )
+    min_delivery_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A day whose file passes the contract with fewer rows than this share of "
+        "the rows expected from the days before it is refused as a partial delivery (0: never).",
+    )
     instance: Literal["embedded", "postgres"] = Field(
         "embedded",
         description="Dagster instance kind: SQLite under DAGSTER_HOME, or PostgreSQL at "
