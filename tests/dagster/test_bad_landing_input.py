@@ -427,9 +427,7 @@ def test_an_operator_confirms_a_partial_delivery_and_it_is_ingested(
     refused_before, refused = _deliver_and_ingest(home, good, partial)
     assert not refused.success
 
-    before, confirmed = _deliver_and_ingest(
-        home, good, partial, {"accept_partial_delivery": True}
-    )
+    before, confirmed = _deliver_and_ingest(home, good, partial, {"accept_partial_delivery": True})
 
     assert confirmed.success
     assert _other_days_bytes(home / "lake") == before == refused_before
