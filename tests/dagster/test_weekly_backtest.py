@@ -16,11 +16,14 @@ import pytest
 
 from forecast_jobs.definitions import build_definitions, defs
 from forecast_jobs.launch import execute_partition_range
+from forecastops.domain.performance import PerformancePolicy
 from forecastops.pipeline.champion_backtest import CHAMPION_BACKTEST_TABLE
 from forecastops.pipeline.cycle import BACKTEST_TABLE
+from forecastops.pipeline.operations import champion_status
 from forecastops.stores.lake import Lake
 from forecastops.stores.registry import ModelRegistry
 from forecastops.stores.registry_tags import (
+    BACKTEST_METRICS,
     BACKTEST_TAG_PREFIX,
     CHALLENGER,
     CHAMPION,
@@ -129,6 +132,14 @@ def test_the_champion_gets_its_own_scores_and_the_challenger_is_untouched(weekly
         assert _backtest_tags(after[version])  # both were backtested by their retrain
     assert challenger == weekly.tags_before["2"]
     assert not set(CHAMPION_BACKTEST_TAGS) & set(challenger)
+    # `forecastops status` shows it with the champion
+    status = champion_status(
+        registry, Lake(weekly.workdir / "lake"), DRIFTED_DAY, PerformancePolicy()
+    )
+    assert status is not None and status["champion_backtest"] == {
+        "cutoff": DRIFTED_DAY.isoformat(),
+        **{name: float(champion[f"champion_backtest_{name}"]) for name in BACKTEST_METRICS},
+    }
 
 
 def test_it_scores_the_champions_configuration_and_keeps_the_daily_backtest(
