@@ -45,6 +45,8 @@ def test_the_weekly_backtest_runs_on_sundays_three_hours_after_the_ingest() -> N
     schedule = defs.resolve_schedule_def("weekly_backtest_schedule")
     assert schedule.cron_schedule == "0 9 * * 0"  # FORECASTOPS_INGEST_TIME 06:00 + 3 h
     assert schedule.job_name == "weekly_backtest_job"
+    job = defs.resolve_job_def("weekly_backtest_job")
+    assert job.asset_layer.selected_asset_keys == {dg.AssetKey("champion_backtest")}
     assert weekly_backtest_cron(time(22, 30)) == "30 1 * * 1"  # past midnight: Monday
 
 

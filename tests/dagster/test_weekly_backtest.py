@@ -8,13 +8,14 @@ resources, pointed at a temporary folder)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 import pytest
 
-from forecast_jobs.definitions import build_definitions, defs
+from forecast_jobs.definitions import build_definitions
 from forecast_jobs.launch import execute_partition_range
 from forecastops.domain.performance import PerformancePolicy
 from forecastops.pipeline.champion_backtest import CHAMPION_BACKTEST_TABLE
@@ -50,6 +51,8 @@ WEEKLY_JOB = "weekly_backtest_job"
 class Weekly:
     workdir: Path
     without_champion: dg.ExecuteInProcessResult
+    request: dg.RunRequest
+    """What the Sunday schedule tick asked for."""
     weekly: dg.ExecuteInProcessResult
     tags_before: dict[str, dict[str, str]]
     """Every version's tags just before the weekly run."""
@@ -63,8 +66,8 @@ def _backtest_tags(tags: dict[str, str]) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def weekly(tmp_path_factory: pytest.TempPathFactory) -> Weekly:
     """Ingest the retailer, run the weekly job before any champion exists, train v1 and v2,
-    keep v1 serving (v2 is the challenger), then run the weekly job with settings whose
-    objective differs from the champion's."""
+    keep v1 serving (v2 is the challenger), then tick the Sunday schedule and run what it asks
+    for, with settings whose objective differs from the champion's."""
     workdir = tmp_path_factory.mktemp("weekly")
     write_drifted_landing(workdir)
     defs = pipeline_definitions(workdir)
@@ -94,15 +97,22 @@ def weekly(tmp_path_factory: pytest.TempPathFactory) -> Weekly:
         daily_backtest_before = Lake(workdir / "lake").read_partition(
             BACKTEST_TABLE, DRIFTED_DAY, "residual_quantiles"
         )
+        # The Sunday tick after the last ingested day (a Friday) asks for that day.
+        with dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=datetime(2025, 6, 15, 9, 0, tzinfo=UTC),
+            repository_def=poisson_defs.get_repository_def(),
+        ) as context:
+            tick = poisson_defs.resolve_schedule_def("weekly_backtest_schedule").evaluate_tick(
+                context
+            )
+        [request] = tick.run_requests or []
         weekly_run = poisson_defs.resolve_job_def(WEEKLY_JOB).execute_in_process(
-            instance=instance, partition_key=day
+            instance=instance, partition_key=request.partition_key
         )
-    return Weekly(workdir, without_champion, weekly_run, tags_before, daily_backtest_before)
-
-
-def test_the_weekly_job_runs_only_the_champion_backtest() -> None:
-    job = defs.resolve_job_def(WEEKLY_JOB)
-    assert job.asset_layer.selected_asset_keys == {dg.AssetKey("champion_backtest")}
+    return Weekly(
+        workdir, without_champion, request, weekly_run, tags_before, daily_backtest_before
+    )
 
 
 def test_without_a_champion_the_weekly_backtest_fails_saying_so(weekly: Weekly) -> None:
@@ -117,6 +127,7 @@ def test_without_a_champion_the_weekly_backtest_fails_saying_so(weekly: Weekly) 
 
 
 def test_the_champion_gets_its_own_scores_and_the_challenger_is_untouched(weekly: Weekly) -> None:
+    assert weekly.request.partition_key == DRIFTED_DAY.isoformat()
     assert weekly.weekly.success
     registry = ModelRegistry(tracking_uri(weekly.workdir))
     after = {row["version"]: row["tags"] for row in registry.versions()}
