@@ -216,13 +216,6 @@ def run_cycle_backtest(
     return result, ranking.table
 
 
-def _overall_wape(metrics: pd.DataFrame, candidate: str) -> float:
-    rows = metrics[(metrics["level"] == "overall") & (metrics["candidate"] == candidate)]
-    if rows.empty:
-        raise KeyError(f"The backtest has no candidate {candidate!r}.")
-    return float(rows["wape"].iloc[0])
-
-
 def overall_scores(metrics: pd.DataFrame, candidate: str) -> dict[str, float]:
     """The tagged scores (`BACKTEST_METRICS`) of `candidate` over all series in a backtest's
     `metrics`. Raises `KeyError` when the backtest has no such candidate."""
@@ -230,6 +223,10 @@ def overall_scores(metrics: pd.DataFrame, candidate: str) -> dict[str, float]:
     if rows.empty:
         raise KeyError(f"The backtest has no candidate {candidate!r}.")
     return {name: float(rows[name].iloc[0]) for name in BACKTEST_METRICS}
+
+
+def _overall_wape(metrics: pd.DataFrame, candidate: str) -> float:
+    return overall_scores(metrics, candidate)["wape"]
 
 
 def _store_wape(metrics: pd.DataFrame, candidate: str) -> dict[str, float]:
