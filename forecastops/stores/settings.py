@@ -309,7 +309,9 @@ class Settings(BaseSettings, PolicySettings):
     start_date: date = Field(date(2025, 1, 1), description="First daily partition (YYYY-MM-DD).")
     timezone: str = Field("UTC", description="IANA timezone of the daily partitions and schedules.")
     ingest_time: time = Field(
-        time(6, 0), description="Local time (HH:MM) at which the daily ingest schedule runs."
+        time(6, 0),
+        description="Local time (HH:MM) at which the daily ingest schedule runs; the weekly "
+        "champion backtest runs 3 h after it on Sundays.",
     )
     quality_history_days: int = Field(
         28, ge=1, le=366, description="Days of validated history the quality report compares with."
