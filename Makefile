@@ -17,9 +17,11 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# Quiet: a fresh install would list ~200 packages; one line says what happened (errors still show).
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --python $(PYTHON)
-	touch $@
+	@$(UV) sync --locked --quiet --python $(PYTHON)
+	@echo "Set up $(VENV): the $$(grep -c '^name = ' uv.lock) locked packages of uv.lock (uv sync --locked)"
+	@touch $@
 
 setup: $(VENV)/.synced
 

@@ -118,11 +118,11 @@ def data_drift_alert(
     `html_report`: Evidently's report, linked; `links`: the Dagster run and asset, MLflow."""
     if not result.alarm:
         return None
-    top = ", ".join(result.drifted_features[:5]) or "none (the target shifted)"
     return AlertDraft(
         type=AlertType.DATA_DRIFT,
         severity=Severity.WARNING,
-        title=f"Data drift on {day}: score {result.overall_score:.2f} vs {reference} (top: {top})",
+        title=f"Data drift on {day}: score {result.overall_score:.2f} vs {reference}: "
+        f"{result.signal}",
         message=f"{result.to_markdown()}\n\nEvidently report: {html_report}\n\n"
         f"{_approve_hint(day)}",
         subject=f"drift_score/{day}",

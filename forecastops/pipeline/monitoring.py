@@ -93,6 +93,7 @@ def score_drift(
             "target_shift": [result.target_shift],
             "target_drifted": [result.target_drifted],
             "top_features": [",".join(result.drifted_features[:TOP_DRIFTED])],
+            "signal": [result.signal],
             "reference": [reference.source],
             "reference_cutoff": [reference.cutoff.isoformat()],
             "html_report": [str(html_path)],
@@ -267,6 +268,9 @@ def latest_signals(lake: Lake) -> Signals | None:
             float(performance["overall_degradation"].item()) if performance is not None else None
         ),
         top_features=str(drift["top_features"].item()) if drift is not None else "",
+        drift_signal=(
+            str(drift["signal"].item()) if drift is not None and "signal" in drift else ""
+        ),
     )
 
 
@@ -289,6 +293,7 @@ def latest_drift(lake: Lake, as_of: date | None = None) -> dict[str, Any] | None
         "target_shift": _number(row["target_shift"]),
         "drifted_features": drifted.split(",") if drifted else [],
         "top_features": [str(name) for name in features["feature"].head(TOP_DRIFTED)],
+        "signal": str(row["signal"]) if "signal" in row else None,
         "reference": str(row["reference"]),
         "html_report": str(row["html_report"]),
     }

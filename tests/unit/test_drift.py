@@ -181,3 +181,42 @@ def test_bad_inputs_are_refused_with_the_fix() -> None:
         detect_data_drift(reference, current, ["price"], ["on_promotion"])
     with pytest.raises(ValueError, match="drift_share_threshold"):
         DriftPolicy(drift_share_threshold=1.5)
+
+
+def test_the_signal_says_which_drift_fired() -> None:
+    """A level shift of demand moves no feature's distribution: the words say the alarm came
+    from the target alone, not "top drifted features: none"."""
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from forecastops.domain.drift import DriftPolicy, DriftResult
+
+    features = pd.DataFrame(
+        {"feature": ["lag_7", "price"], "drifted": [False, False], "score": [0.1, 0.0]}
+    )
+    quiet = DriftResult(
+        features=features,
+        null_rates=pd.DataFrame({"column": [], "drifted": []}),
+        drift_share=0.0,
+        dataset_drifted=False,
+        target_shift=0.45,
+        target_drifted=True,
+        overall_score=1.5,
+        policy=DriftPolicy(),
+        reference_rows=10,
+        current_rows=10,
+    )
+    both = replace(
+        quiet,
+        features=features.assign(drifted=[True, False]),
+        drift_share=0.5,
+        dataset_drifted=True,
+    )
+
+    assert quiet.signal == "no feature over threshold; alarm from target shift +45.0%"
+    assert (
+        both.signal
+        == "dataset drift (1 of 2 features over threshold (lag_7)) and target shift +45.0%"
+    )
+    assert replace(quiet, target_shift=0.1, target_drifted=False).signal.startswith("no drift")
