@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from forecastops.stores.registry import ModelRegistry
 
 GATE_CHECK = "promotion_gate"
+LAG_WINDOW_CHECK = "lag_window_delivered"
 TOP_FEATURES = 10
 TRAINING_LOOKBACK_PARTITIONS = 180
 
@@ -295,6 +296,14 @@ def promotion_decision(
     deps=[promotion_decision],
     group_name="model",
     kinds={"pandas", "parquet"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            LAG_WINDOW_CHECK,
+            asset="forecasts",
+            description="Warns when days the forecast reads as lags were never delivered "
+            "(the model estimated them).",
+        )
+    ],
 )
 def forecasts(
     context: dg.AssetExecutionContext,
@@ -303,8 +312,10 @@ def forecasts(
     mlflow_registry: MlflowRegistry,
 ) -> dg.MaterializeResult:
     """The champion's P10/P50/P90 forecast for every series over the next horizon; each row
-    names its model version, feature set, training data hash and Dagster run."""
-    from forecastops.pipeline.cycle import make_forecasts
+    names its model version, feature set, training data hash and Dagster run. Days of the lag
+    window without data (no raw_sales partition) are listed and warned about: the forecast
+    read the model's estimate of them, not actuals."""
+    from forecastops.pipeline.cycle import lag_window_missing_days, make_forecasts
 
     cutoff, policy = _cutoff(context), retrain.policy
     registry = mlflow_registry.registry
@@ -329,6 +340,15 @@ def forecasts(
             "dagster_run_id": context.run_id,
         },
     )
+    missing = [day.isoformat() for day in lag_window_missing_days(storage.lake, cutoff, policy)]
+    missing_note = (
+        f"{len(missing)} day(s) of the {policy.feature_spec.lookback_days}-day lag window have "
+        f"no raw_sales partition: {', '.join(missing)}. The model estimated them and the "
+        "forecast read the estimates. Deliver the landing file(s) and re-materialize raw_sales "
+        "for those days, then this partition's forecasts."
+        if missing
+        else "Every day of the lag window was delivered."
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(table),
@@ -336,6 +356,15 @@ def forecasts(
             "model_version": champion,
             "horizon_days": policy.horizon_days,
             "total_p50": float(table["p50"].sum()),
+            "missing_days_in_lag_window": missing,
             "preview": dg.MetadataValue.md(markdown_table(table.head(10))),
-        }
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=LAG_WINDOW_CHECK,
+                passed=not missing,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"missing_days": missing, "note": missing_note},
+            )
+        ],
     )

@@ -113,6 +113,17 @@ def history_until(lake: Lake, cutoff: date, days: int) -> pd.DataFrame:
     return sales
 
 
+def lag_window_missing_days(lake: Lake, cutoff: date, policy: CyclePolicy) -> list[date]:
+    """The missing days (no `raw_sales` partition) among the `feature_spec.lookback_days` days
+    up to `cutoff`: the days whose units a forecast from `cutoff` reads through its lags and
+    rolling windows. The LightGBM forecaster estimates each of them before forecasting
+    (decision 0016), so a forecast from such an origin rests partly on estimates."""
+    from forecastops.pipeline.ingest import missing_days
+
+    first = cutoff - timedelta(days=policy.feature_spec.lookback_days - 1)
+    return missing_days(lake, first, cutoff)
+
+
 def data_sha256(sales: pd.DataFrame) -> str:
     """SHA-256 of a sales snapshot's contract columns (row order normalised), so a model
     version names exactly the data it was trained on."""
