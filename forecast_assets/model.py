@@ -4,7 +4,7 @@ features -> challenger -> backtest -> promotion decision -> forecasts."""
 # No `from __future__ import annotations`: Dagster reads the `context` annotation at definition
 # time. The core (pandas, LightGBM, MLflow) loads inside the bodies.
 import tempfile
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from forecastops.stores.registry import ModelRegistry
 
 GATE_CHECK = "promotion_gate"
+TRAINING_WINDOW_CHECK = "training_window_delivered"
 LAG_WINDOW_CHECK = "lag_window_delivered"
 TOP_FEATURES = 10
 TRAINING_LOOKBACK_PARTITIONS = 180
@@ -55,15 +56,41 @@ def _own_challenger(context: dg.AssetExecutionContext, registry: "ModelRegistry"
     deps=[trailing_window(raw_sales, TRAINING_LOOKBACK_PARTITIONS)],
     group_name="model",
     kinds={"pandas", "parquet"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            TRAINING_WINDOW_CHECK,
+            asset="sales_features",
+            description="Warns when a day of the training window has had no data for longer "
+            "than FORECASTOPS_MISSING_DAYS_ALERT_AFTER days (raises a missing_data alert).",
+        )
+    ],
 )
 def sales_features(
-    context: dg.AssetExecutionContext, storage: LakeStorage, retrain: RetrainPolicy
+    context: dg.AssetExecutionContext,
+    storage: LakeStorage,
+    retrain: RetrainPolicy,
+    alert_store: AlertStoreResource,
 ) -> dg.MaterializeResult:
     """The modelling table of the training window ending at the cutoff: lags, rolling stats,
-    calendar, price and promotion features (only contract-valid days feed it)."""
-    from forecastops.pipeline.cycle import build_features
+    calendar, price and promotion features (only contract-valid days feed it; a day without
+    data is unknown, never 0 sold). A day missing for longer than the setting raises a
+    missing_data alert recommending its delivery."""
+    from forecastops.pipeline.alerts import missing_data_alerts
+    from forecastops.pipeline.cycle import build_features, overdue_missing_days
+    from forecastops.pipeline.ingest import missing_days
 
-    table, version, sha = build_features(storage.lake, _cutoff(context), retrain.policy)
+    cutoff, policy = _cutoff(context), retrain.policy
+    table, version, sha = build_features(storage.lake, cutoff, policy)
+    first = cutoff - timedelta(days=policy.training_window_days - 1)
+    missing = missing_days(storage.lake, first, cutoff)
+    overdue = overdue_missing_days(storage.lake, cutoff, policy)
+    alert = record_alerts(
+        context,
+        alert_store,
+        missing_data_alerts(
+            cutoff, overdue, policy.missing_days_alert_after, run_links(context, "raw_sales")
+        ),
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(table),
@@ -71,7 +98,20 @@ def sales_features(
             "feature_set_version": version,
             "data_sha256": sha,
             "series": int(table[["store_id", "product_id"]].drop_duplicates().shape[0]),
-        }
+            "missing_days_in_training_window": [day.isoformat() for day in missing],
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=TRAINING_WINDOW_CHECK,
+                passed=not overdue,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "overdue_missing_days": [day.isoformat() for day in overdue],
+                    "alert_after_days": policy.missing_days_alert_after,
+                    **alert,
+                },
+            )
+        ],
     )
 
 

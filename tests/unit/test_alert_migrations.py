@@ -25,7 +25,7 @@ from forecastops.stores.alerts.store import AlertStore, _AlertRow
 from tests.alert_races import WORKERS, drift_alert
 from tests.alert_schema import LATEST_INDEX, index_names, make_legacy_store, table_names
 
-HEAD = "0002_latest_index"
+HEAD = "0003_missing_data_type"
 
 
 def sqlite_url(folder: Path) -> str:
@@ -58,9 +58,9 @@ def legacy_store_with_alerts(folder: Path) -> tuple[str, list[int]]:
     return url, [closed.id, still_open.id]
 
 
-def test_the_head_revision_is_the_latest_index_after_the_baseline() -> None:
+def test_the_head_revision_is_the_missing_data_type_after_the_latest_index() -> None:
     assert head_revision() == HEAD
-    assert known_revisions() == {BASELINE_REVISION, HEAD}
+    assert known_revisions() == {BASELINE_REVISION, "0002_latest_index", HEAD}
 
 
 def test_a_new_store_is_created_at_head_with_exactly_the_models_schema(tmp_path: Path) -> None:
