@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from forecastops.domain.alerts import AlertStatus
+from forecastops.domain.alerts import AlertStatus, AlertType
 from forecastops.stores.alerts.identity import TABLE_NAME, URL_VARIABLE, AlertSchemaError
 from forecastops.stores.alerts.migrations import (
     BASELINE_REVISION,
@@ -112,6 +112,9 @@ def test_a_store_from_before_migrations_is_refused_at_runtime_until_migrated(
         assert not store.migrate().changed
     assert LATEST_INDEX in index_names(url)
     assert version_rows(tmp_path / "alerts.db") == [(HEAD,)]
+    with AlertStore(url) as store:  # the rebuilt table takes the new type and keeps the ids
+        missing = drift_alert(store, type=AlertType.MISSING_DATA, dedup_key="missing_data:k")
+        assert missing.id > max(ids) and store.get(missing.id).type is AlertType.MISSING_DATA
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     with AlertStore(sqlite_url(fresh)) as new_store:
