@@ -47,6 +47,14 @@ SUMMARY_COLUMNS_LISTED = (
 """The quality summary columns of the day table (`outlier_rule` is in each day's report)."""
 
 
+class RawSalesConfig(dg.Config):
+    """How a day that passes the contract with far fewer rows than usual is treated."""
+
+    min_delivery_share: float = load_settings().min_delivery_share
+    accept_partial_delivery: bool = False
+    """True: the operator confirms that the days of this run really had that few series."""
+
+
 @dg.asset(
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -75,6 +83,7 @@ SUMMARY_COLUMNS_LISTED = (
 )
 def raw_sales(
     context: dg.AssetExecutionContext,
+    config: RawSalesConfig,
     landing: LandingSalesSource,
     storage: LakeStorage,
     alert_store: AlertStoreResource,
@@ -86,7 +95,13 @@ def raw_sales(
     from forecastops.pipeline.ingest import ingest_days
 
     try:
-        outcomes = ingest_days(storage.lake, landing.path, partition_days(context))
+        outcomes = ingest_days(
+            storage.lake,
+            landing.path,
+            partition_days(context),
+            config.min_delivery_share,
+            config.accept_partial_delivery,
+        )
     except (FileNotFoundError, LandingFileError) as error:  # nothing was written
         raise dg.Failure(description=str(error)) from error
     alerts = record_alerts(

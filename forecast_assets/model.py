@@ -15,7 +15,6 @@ from forecast_assets.ingest import raw_sales
 from forecast_assets.metadata import column_schema, markdown_table, png_markdown
 from forecast_assets.partitions import daily_partitions, trailing_window
 from forecastops.stores.registry_tags import (
-    BACKTEST_METRICS,
     CHAMPION,
     DATA_SHA256_TAG,
     FEATURE_SET_VERSION_TAG,
@@ -220,7 +219,7 @@ def backtest(
     LightGBM tweedie and poisson): WAPE, MAE, RMSE, bias, MASE per series, store, product and
     overall, a ranking with why the winner won, interval coverage and a plot."""
     from forecastops.domain.backtest import plot_backtest
-    from forecastops.pipeline.cycle import run_cycle_backtest
+    from forecastops.pipeline.cycle import overall_scores, run_cycle_backtest
 
     cutoff, policy = _cutoff(context), retrain.policy
     result, ranking = run_cycle_backtest(storage.lake, cutoff, policy)
@@ -229,10 +228,7 @@ def backtest(
     registry = mlflow_registry.registry
     version = _own_challenger(context, registry)  # None: no challenger trained in this run
     overall = result.metrics[result.metrics["level"] == "overall"]
-    scores = {
-        name: float(overall.loc[overall["candidate"] == challenger, name].iloc[0])
-        for name in BACKTEST_METRICS
-    }
+    scores = overall_scores(result.metrics, challenger)
     metrics = {backtest_tag(name): value for name, value in scores.items()}
     if version:
         registry.set_version_tags(version, backtest_tags(scores))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from forecast_assets.champion_backtest import champion_backtest
 from forecast_assets.ingest import raw_sales, sales_quality_report
 from forecast_assets.model import (
     backtest,
@@ -48,7 +49,8 @@ daily_cycle_job = dg.define_asset_job(
 
 weekly_backtest_job = dg.define_asset_job(
     WEEKLY_BACKTEST_JOB,
-    selection=dg.AssetSelection.assets(backtest),
+    selection=dg.AssetSelection.assets(champion_backtest),
     partitions_def=daily_partitions,
-    description="The full rolling-origin backtest of every candidate family at the latest day.",
+    description="The champion's own configuration backtested on the data up to the day; its "
+    "scores go onto the champion as champion_backtest_* tags (the challenger is not touched).",
 )

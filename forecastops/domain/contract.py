@@ -34,7 +34,7 @@ import numbers
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -85,6 +85,7 @@ ID_FORMAT_CHECK = "id_format"
 FINITE_CHECK = "finite"
 PARTITION_DATE_CHECK = "matches_partition_date"
 READABLE_CHECK = "readable_file"
+COMPLETE_DELIVERY_CHECK = "complete_delivery"
 
 COLUMN_PRESENCE_CHECK = "column_in_dataframe"
 UNIQUENESS_CHECK = "multiple_fields_uniqueness"
@@ -601,6 +602,72 @@ def validate_sales(frame: pd.DataFrame, partition_date: date) -> ContractResult:
         failures=_empty_failures(),
         extra_columns=extra_columns,
         row_count=len(frame),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# A partial delivery
+# --------------------------------------------------------------------------------------------
+
+SAME_WEEKDAY_WEEKS = 4
+"""Weeks back the expected row count of a day looks for the same weekday."""
+RECENT_DAYS = 7
+"""Days back it looks when fewer than `MIN_REFERENCE_DAYS` of those weekdays were delivered."""
+MIN_REFERENCE_DAYS = 2
+"""Delivered reference days needed before a day's row count is judged at all (a new feed's
+first days are never refused as partial)."""
+
+
+def expected_row_count(day: date, delivered_rows: Mapping[date, int]) -> float | None:
+    """The row count `day` is expected to have, from the rows of the delivered days before it.
+
+    The median of the same weekday over the last `SAME_WEEKDAY_WEEKS` weeks when at least
+    `MIN_REFERENCE_DAYS` of them were delivered (a store closed on Sundays delivers fewer rows
+    every Sunday, which is not a partial delivery), else the median of the last `RECENT_DAYS`
+    days; None while too few days were delivered to say.
+    """
+    for offsets in (
+        [7 * week for week in range(1, SAME_WEEKDAY_WEEKS + 1)],
+        list(range(1, RECENT_DAYS + 1)),
+    ):
+        counts = [
+            delivered_rows[earlier]
+            for offset in offsets
+            if (earlier := day - timedelta(days=offset)) in delivered_rows
+        ]
+        if len(counts) >= MIN_REFERENCE_DAYS:
+            return float(np.median(counts))
+    return None
+
+
+def refuse_partial_delivery(
+    result: ContractResult, expected_rows: float | None, min_share: float
+) -> ContractResult:
+    """`result`, refused by `COMPLETE_DELIVERY_CHECK` when it passed the contract with fewer
+    than `min_share` of `expected_rows` (see `expected_row_count`); else `result` unchanged.
+
+    A feed that stops halfway writes a valid file with a third of the series; ingested, the
+    missing series would read as zero sales for the day (issue 11). Refusing holds the day for
+    the complete file, or for an operator's confirmation (`accept_partial_delivery`).
+    """
+    if not result.passed or expected_rows is None or result.row_count >= min_share * expected_rows:
+        return result
+    message = (
+        f"{result.row_count:,} rows where about {expected_rows:,.0f} are expected (the median of "
+        f"the delivered days before it); below {min_share:.0%} it is taken for a partial "
+        "delivery. Deliver the complete file, or, if the day really had this few series, "
+        "re-materialize it with the run config accept_partial_delivery: true."
+    )
+    failures = pd.DataFrame(
+        {
+            "column": [None],
+            "check": [COMPLETE_DELIVERY_CHECK],
+            "failure_case": [message],
+            "row": [None],
+        }
+    )
+    return ContractResult(
+        False, empty_validated(), failures, result.extra_columns, result.row_count
     )
 
 

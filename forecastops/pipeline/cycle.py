@@ -9,7 +9,7 @@ partition, so a failed run leaves no half-written output.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import partial
@@ -27,7 +27,7 @@ from forecastops.domain.promotion import (
 )
 from forecastops.pipeline.ingest import RAW_SALES_TABLE
 from forecastops.stores.lake import Lake
-from forecastops.stores.registry_tags import CONFIGURATION_TAGS
+from forecastops.stores.registry_tags import BACKTEST_METRICS, CONFIGURATION_TAGS
 
 if TYPE_CHECKING:
     from forecastops.domain.backtest import BacktestResult
@@ -170,27 +170,30 @@ def build_features(lake: Lake, cutoff: date, policy: CyclePolicy) -> tuple[pd.Da
     return table, feature_set_version(spec), data_sha256(sales)
 
 
-def candidate_factories(policy: CyclePolicy) -> dict[str, Callable[[], Forecaster]]:
-    """The candidate families the backtest ranks, each refit at every fold cutoff: seasonal
-    naive, the moving average and LightGBM with both count objectives, on the production
-    training window. The challenger and the champion are LightGBM configurations, so each is
-    scored as its family (see docs/promotion.md)."""
+def candidate_factories(
+    policy: CyclePolicy, names: Sequence[str] | None = None
+) -> dict[str, Callable[[], Forecaster]]:
+    """The candidate families the backtest ranks, each refit at every fold cutoff: by default
+    (`names` None) seasonal naive, the moving average and LightGBM with both count objectives,
+    on the policy's training window. The challenger and the champion are LightGBM
+    configurations, so each is scored as its family (see docs/promotion.md)."""
     from forecastops.domain.forecasters import CANDIDATE_NAMES, make_forecaster
 
     return {
         name: partial(make_forecaster, name, window_days=policy.training_window_days)
-        for name in CANDIDATE_NAMES
+        for name in (CANDIDATE_NAMES if names is None else names)
     }
 
 
-def run_cycle_backtest(
-    lake: Lake, cutoff: date, policy: CyclePolicy
-) -> tuple[BacktestResult, pd.DataFrame]:
-    """Rolling-origin backtest of every candidate family at `cutoff`; stores metrics, fold
-    metrics, the ranking and per-candidate residual quantiles in the lake.
-
-    Returns the result and the ranking table.
-    """
+def backtest_at(
+    lake: Lake,
+    cutoff: date,
+    policy: CyclePolicy,
+    candidates: Mapping[str, Callable[[], Forecaster]],
+) -> BacktestResult:
+    """Rolling-origin backtest of `candidates` at `cutoff` on the lake's validated sales, laid
+    out by `policy` (evaluation days, horizon, folds, training window, workers). Stores
+    nothing; raises `NotEnoughHistoryError` when the lake starts too late for the first fold."""
     from forecastops.domain.backtest import BacktestSpec, run_backtest
 
     sales = history_until(lake, cutoff, policy.history_days)
@@ -207,13 +210,24 @@ def run_cycle_backtest(
             f"{sales['date'].min().date().isoformat()}. Ingest more history or lower "
             "FORECASTOPS_BACKTEST_DAYS / FORECASTOPS_TRAINING_WINDOW_DAYS."
         )
-    result = run_backtest(
+    return run_backtest(
         sales,
-        candidate_factories(policy),
+        candidates,
         spec,
         window_days=policy.training_window_days,
         workers=policy.backtest_workers,
     )
+
+
+def run_cycle_backtest(
+    lake: Lake, cutoff: date, policy: CyclePolicy
+) -> tuple[BacktestResult, pd.DataFrame]:
+    """Rolling-origin backtest of every candidate family at `cutoff`; stores metrics, fold
+    metrics, the ranking and per-candidate residual quantiles in the lake.
+
+    Returns the result and the ranking table.
+    """
+    result = backtest_at(lake, cutoff, policy, candidate_factories(policy))
     ranking = result.ranking()
     quantiles = pd.concat(
         [
@@ -238,11 +252,17 @@ def run_cycle_backtest(
     return result, ranking.table
 
 
-def _overall_wape(metrics: pd.DataFrame, candidate: str) -> float:
+def overall_scores(metrics: pd.DataFrame, candidate: str) -> dict[str, float]:
+    """The tagged scores (`BACKTEST_METRICS`) of `candidate` over all series in a backtest's
+    `metrics`. Raises `KeyError` when the backtest has no such candidate."""
     rows = metrics[(metrics["level"] == "overall") & (metrics["candidate"] == candidate)]
     if rows.empty:
         raise KeyError(f"The backtest has no candidate {candidate!r}.")
-    return float(rows["wape"].iloc[0])
+    return {name: float(rows[name].iloc[0]) for name in BACKTEST_METRICS}
+
+
+def _overall_wape(metrics: pd.DataFrame, candidate: str) -> float:
+    return overall_scores(metrics, candidate)["wape"]
 
 
 def _store_wape(metrics: pd.DataFrame, candidate: str) -> dict[str, float]:

@@ -19,11 +19,15 @@ import numpy as np
 import pandas as pd
 
 from forecastops.domain.contract import (
+    RECENT_DAYS,
+    SAME_WEEKDAY_WEEKS,
     SERIES_KEY,
     ContractResult,
     LandingFileError,
+    expected_row_count,
     find_landing_file,
     read_landing_file,
+    refuse_partial_delivery,
     validate_sales_batch,
 )
 from forecastops.domain.quality import OUTLIER_COLUMNS, QualityReport
@@ -164,17 +168,27 @@ def _store(
     )
 
 
-def ingest_days(lake: Lake, landing_dir: Path, days: Sequence[date]) -> list[DayIngest]:
+def ingest_days(
+    lake: Lake,
+    landing_dir: Path,
+    days: Sequence[date],
+    min_delivery_share: float = 0.0,
+    accept_partial_delivery: bool = False,
+) -> list[DayIngest]:
     """Read, validate and store each day's landing file (see the module docstring).
 
     All landing files must exist before any day is written. The contract runs over all
     readable days at once (`validate_sales_batch`), with the same verdicts as day by day, and
-    each lake table is written for all the days at once (`Lake.write_partitions`).
+    each lake table is written for all the days at once (`Lake.write_partitions`). A day that
+    passes with fewer than `min_delivery_share` of its expected rows is refused as a partial
+    delivery (`refuse_partial_delivery`) unless `accept_partial_delivery`.
     """
     sources = locate_landing_files(landing_dir, days)
     frames = {day: _read(sources[day]) for day in days}
     readable = {day: f for day, f in frames.items() if isinstance(f, pd.DataFrame)}
     verdicts = validate_sales_batch(readable)
+    if min_delivery_share > 0 and not accept_partial_delivery:
+        verdicts = _refuse_partial_deliveries(lake, verdicts, min_delivery_share)
     outcomes = [
         DayIngest(
             day=day,
@@ -188,6 +202,40 @@ def ingest_days(lake: Lake, landing_dir: Path, days: Sequence[date]) -> list[Day
     ]
     _store(lake, outcomes, frames)
     return outcomes
+
+
+def _refuse_partial_deliveries(
+    lake: Lake, verdicts: Mapping[date, ContractResult], min_share: float
+) -> dict[date, ContractResult]:
+    """`verdicts` with each passing day that is a partial delivery refused, judged in day order
+    against the days delivered before it: those in the lake (`CONTRACT_TABLE` records of days
+    whose `raw_sales` partition exists) as updated by the earlier days of this batch."""
+    if not verdicts:
+        return {}
+    lookback = max(7 * SAME_WEEKDAY_WEEKS, RECENT_DAYS)
+    first, last = min(verdicts), max(verdicts)
+    window = [first + timedelta(days=offset) for offset in range(-lookback, (last - first).days)]
+    records = lake.read_days(
+        CONTRACT_TABLE, window, columns=["partition_date", "passed", "row_count"]
+    )
+    delivered_rows = {
+        day: int(rows)
+        for day_text, passed, rows in zip(
+            records["partition_date"], records["passed"], records["row_count"], strict=True
+        )
+        if passed and lake.has_partition(RAW_SALES_TABLE, day := date.fromisoformat(day_text))
+    }
+    judged: dict[date, ContractResult] = {}
+    for day in sorted(verdicts):
+        verdict = refuse_partial_delivery(
+            verdicts[day], expected_row_count(day, delivered_rows), min_share
+        )
+        if verdict.passed:
+            delivered_rows[day] = verdict.row_count
+        else:
+            delivered_rows.pop(day, None)
+        judged[day] = verdict
+    return {day: judged[day] for day in verdicts}
 
 
 def build_quality_reports(

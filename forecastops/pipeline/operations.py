@@ -47,6 +47,7 @@ from forecastops.stores.registry_tags import (
     BACKTEST_WAPE_TAG,
     CHALLENGER,
     CHAMPION,
+    CHAMPION_BACKTEST_CUTOFF_TAG,
     DATA_SHA256_TAG,
     DECISION_TAG,
     OBJECTIVE_TAG,
@@ -56,6 +57,7 @@ from forecastops.stores.registry_tags import (
     TRAINING_DATA_TAG,
     WINDOW_DAYS_TAG,
     backtest_tag,
+    champion_backtest_tag,
 )
 
 if TYPE_CHECKING:
@@ -329,7 +331,8 @@ def champion_status(
     policy: PerformancePolicy,
     health: Health | None = None,
 ) -> dict[str, Any] | None:
-    """The champion's version, status (`SERVING` / `AWAITING_FORECASTS`), training cutoff and
+    """The champion's version, status (`SERVING` / `AWAITING_FORECASTS`), training cutoff, its
+    latest weekly `champion_backtest` (cutoff and scores from its tags; None until it ran) and
     its health on `as_of` under `policy` (the settings' health knobs), computed by
     `assess_champion` (every `HEALTH_FIELDS` key of `Health.summary()`, as `model_health`
     stores them) unless the caller already assessed it (`health`, for the same champion and
@@ -349,6 +352,10 @@ def champion_status(
         "training_cutoff": tags.get(TRAINING_CUTOFF_TAG),
         "newest_forecast_cutoff": newest[0].isoformat() if newest else None,
         "newest_forecast_version": newest[1] if newest else None,
+        "champion_backtest": {
+            "cutoff": tags.get(CHAMPION_BACKTEST_CUTOFF_TAG),
+            **{name: _tag_float(tags, champion_backtest_tag(name)) for name in BACKTEST_METRICS},
+        },
         **health.summary(),
     }
 

@@ -21,9 +21,13 @@ orphans the versions registered before: add a name, never rename one.
 | `artifact_sha256` | the registry (`ModelRegistry.register_challenger`) | SHA-256 of the booster |
 | `backtest_wape`, `_mae`, `_rmse`, `_bias`, `_mase` | backtest | the score, six decimals |
 | `promotion_decision` | promotion_decision | `promoted` / `rejected` |
+| `champion_backtest_wape`, ... `_mase` | champion_backtest | the champion's weekly score |
+| `champion_backtest_cutoff` | champion_backtest | the last day that score saw, `YYYY-MM-DD` |
 
 `window_days` is the tag's name for the setting `training_window_days`: the tag predates the
 setting's name and versions in existing registries carry it, so the stored name stays.
+`champion_backtest_*` are written on the champion only (its configuration re-scored each week,
+six decimals); the `backtest_*` score it was promoted on stays as it was.
 Registered-model tags `alias_move.<UTC timestamp>` hold the alias history
 (`forecastops.stores.registry`).
 """
@@ -81,15 +85,37 @@ REJECTED = "rejected"
 DECISION_VALUES: tuple[str, ...] = (PROMOTED, REJECTED)
 
 
-def backtest_tag(metric: str) -> str:
-    """The version tag of backtest score `metric` (one of `BACKTEST_METRICS`)."""
+def _score_tag(prefix: str, metric: str) -> str:
     if metric not in BACKTEST_METRICS:
         raise KeyError(f"{metric!r} is not a tagged backtest score; those are {BACKTEST_METRICS}.")
-    return f"{BACKTEST_TAG_PREFIX}{metric}"
+    return f"{prefix}{metric}"
+
+
+def backtest_tag(metric: str) -> str:
+    """The version tag of backtest score `metric` (one of `BACKTEST_METRICS`)."""
+    return _score_tag(BACKTEST_TAG_PREFIX, metric)
 
 
 BACKTEST_WAPE_TAG = backtest_tag("wape")
 """A version was backtested when it carries this tag (a promote-by-hand rule)."""
+
+CHAMPION_BACKTEST_TAG_PREFIX = "champion_backtest_"
+CHAMPION_BACKTEST_CUTOFF_TAG = f"{CHAMPION_BACKTEST_TAG_PREFIX}cutoff"
+"""The last day of data the champion's latest weekly backtest scored on."""
+
+
+def champion_backtest_tag(metric: str) -> str:
+    """The version tag of the champion backtest's score `metric` (one of `BACKTEST_METRICS`):
+    the champion's own configuration re-scored on newer data, kept apart from the `backtest_*`
+    score it was promoted on."""
+    return _score_tag(CHAMPION_BACKTEST_TAG_PREFIX, metric)
+
+
+CHAMPION_BACKTEST_TAGS: tuple[str, ...] = (
+    *(champion_backtest_tag(metric) for metric in BACKTEST_METRICS),
+    CHAMPION_BACKTEST_CUTOFF_TAG,
+)
+"""The tags `champion_backtest` writes on the champion (and only those)."""
 
 REGISTRATION_TAGS: tuple[str, ...] = (
     TRAINING_DATA_TAG,
@@ -111,6 +137,7 @@ VERSION_TAGS: frozenset[str] = frozenset(
         SHA256_TAG,
         *(backtest_tag(metric) for metric in BACKTEST_METRICS),
         DECISION_TAG,
+        *CHAMPION_BACKTEST_TAGS,
     }
 )
 """Every model-version tag ForecastOps writes."""
@@ -149,6 +176,15 @@ def registration_tags(
 def backtest_tags(scores: Mapping[str, float]) -> dict[str, str]:
     """The version tags of backtest `scores` (metric name -> value), six decimals each."""
     return {backtest_tag(metric): f"{value:.6f}" for metric, value in scores.items()}
+
+
+def champion_backtest_tags(scores: Mapping[str, float], cutoff: date) -> dict[str, str]:
+    """The champion backtest's tags: its `scores` (metric name -> value, six decimals each) and
+    the `cutoff` they were scored at."""
+    return {
+        **{champion_backtest_tag(metric): f"{value:.6f}" for metric, value in scores.items()},
+        CHAMPION_BACKTEST_CUTOFF_TAG: cutoff.isoformat(),
+    }
 
 
 def decision_tags(promote: bool) -> dict[str, str]:

@@ -17,11 +17,13 @@ the launchpad).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable, Iterator, Mapping
-from datetime import date, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -66,7 +68,7 @@ class PolicySettings(BaseModel):
     of the policy it builds and of its Dagster resource. Defaults are the calibrated values the
     policies document."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     # -- the retrain cycle (CyclePolicy) -------------------------------------------------
     objective: Literal["tweedie", "poisson"] = Field(
@@ -316,10 +318,19 @@ class Settings(BaseSettings, PolicySettings):
     start_date: date = Field(date(2025, 1, 1), description="First daily partition (YYYY-MM-DD).")
     timezone: str = Field("UTC", description="IANA timezone of the daily partitions and schedules.")
     ingest_time: time = Field(
-        time(6, 0), description="Local time (HH:MM) at which the daily ingest schedule runs."
+        time(6, 0),
+        description="Local time (HH:MM) at which the daily ingest schedule runs; the weekly "
+        "champion backtest runs 3 h after it on Sundays.",
     )
     quality_history_days: int = Field(
         28, ge=1, le=366, description="Days of validated history the quality report compares with."
+    )
+    min_delivery_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A day whose file passes the contract with fewer rows than this share of "
+        "the rows expected from the days before it is refused as a partial delivery (0: never).",
     )
     instance: Literal["embedded", "postgres"] = Field(
         "embedded",
@@ -387,6 +398,54 @@ class Settings(BaseSettings, PolicySettings):
             raise ValueError(
                 f"unknown IANA timezone {value!r} (e.g. 'UTC', 'Europe/Berlin')"
             ) from error
+        return value
+
+    @field_validator("home", "landing_dir", "lake_dir", "dagster_home")
+    @classmethod
+    def _a_folder_that_can_exist(cls, value: Path | None) -> Path | None:
+        problem = folder_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("start_date")
+    @classmethod
+    def _not_in_the_future(cls, value: date) -> date:
+        # a day of slack: the start date is read in FORECASTOPS_TIMEZONE, ahead of UTC in Asia
+        if value > datetime.now(UTC).date() + timedelta(days=1):
+            raise ValueError(
+                "it is in the future, so no daily partition would exist until then; give the "
+                "first day of your sales history"
+            )
+        return value
+
+    @field_validator("mlflow_tracking_uri")
+    @classmethod
+    def _an_mlflow_store(cls, value: str | None) -> str | None:
+        problem = url_problem(value, MLFLOW_STORE_SCHEMES) if value else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("alerts_db_url")
+    @classmethod
+    def _an_sqlalchemy_url(cls, value: str | None) -> str | None:
+        problem = url_problem(value, ALERT_STORE_SCHEMES) if value else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("mlflow_artifact_root")
+    @classmethod
+    def _an_artifact_store_we_can_reach(cls, value: str | None) -> str | None:
+        scheme = value.split("://", 1)[0] if value and "://" in value else ""
+        module = ARTIFACT_SCHEME_CLIENTS.get(scheme)
+        if module is not None and not _installed(module):
+            raise ValueError(
+                f"{scheme}:// artifacts need the {module} package, which is not installed: "
+                f"install it into ForecastOps' environment (uv pip install {module.split('.')[0]})"
+                " or give a local folder"
+            )
         return value
 
     @field_validator("dagster_ui_url")
@@ -526,6 +585,71 @@ class Settings(BaseSettings, PolicySettings):
 
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+MLFLOW_STORE_SCHEMES = frozenset(
+    {"file", "sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks", "uc"}
+)
+"""URI schemes (before any `+driver`) MLflow 3 keeps runs and a model registry in."""
+ALERT_STORE_SCHEMES = frozenset({"sqlite", "postgresql"})
+ARTIFACT_SCHEME_CLIENTS = {
+    "s3": "boto3",
+    "gs": "google.cloud.storage",
+    "wasbs": "azure.storage.blob",
+    "abfss": "azure.storage.blob",
+}
+"""Artifact URI scheme -> the package MLflow needs to write there."""
+KERNEL_FOLDERS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+def url_problem(url: str, schemes: frozenset[str]) -> str | None:
+    """Why `url` is no store URL of one of `schemes` (a bare path counts as `file`), or None.
+
+    Found at load, not at first use: MLflow and SQLAlchemy only fail when a run reaches them,
+    with a traceback that does not name the variable."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0]
+    if "://" not in url:
+        known = not parts.scheme or scheme in schemes
+        return None if known else f"expected a URL such as {_example(schemes)}"
+    if scheme not in schemes:
+        return (
+            f"unsupported scheme {parts.scheme + '://'!r}; use one of "
+            f"{', '.join(sorted(s + '://' for s in schemes))} (e.g. {_example(schemes)})"
+        )
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        return f"its port is not a number (e.g. {_example(schemes)})"
+    return None
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package (google.cloud) is missing
+        return False
+
+
+def _example(schemes: frozenset[str]) -> str:
+    return (
+        "postgresql+psycopg2://user@127.0.0.1:5432/mlflow"
+        if "http" in schemes
+        else "postgresql://user@127.0.0.1:5432/alerts"
+    )
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why `folder` can never hold ForecastOps' state, or None: it is a file, lies under a file,
+    or lies in a kernel file system. Whether it is writable is `Settings.ensure_folders`'s
+    question (a folder may be created by a deployment step after the settings are read)."""
+    resolved = folder.expanduser().resolve()
+    if any(resolved == kernel or kernel in resolved.parents for kernel in KERNEL_FOLDERS):
+        return "it is in a kernel file system (/proc, /sys, /dev), where nothing can be stored"
+    existing = next((p for p in [resolved, *resolved.parents] if p.exists()), None)
+    if existing == resolved and not resolved.is_dir():
+        return "it is a file, not a folder"
+    if existing is not None and not existing.is_dir():
+        return f"it lies under {existing}, which is a file, not a folder"
+    return None
 
 
 def _postgres_database(url: str) -> tuple[str, int, str] | None:
@@ -556,6 +680,16 @@ def variable(field_name: str) -> str:
     return f"{ENV_PREFIX}{field_name.upper()}"
 
 
+_FIELD_OF_ALIAS = {
+    alias: name
+    for name, field in Settings.model_fields.items()
+    if isinstance(field.validation_alias, AliasChoices)
+    for alias in field.validation_alias.choices
+    if isinstance(alias, str)
+}
+"""`DAGSTER_HOME` -> `dagster_home`: pydantic reports an aliased field's error by its alias."""
+
+
 def _problems(error: ValidationError, label: Callable[[str, Any], str]) -> str:
     """One line per problem of `error`; `label(field name, value)` names the bad setting."""
     problems = []
@@ -563,7 +697,7 @@ def _problems(error: ValidationError, label: Callable[[str, Any], str]) -> str:
         if not detail["loc"]:  # a rule across settings; its message names the variables
             problems.append(str(detail["msg"]).removeprefix("Value error, ") + ".")
             continue
-        field_name = str(detail["loc"][0])
+        field_name = _FIELD_OF_ALIAS.get(str(detail["loc"][0]), str(detail["loc"][0]))
         value = detail.get("input")
         problems.append(
             f"{label(field_name, value) if field_name in Settings.model_fields else field_name}"

@@ -24,6 +24,7 @@ import pytest
 from forecast_assets.ingest import CONTRACT_CHECK, EXTRA_COLUMNS_CHECK, raw_sales
 from forecast_jobs.launch import execute_partition_range
 from forecastops.domain.contract import (
+    COMPLETE_DELIVERY_CHECK,
     ID_FORMAT_CHECK,
     MAX_ID_CHARS,
     MAX_UNITS_SOLD,
@@ -293,6 +294,13 @@ CASES = [
         "cannot be read as PARQUET",
     ),
     Case(
+        "partial_delivery",
+        write_csv(lambda f: f.iloc[: len(f) // 3]),
+        None,
+        COMPLETE_DELIVERY_CHECK,
+        "taken for a partial delivery",
+    ),
+    Case(
         "symlink_outside_landing",
         _symlink_outside,
         None,
@@ -338,7 +346,7 @@ def _other_days_bytes(lake_root: Path) -> dict[str, str]:
 
 
 def _deliver_and_ingest(
-    home: Path, good: pd.DataFrame, write: Writer
+    home: Path, good: pd.DataFrame, write: Writer, config: dict[str, object] | None = None
 ) -> tuple[dict[str, str], dg.ExecuteInProcessResult]:
     """Replace DAY's landing file(s) by what `write` delivers, then materialize raw_sales for
     DAY: (the other days' lake bytes before, the run's result)."""
@@ -353,6 +361,7 @@ def _deliver_and_ingest(
         resources=_resources(home),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
+        run_config={"ops": {"raw_sales": {"config": config}}} if config else None,
     )
     return before, result
 
@@ -408,3 +417,20 @@ def test_a_csv_and_a_parquet_for_the_same_day_fail_the_run_naming_both(
     assert "Ambiguous landing files" in message
     assert landing_file_name(DAY, "csv") in message and landing_file_name(DAY, "parquet") in message
     assert _other_days_bytes(home / "lake") == before
+
+
+def test_an_operator_confirms_a_partial_delivery_and_it_is_ingested(
+    landing_home: tuple[Path, pd.DataFrame],
+) -> None:
+    home, good = landing_home
+    partial = write_csv(lambda f: f.iloc[: len(f) // 3])
+    refused_before, refused = _deliver_and_ingest(home, good, partial)
+    assert not refused.success
+
+    before, confirmed = _deliver_and_ingest(home, good, partial, {"accept_partial_delivery": True})
+
+    assert confirmed.success
+    assert _other_days_bytes(home / "lake") == before == refused_before
+    lake = Lake(home / "lake")
+    assert len(lake.read_partition(RAW_SALES_TABLE, DAY)) == len(good) // 3
+    assert not lake.has_partition(QUARANTINE_TABLE, DAY)

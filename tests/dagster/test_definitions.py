@@ -106,7 +106,7 @@ def test_every_url_from_the_environment_reaches_the_resources_as_an_env_var(
     monkeypatch.setenv("FORECASTOPS_HOME", str(tmp_path))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql+psycopg2://u:pw@db:5432/mlflow")
     monkeypatch.setenv("FORECASTOPS_ALERTS_DB_URL", "postgresql://u:pw@db:5432/alerts")
-    monkeypatch.setenv("FORECASTOPS_MLFLOW_ARTIFACT_ROOT", "s3://bucket/artifacts")
+    monkeypatch.setenv("FORECASTOPS_MLFLOW_ARTIFACT_ROOT", "ftp://files.example/artifacts")
     resources = build_resources(load_settings())
     registry, alerts = resources["mlflow_registry"], resources["alert_store"]
     assert (registry.tracking_uri, registry.artifact_location, alerts.url) == (

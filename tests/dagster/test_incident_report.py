@@ -171,7 +171,10 @@ def test_the_report_shows_the_champion_and_its_performance_drift(cycle: Cycle) -
 
 
 def test_forecastops_status_prints_the_health_model_health_stored(cycle: Cycle) -> None:
-    result = run(["forecastops", "status", "--as-of", HEALTH_DAY.isoformat()], _shell_env(cycle))
+    result = run(
+        ["forecastops", "status", "--as-of", HEALTH_DAY.isoformat(), "--format", "json"],
+        _shell_env(cycle),
+    )
     assert result.returncode == 0, result.stderr
     champion = json.loads(result.stdout)["champion"]
     printed = {name: champion[name] for name in HEALTH_FIELDS}
@@ -277,7 +280,7 @@ def test_forecastops_report_writes_the_same_report_from_a_shell(
 
 
 def test_forecastops_status_shows_the_drift_summary_and_open_alerts(cycle: Cycle) -> None:
-    result = run(["forecastops", "status"], _shell_env(cycle))
+    result = run(["forecastops", "status", "--format", "json"], _shell_env(cycle))
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)
     assert status["champion"]["version"] == "1"

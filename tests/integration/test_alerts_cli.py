@@ -4,6 +4,9 @@ real one runs in test_retrain_cli.py), and every bad flag or illegal move change
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -98,10 +101,14 @@ def test_list_shows_open_alerts_newest_first_and_filters(tmp_path: Path, store: 
 
     listed = invoke(tmp_path, "list")
     assert listed.exit_code == 0, listed.output
-    rows = [line for line in listed.output.splitlines() if line.startswith("|")][2:]
-    assert [int(row.strip("|").split("|")[0]) for row in rows] == [drift.id, failure.id]
-    assert "Units \\| price drifted" in listed.output
+    assert "Units | price drifted" in listed.output
     assert "Open: 1 critical, 1 warning, 0 info." in listed.output
+    as_csv = invoke(tmp_path, "list", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.output)))
+    assert [int(row["id"]) for row in rows] == [drift.id, failure.id]
+    assert rows[0]["title"] == "Units | price drifted"
+    as_json = json.loads(invoke(tmp_path, "list", "--format", "json").output)
+    assert [alert["id"] for alert in as_json] == [drift.id, failure.id]
 
     everything = invoke(tmp_path, "list", "--status", "all")
     assert "Old news" in everything.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import date
 from pathlib import Path
 
@@ -150,3 +152,50 @@ def test_sql_over_a_lake_with_a_quote_in_its_path_is_read_only(tmp_path: Path) -
         assert "Query failed" in refused.output
         assert "forecastops sql is read-only over the lake" in refused.output, refused.output
     assert sorted(p.name for p in tmp_path.iterdir()) == [home.name]
+
+
+def test_read_commands_print_a_table_for_people_and_json_or_csv_for_scripts(
+    tmp_path: Path,
+) -> None:
+    lake = Lake(tmp_path / "lake")
+    rows = pd.DataFrame(
+        {
+            "n": range(60),
+            "share": [1 / 3 + i for i in range(60)],
+            "note": ["x" * 100] + [None] * 59,
+        }
+    )
+    lake.write_partition("numbers", date(2025, 1, 1), {"data": rows})
+    query = "SELECT n, share, note FROM numbers ORDER BY n"
+
+    table = _invoke(tmp_path, "sql", query)
+    limited = _invoke(tmp_path, "sql", query, "--limit", "5")
+    everything = _invoke(tmp_path, "sql", query, "--limit", "0")
+    as_csv = _invoke(tmp_path, "sql", query, "--format", "csv")
+    as_json = _invoke(tmp_path, "sql", query, "--format", "json")
+
+    assert table.exit_code == 0, table.output
+    assert "50 of 60 rows shown; --limit 0 shows all of them." in table.output
+    assert "0.3333" in table.output and "0.3333333" not in table.output  # rounded
+    assert "x" * 59 + "…" in table.output and "x" * 60 not in table.output  # cut
+    assert "—" in table.output  # unknown is shown as unknown, not as 0 or blank
+    assert "5 of 60 rows shown" in limited.output
+    assert "rows shown" not in everything.output and "59" in everything.output
+    parsed = pd.read_csv(io.StringIO(as_csv.output))
+    assert len(parsed) == 60 and parsed.loc[0, "note"] == "x" * 100
+    assert parsed.loc[1, "share"] == pytest.approx(4 / 3)
+    records = json.loads(as_json.output)
+    assert len(records) == 60 and records[1]["note"] is None
+
+
+def test_the_cli_has_a_version_and_clean_help(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    shown = _invoke(tmp_path, "--version")
+    assert shown.exit_code == 0 and shown.output.strip() == f"forecastops {version('forecastops')}"
+    for command in (["--help"], ["alerts", "list", "--help"], ["promote", "--help"]):
+        helped = _invoke(tmp_path, *command)
+        assert helped.exit_code == 0, helped.output
+        assert "<bool>" not in helped.output, command
+    doctor = " ".join(_invoke(tmp_path, "--help").output.replace("│", " ").split())
+    assert "one verdict per item" in doctor  # a wrapped docstring reads as one paragraph

@@ -4,6 +4,7 @@ and leaves the aliases where they were."""
 
 from __future__ import annotations
 
+import csv
 import getpass
 import io
 import json
@@ -243,26 +244,28 @@ def test_rollback_without_yes_and_without_a_terminal_is_refused(
 
 
 def test_history_lists_every_alias_move(env: dict[str, str]) -> None:
-    result = invoke(env, "history")
+    result = invoke(env, "history", "--format", "csv")
+    table = invoke(env, "history")
 
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    assert [cell.strip() for cell in lines[0].strip("|").split("|")] == [
-        "moved_at",
-        "alias",
-        "change",
-        "actor",
-        "reason",
-    ]
-    assert len(lines) == 2 + 4
-    assert "| champion | 1 -> 2 | dagster:run-gate | gate passed" in re.sub(r" +", " ", lines[-1])
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == ["moved_at", "alias", "change", "actor", "reason"]
+    assert len(rows) == 4
+    newest = rows[0]
+    assert (newest["alias"], newest["change"], newest["actor"]) == (
+        "champion",
+        "1 -> 2",
+        "dagster:run-gate",
+    )
+    assert newest["reason"].startswith("gate passed")
+    assert table.exit_code == 0 and "champion  1 -> 2" in re.sub(r" {2,}", "  ", table.stdout)
 
 
 # -- status, forecasts, reproduce -------------------------------------------------------------
 
 
 def test_status_prints_the_champion_and_the_challenger_as_json(env: dict[str, str]) -> None:
-    result = invoke(env, "status", "--as-of", CUTOFF.isoformat())
+    result = invoke(env, "status", "--as-of", CUTOFF.isoformat(), "--format", "json")
 
     assert result.exit_code == 0, result.output
     status = json.loads(result.stdout)
@@ -277,6 +280,11 @@ def test_status_prints_the_champion_and_the_challenger_as_json(env: dict[str, st
     assert challenger["version"] == "2" and challenger["backtest"]["wape"] == 0.25
     assert challenger["promotion_eligible"] is True
     assert challenger["decision_source"].startswith("lake promotion_decision")
+    table = invoke(env, "status", "--as-of", CUTOFF.isoformat()).stdout
+    lines = [" ".join(line.split()) for line in table.splitlines()]
+    assert "champion" in lines and "challenger" in lines  # one section each
+    assert "version 2" in lines and "model_status no_baseline" in lines
+    assert "backtest.wape 0.25" in lines  # nested fields, dotted
 
 
 def test_status_speaks_for_yesterday_by_default_and_awaits_missing_actuals(
@@ -284,7 +292,7 @@ def test_status_speaks_for_yesterday_by_default_and_awaits_missing_actuals(
 ) -> None:
     timezone = os.environ.get("FORECASTOPS_TIMEZONE", "UTC")
     before = due_day(timezone)
-    result = invoke(env, "status")  # the lake's actuals end in 2025
+    result = invoke(env, "status", "--format", "json")  # the lake's actuals end in 2025
     after = due_day(timezone)  # the same day unless midnight passed meanwhile
 
     assert result.exit_code == 0, result.output

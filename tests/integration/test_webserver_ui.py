@@ -50,11 +50,18 @@ NUX_DELAY_MS = 3_000
 
 ASSETS_BY_GROUP = {
     "ingest": ["raw_sales", "sales_quality_report"],
-    "model": ["sales_features", "challenger_model", "backtest", "promotion_decision", "forecasts"],
+    "model": [
+        "sales_features",
+        "challenger_model",
+        "backtest",
+        "promotion_decision",
+        "forecasts",
+        "champion_backtest",
+    ],
     "monitoring": ["drift_score", "model_health", "open_alerts"],
 }
 SCHEDULES = ["daily_cycle_schedule", "daily_ingest_schedule", "weekly_backtest_schedule"]
-SENSORS = ["drift_retrain_sensor", "run_failure_alerts"]
+SENSORS = ["drift_retrain_sensor", "run_failure_alerts", "alert_notifier"]
 
 
 @pytest.fixture(scope="module")

@@ -633,3 +633,55 @@ def test_misnamed_deliveries_are_listed_and_other_files_are_not(tmp_path: Path) 
         "sales_2025-3-2.parquet",
     ]
     assert unrecognized_landing_files(tmp_path / "absent") == []
+
+
+# -- a partial delivery ---------------------------------------------------------------------
+
+SUNDAY = date(2025, 3, 30)
+
+
+def _weeks_of_rows(weekday_rows: int, sunday_rows: int, weeks: int = 4) -> dict[date, int]:
+    """Delivered row counts of the `weeks` weeks before SUNDAY: a store closed on Sundays."""
+    first = SUNDAY - timedelta(days=7 * weeks)
+    days = [first + timedelta(days=offset) for offset in range(7 * weeks)]
+    return {day: sunday_rows if day.weekday() == 6 else weekday_rows for day in days}
+
+
+def test_expected_rows_follow_the_same_weekday_so_a_quiet_sunday_is_no_partial_delivery() -> None:
+    delivered = _weeks_of_rows(weekday_rows=100, sunday_rows=30)
+
+    assert contract.expected_row_count(SUNDAY, delivered) == 30
+    assert contract.expected_row_count(SUNDAY + timedelta(days=1), delivered) == 100
+
+
+def test_expected_rows_fall_back_to_recent_days_and_to_none_for_a_new_feed() -> None:
+    recent = {SUNDAY - timedelta(days=offset): 90 + offset for offset in (1, 2, 3)}
+
+    assert contract.expected_row_count(SUNDAY, recent) == 92
+    assert contract.expected_row_count(SUNDAY, {SUNDAY - timedelta(days=1): 90}) is None
+
+
+def test_a_passing_day_with_a_third_of_its_rows_is_refused_naming_the_counts_and_the_fix() -> None:
+    frame = pd.DataFrame(
+        {
+            "date": ["2025-03-30"] * 3,
+            "store_id": ["S1"] * 3,
+            "product_id": ["P1", "P2", "P3"],
+            "units_sold": [1, 2, 3],
+            "price": [1.0, 1.0, 1.0],
+            "on_promotion": [0, 0, 1],
+        }
+    )
+    passed = contract.validate_sales(frame, SUNDAY)
+    assert passed.passed
+
+    refused = contract.refuse_partial_delivery(passed, expected_rows=9, min_share=0.5)
+    kept = contract.refuse_partial_delivery(passed, expected_rows=6, min_share=0.5)
+    unjudged = contract.refuse_partial_delivery(passed, expected_rows=None, min_share=0.5)
+
+    assert not refused.passed and refused.validated.empty
+    [message] = refused.failures["failure_case"]
+    assert list(refused.failures["check"]) == [contract.COMPLETE_DELIVERY_CHECK]
+    assert "3 rows where about 9 are expected" in message
+    assert "accept_partial_delivery: true" in message
+    assert kept is passed and unjudged is passed

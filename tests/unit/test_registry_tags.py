@@ -9,11 +9,13 @@ import pytest
 from forecastops.pipeline.operations import promotion_blockers
 from forecastops.stores.registry_tags import (
     BACKTEST_METRICS,
+    CHAMPION_BACKTEST_TAGS,
     DECISION_TAG,
     REGISTRATION_TAGS,
     VERSION_TAGS,
     backtest_tag,
     backtest_tags,
+    champion_backtest_tags,
     decision_tags,
     registration_tags,
 )
@@ -45,6 +47,17 @@ def test_every_tag_the_cycle_writes_is_a_known_version_tag() -> None:
     }
     assert written <= VERSION_TAGS
     assert backtest_tags({"wape": 0.1234567}) == {"backtest_wape": "0.123457"}
+
+
+def test_the_champion_backtest_writes_its_own_tags_never_the_backtest_ones() -> None:
+    written = champion_backtest_tags(
+        {metric: 0.25 for metric in BACKTEST_METRICS}, date(2025, 6, 7)
+    )
+    assert tuple(written) == CHAMPION_BACKTEST_TAGS
+    assert set(written) <= VERSION_TAGS
+    assert not set(written) & set(backtest_tags({metric: 0.25 for metric in BACKTEST_METRICS}))
+    assert written["champion_backtest_cutoff"] == "2025-06-07"
+    assert written["champion_backtest_wape"] == "0.250000"
 
 
 def test_an_unknown_backtest_score_has_no_tag() -> None:

@@ -55,6 +55,19 @@ def test_standard_dagster_and_mlflow_variables_are_honoured(
         # an empty host would make the UIs listen on every interface
         ("FORECASTOPS_SERVICE_HOST", ""),
         ("FORECASTOPS_SERVICE_HOST", " \t"),
+        # found at load, not as a traceback when a run first reaches the store (issue 11)
+        ("MLFLOW_TRACKING_URI", "garbage://x"),
+        ("MLFLOW_TRACKING_URI", "http://127.0.0.1:abc"),
+        ("FORECASTOPS_ALERTS_DB_URL", "postgresql://forecastops@127.0.0.1:xx/alerts"),
+        ("FORECASTOPS_ALERTS_DB_URL", "mysql://127.0.0.1/alerts"),
+        ("FORECASTOPS_MLFLOW_ARTIFACT_ROOT", "gs://bucket/artifacts"),
+        ("FORECASTOPS_START_DATE", "2999-01-01"),
+        ("FORECASTOPS_MAX_STORE_DEGRADATION", "inf"),
+        ("FORECASTOPS_MIN_WAPE_IMPROVEMENT", "nan"),
+        ("FORECASTOPS_MIN_DELIVERY_SHARE", "1.5"),
+        ("FORECASTOPS_HOME", "/proc/forecastops"),
+        ("FORECASTOPS_LAKE_DIR", "/etc/hostname"),
+        ("DAGSTER_HOME", "/etc/hostname/dagster"),
     ],
 )
 def test_a_bad_value_names_its_variable(
@@ -67,15 +80,15 @@ def test_a_bad_value_names_its_variable(
     assert repr(value) in str(raised.value)
 
 
-def test_an_unwritable_folder_names_its_variable(
+def test_a_folder_under_a_file_is_refused_at_load_naming_its_variable(
     clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     clean_env.setenv("FORECASTOPS_HOME", str(tmp_path / "home"))
     clean_env.setenv("FORECASTOPS_LAKE_DIR", str(blocker / "lake"))
-    with pytest.raises(SettingsError, match=r"FORECASTOPS_LAKE_DIR=.*cannot be created"):
-        load_settings().ensure_folders()
+    with pytest.raises(SettingsError, match=r"FORECASTOPS_LAKE_DIR=.*a-file.*which is a file"):
+        load_settings()
 
 
 def test_mlflow_artifacts_default_under_home_and_take_a_folder_or_a_uri(
@@ -85,8 +98,8 @@ def test_mlflow_artifacts_default_under_home_and_take_a_folder_or_a_uri(
     assert load_settings().mlflow_artifact_uri == (tmp_path / "mlflow" / "artifacts").as_uri()
     clean_env.setenv("FORECASTOPS_MLFLOW_ARTIFACT_ROOT", str(tmp_path / "store"))
     assert load_settings().mlflow_artifact_uri == (tmp_path / "store").as_uri()
-    clean_env.setenv("FORECASTOPS_MLFLOW_ARTIFACT_ROOT", "s3://bucket/forecastops")
-    assert load_settings().mlflow_artifact_uri == "s3://bucket/forecastops"
+    clean_env.setenv("FORECASTOPS_MLFLOW_ARTIFACT_ROOT", "ftp://files.example/forecastops")
+    assert load_settings().mlflow_artifact_uri == "ftp://files.example/forecastops"
 
 
 @pytest.mark.parametrize(

@@ -9,13 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from forecastops.domain.alerts import SEVERITIES_WORST_FIRST, AlertType, Severity, shorten
+from forecastops.domain.alerts import SEVERITIES_WORST_FIRST, AlertType, Severity
 from forecastops.domain.secrets import mask_url
 from forecastops.stores.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from forecastops.domain.alerts import Alert
     from forecastops.stores.alerts.store import AlertStore
+from forecastops.ops.cli.output import FormatOption, OutputFormat, print_frame
 from forecastops.ops.cli.retrain import queue_retrain_or_exit
 from forecastops.ops.cli.shared import (
     alert_errors,
@@ -49,9 +52,6 @@ class AlertStatusChoice(StrEnum):
     dismissed = "dismissed"
     open = "open"
     all = "all"
-
-
-ALERT_TITLE_CHARS_LISTED = 80
 
 
 def _get_alert(store: AlertStore | None, alert_id: int, settings: Settings) -> Alert:
@@ -115,14 +115,13 @@ def list_alerts(
     limit: Annotated[
         int, typer.Option("--limit", min=1, help="Show at most this many, newest first.")
     ] = 100,
+    output: FormatOption = OutputFormat.table,
 ) -> None:
     """List alerts, newest first (the open ones unless --status says otherwise).
 
     Columns: id, severity, type, title, subject, created_at (UTC), status; then the open
     alerts per severity.
     """
-    from tabulate import tabulate
-
     from forecastops.domain.alerts import OPEN_STATUSES, AlertStatus
 
     settings = settings_or_exit()
@@ -151,36 +150,39 @@ def list_alerts(
     filters = [f"status {status.value}"]
     filters += [f"severity {severity.value}"] if severity else []
     filters += [f"type {alert_type.value}"] if alert_type else []
+    if output is not OutputFormat.table:
+        print_frame(_alerts_frame(alerts), output)
+        return
     if alerts:
-        rows = [
-            [
-                alert.id,
-                alert.severity.value,
-                alert.type.value,
-                _table_cell(shorten(alert.title, ALERT_TITLE_CHARS_LISTED)),
-                _table_cell(alert.subject or ""),
-                _when(alert.created_at),
-                alert.status.value,
-            ]
-            for alert in alerts
-        ]
-        headers = ["id", "severity", "type", "title", "subject", "created_at", "status"]
-        typer.echo(tabulate(rows, headers=headers, tablefmt="pipe"))
+        print_frame(_alerts_frame(alerts), output, limit=0)
         more = (
             f"; the newest {limit} are shown, raise --limit for more"
             if len(alerts) == limit
             else ""
         )
-        typer.echo(f"\n{len(alerts)} alert(s) with {', '.join(filters)}{more}.")
+        typer.echo(f"{len(alerts)} alert(s) with {', '.join(filters)}{more}.")
     else:
         typer.echo(f"No alerts with {', '.join(filters)}.")
     open_text = ", ".join(f"{counts[s]} {s.value}" for s in SEVERITIES_WORST_FIRST)
     typer.echo(f"Open: {open_text}. Read one with `forecastops alerts read ID`.")
 
 
-def _table_cell(text: str) -> str:
-    """Text safe inside a markdown table cell: one line, pipes escaped."""
-    return " ".join(text.split()).replace("|", "\\|")
+def _alerts_frame(alerts: list[Alert]) -> pd.DataFrame:
+    """The listed columns, full titles (a table cuts them, json and csv keep them)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "id": [alert.id for alert in alerts],
+            "severity": [alert.severity.value for alert in alerts],
+            "type": [alert.type.value for alert in alerts],
+            "title": [alert.title for alert in alerts],
+            "subject": [alert.subject for alert in alerts],
+            "created_at": [_when(alert.created_at) for alert in alerts],
+            "status": [alert.status.value for alert in alerts],
+        },
+        columns=["id", "severity", "type", "title", "subject", "created_at", "status"],
+    )
 
 
 @alerts_app.command("show")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
@@ -10,6 +11,13 @@ import typer
 
 if TYPE_CHECKING:
     from forecastops.domain.simulator import CorruptionKind
+from forecastops.ops.cli.output import (
+    DEFAULT_TABLE_ROWS,
+    FormatOption,
+    LimitOption,
+    OutputFormat,
+    print_frame,
+)
 from forecastops.ops.cli.shared import (
     FileFormat,
     app,
@@ -107,8 +115,11 @@ def simulate(
 @app.command(rich_help_panel=PANEL)
 def quality(
     day: Annotated[str, typer.Option("--date", help="Partition day (YYYY-MM-DD).")],
+    output: FormatOption = OutputFormat.table,
+    limit: LimitOption = DEFAULT_TABLE_ROWS,
 ) -> None:
-    """Print the stored data-quality report of one day."""
+    """Print the stored data-quality report of one day: summary, column profile, outliers,
+    new and vanished series (csv: one table with a `part` column)."""
     from forecastops.pipeline.ingest import QUALITY_TABLE, load_quality_report
     from forecastops.stores.lake import Lake
 
@@ -124,10 +135,24 @@ def quality(
         )
         raise typer.Exit(1)
     report = load_quality_report(lake, partition)
-    typer.echo(f"# Data quality report {partition.isoformat()}\n")
+    if output is OutputFormat.json:
+        parts = {
+            part: json.loads(frame.to_json(orient="records")) for part, frame in report.items()
+        }
+        typer.echo(json.dumps({"day": partition.isoformat(), **parts}, indent=2))
+        return
+    if output is OutputFormat.csv:
+        import pandas as pd
+
+        long = pd.concat([frame.assign(part=part) for part, frame in report.items()])
+        print_frame(long[["part", *long.columns.drop("part")]], output)
+        return
+    typer.echo(f"Data quality report {partition.isoformat()}")
     for part, frame in report.items():
-        typer.echo(f"## {part}\n")
-        typer.echo((frame.to_markdown(index=False) if not frame.empty else "(none)") + "\n")
+        if frame.empty:
+            typer.echo(f"\n{part}: none")
+        else:
+            print_frame(frame, output, limit, title=part)
 
 
 READ_ONLY_NOTE = (
@@ -141,6 +166,8 @@ READ_ONLY_NOTE = (
 @app.command(rich_help_panel=PANEL)
 def sql(
     query: Annotated[str, typer.Argument(help="A DuckDB SQL query over the lake's tables.")],
+    output: FormatOption = OutputFormat.table,
+    limit: LimitOption = DEFAULT_TABLE_ROWS,
 ) -> None:
     """Query the lake with SQL (DuckDB, read-only); each table is a view, e.g. `raw_sales`."""
     import duckdb
@@ -150,9 +177,12 @@ def sql(
     connection = Lake(settings_or_exit().lake_path).connect()
     try:
         result = connection.sql(query)
-        shown = result.df().to_markdown(index=False) if result is not None else "OK"
+        frame = result.df() if result is not None else None
     except duckdb.Error as error:
         refused = isinstance(error, duckdb.PermissionException) or "has been locked" in str(error)
         typer.echo(f"Query failed: {error}" + (f"\n{READ_ONLY_NOTE}" if refused else ""), err=True)
         raise typer.Exit(1) from None
-    typer.echo(shown)
+    if frame is None:
+        typer.echo("OK")
+    else:
+        print_frame(frame, output, limit)

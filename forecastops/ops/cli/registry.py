@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -15,6 +14,15 @@ import typer
 if TYPE_CHECKING:
     from forecastops.pipeline.operations import AliasPlan
     from forecastops.stores.registry import ModelRegistry
+from forecastops.ops.cli.output import (
+    DEFAULT_TABLE_ROWS,
+    FormatOption,
+    LimitOption,
+    OutputFormat,
+    print_frame,
+    print_record,
+    working,
+)
 from forecastops.ops.cli.shared import (
     FileFormat,
     alert_errors,
@@ -132,17 +140,19 @@ def rollback(
 
 
 @app.command(rich_help_panel=PANEL)
-def history() -> None:
-    """Every alias move, oldest first: time (UTC), alias, from -> to, actor, reason."""
+def history(
+    output: FormatOption = OutputFormat.table, limit: LimitOption = DEFAULT_TABLE_ROWS
+) -> None:
+    """Every alias move, newest first: time (UTC), alias, from -> to, actor, reason."""
     from forecastops.pipeline.operations import history_frame
 
     registry = registry_or_exit(settings_or_exit())
-    with operation_errors():
+    with operation_errors(), working("Reading the alias history…"):
         moves = history_frame(registry)
-    if moves.empty:
+    if moves.empty and output is OutputFormat.table:
         typer.echo(f"No alias moves recorded for model {registry.model_name!r} yet.")
         return
-    typer.echo(moves.to_markdown(index=False))
+    print_frame(moves.iloc[::-1], output, limit)
 
 
 @app.command(rich_help_panel=PANEL)
@@ -155,11 +165,12 @@ def status(
             "FORECASTOPS_TIMEZONE, the newest day whose actuals are due.",
         ),
     ] = None,
+    output: FormatOption = OutputFormat.table,
 ) -> None:
     """The champion (its health on the day: class, realized 7-day WAPE/MAE, trend; the same
     record model_health stores for that day), the challenger (backtest, gate verdict), the
-    newest drift score (alarm, top drifted features) and the open alerts per severity, as
-    JSON; numbers that are not known yet are null."""
+    newest drift score (alarm, top drifted features) and the open alerts per severity.
+    Numbers not known yet are null in JSON, — in the table."""
     from forecastops.pipeline.incident_report import open_alert_counts
     from forecastops.pipeline.monitoring import latest_drift
     from forecastops.pipeline.operations import due_day, registry_status
@@ -169,12 +180,12 @@ def status(
     day = parse_day(as_of, "--as-of") if as_of is not None else due_day(settings.timezone)
     registry = registry_or_exit(settings)
     lake = Lake(settings.lake_path)
-    with operation_errors():
+    with operation_errors(), working("Scoring the champion…"):
         report = registry_status(registry, lake, day, settings.performance_policy())
     with alert_errors():
         alerts = open_alert_counts(existing_alert_store(settings))
     report |= {"drift": latest_drift(lake), "open_alerts": alerts}
-    typer.echo(json.dumps(report, indent=2))
+    print_record(report, output)
 
 
 @app.command(rich_help_panel=PANEL)
@@ -238,8 +249,10 @@ def reproduce(
         tempfile.TemporaryDirectory(prefix="forecastops-reproduce-") as folder,
         _quiet_downloads(),
         operation_errors(),
+        working(f"Refitting version {version}…"),
     ):
         result = reproduce_version(registry, str(version), Path(folder))
+    # Markdown, not a rounded table: the hashes and metrics are compared to the last digit.
     typer.echo(f"# Reproducing version {result.version}\n")
     typer.echo(result.to_frame().to_markdown(index=False) + "\n")
     if not result.reproduced:

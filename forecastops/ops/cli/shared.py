@@ -8,9 +8,10 @@ from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperOption
 
 from forecastops.domain.secrets import mask_url
 from forecastops.stores.settings import Settings, SettingsError, load_settings
@@ -25,7 +26,39 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Markdown joins a docstring's wrapped lines into one paragraph; rich mode keeps every
+    # source line break, so help broke mid-sentence at the terminal's edge.
+    rich_markup_mode="markdown",
 )
+
+
+def _flags_without_a_type(option: TyperOption, ctx: Any) -> str | None:
+    """No type column for an on/off flag (typer 0.29 labels every flag `<bool>`)."""
+    return None if option.is_flag else _typed_option_label(option, ctx)
+
+
+_typed_option_label = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flags_without_a_type  # type: ignore[method-assign,assignment]
+
+
+def _print_version(requested: bool) -> None:
+    if requested:
+        from importlib.metadata import version
+
+        typer.echo(f"forecastops {version('forecastops')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """ForecastOps: demand-forecasting MLOps on Dagster and MLflow."""
 
 
 class FileFormat(StrEnum):
