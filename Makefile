@@ -61,6 +61,7 @@ bench: setup
 	$(UV) sync --locked --group bench
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/model_cycle.py --sizes 100,1000
+	$(BIN)/python benchmarks/missing_day.py
 
 # The production services (docs/deployment.md): dagster-webserver, dagster-daemon and the MLflow
 # UI in the background, after `forecastops doctor --fix`; logs and PID files in $FORECASTOPS_HOME/logs.

@@ -220,3 +220,38 @@ def test_the_signal_says_which_drift_fired() -> None:
         == "dataset drift (1 of 2 features over threshold (lag_7)) and target shift +45.0%"
     )
     assert replace(quiet, target_shift=0.1, target_drifted=False).signal.startswith("no drift")
+
+
+def test_missing_days_are_skipped_not_read_as_days_without_demand() -> None:
+    """Four days of the current window were rejected: the drift score reads the other days (no
+    rows on the missing ones, NaN lags that read them), so demand does not seem to fall; had
+    the days been read as 0 sold for every series, the target would shift by about -4/28."""
+    cutoff = SPRING
+    spec = SimulationSpec(
+        start=cutoff - timedelta(days=200),
+        end=cutoff + timedelta(days=CURRENT_DAYS),
+        stores=STORES,
+        products=PRODUCTS,
+        seed=SEED,
+    )
+    sales = simulate_sales(spec)
+    gone = [cutoff + timedelta(days=offset) for offset in (10, 11, 12, 13)]
+    rejected = sales[~sales["date"].isin(pd.to_datetime(gone))]
+    zeroed = sales.assign(
+        units_sold=sales["units_sold"].where(~sales["date"].isin(pd.to_datetime(gone)), 0)
+    )
+    reference, intact = _windows(cutoff)
+
+    def current(frame: pd.DataFrame) -> pd.DataFrame:
+        start, end = cutoff + timedelta(days=1), cutoff + timedelta(days=CURRENT_DAYS)
+        return build_training_frame(frame, SPEC, start=start, end=end)
+
+    skipped = current(rejected)
+    baseline = detect_data_drift(reference, intact, COLUMNS, CATEGORICAL)
+    result = detect_data_drift(reference, skipped, COLUMNS, CATEGORICAL)
+    as_zero = detect_data_drift(reference, current(zeroed), COLUMNS, CATEGORICAL)
+
+    assert not skipped["date"].isin(pd.to_datetime(gone)).any()
+    assert abs(result.target_shift - baseline.target_shift) < 0.03
+    assert as_zero.target_shift < baseline.target_shift - 0.08
+    assert not result.alarm
