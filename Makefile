@@ -9,6 +9,13 @@ BIN := $(VENV)/bin
 export FORECASTOPS_HOME ?= $(CURDIR)/.forecastops
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
+# After `make demo`, the UI's partitions start where the demo's data starts (it records the
+# day); a FORECASTOPS_START_DATE of your own wins.
+DEMO_START_FILE := $(FORECASTOPS_HOME)/demo_start_date
+ifneq ($(wildcard $(DEMO_START_FILE)),)
+ui up: export FORECASTOPS_START_DATE ?= $(shell cat $(DEMO_START_FILE))
+endif
+
 .PHONY: setup browser demo ui test lint format bench clean
 
 # uv installs the locked dependencies; it comes from the registry into a private tools venv so

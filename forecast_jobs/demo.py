@@ -35,6 +35,17 @@ DRIFT_DEMAND_FACTOR = 2.5
 """Demand multiplier of the drifted days."""
 
 
+START_DATE_FILE = "demo_start_date"
+"""Where the demo records the first day it simulated, in FORECASTOPS_HOME; `make ui` and
+`make up` read it into FORECASTOPS_START_DATE so the UI's partitions start where the data
+does (no phantom "missing" partitions before it)."""
+
+
+def demo_start(today: date | None = None) -> date:
+    """The first day the demo simulates: `DEMO_DAYS + DRIFT_DAYS` days ending yesterday."""
+    return (today or date.today()) - timedelta(days=DEMO_DAYS + DRIFT_DAYS)
+
+
 def demo_range(settings: Settings, days: int, today: date | None = None) -> tuple[date, date]:
     """The `days` days ending yesterday, never before the first partition."""
     last = (today or date.today()) - timedelta(days=1)
@@ -305,8 +316,13 @@ def main() -> None:
     from forecastops.stores.alerts.identity import AlertStoreUnavailableError
 
     quiet_libraries()
+    # The partitions start where the demo's data does, unless the operator chose a start date.
+    os.environ.setdefault("FORECASTOPS_START_DATE", demo_start().isoformat())
     try:
-        run_demo(load_settings())
+        settings = load_settings()
+        settings.home.mkdir(parents=True, exist_ok=True)
+        (settings.home / START_DATE_FILE).write_text(settings.start_date.isoformat() + "\n")
+        run_demo(settings)
     except SettingsError as error:
         typer.echo(f"Configuration error:\n{error}", err=True)
         raise SystemExit(2) from None

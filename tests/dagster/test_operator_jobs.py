@@ -22,6 +22,7 @@ from forecastops.domain.runs import ALERT_IDS_TAG
 from forecastops.pipeline.alerts import retrain_recommendation
 from forecastops.stores.alerts.store import AlertStore
 from resources.alerts import AlertStoreResource
+from tests.dagster.pipeline import op_failure
 from tests.integration.helpers import isolated_env
 
 
@@ -73,13 +74,6 @@ def _queue(days: str) -> dg.ExecuteInProcessResult:
         run_config={"ops": {QUEUE_RETRAIN_OP: {"config": {"days": days}}}},
         raise_on_error=False,
     )
-
-
-def _failure(result: dg.ExecuteInProcessResult, op: str) -> str:
-    assert not result.success
-    failure = result.failure_data_for_node(op)
-    assert failure is not None and failure.user_failure_data is not None
-    return str(failure.user_failure_data.description)
 
 
 def _backfill(home: Path, result: dg.ExecuteInProcessResult, op: str) -> tuple[list[str], str]:
@@ -134,7 +128,7 @@ def test_a_bad_config_fails_naming_the_field_and_changes_nothing(
 
     result = _act(store, **{"alert_id": alert_id, **config})
 
-    assert says in _failure(result, ACT_ON_ALERT_OP)
+    assert says in op_failure(result, ACT_ON_ALERT_OP)
     assert store.get(alert_id) == before
 
 
@@ -165,5 +159,5 @@ def test_queue_retrain_job_queues_chosen_days_and_refuses_a_day_that_is_no_parti
 
     assert queued.success
     assert _backfill(home, queued, QUEUE_RETRAIN_OP)[0] == ["2025-01-03", "2025-01-04"]
-    message = _failure(refused, QUEUE_RETRAIN_OP)
+    message = op_failure(refused, QUEUE_RETRAIN_OP)
     assert message.startswith("Config field ops.queue_retrain.config.days: 2099-01-01 is not a")
