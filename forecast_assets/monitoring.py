@@ -135,7 +135,7 @@ def model_health(
     the days scored so far, the registry status, the day's drift score and the open alerts."""
     import json
 
-    from forecastops.domain.performance import DRIFTING
+    from forecastops.domain.performance import DRIFTING, status_since
     from forecastops.pipeline.alerts import performance_drift_alert
     from forecastops.pipeline.incident_report import open_alert_counts
     from forecastops.pipeline.monitoring import (
@@ -171,6 +171,12 @@ def model_health(
         ],
     )
     history = performance_history(lake, champion)
+    since = (
+        status_since(history.set_index("partition_date")["model_status"], day)
+        if not history.empty
+        else None
+    )
+    verdict = health.verdict(champion, since)
     trend_plot = (
         png_markdown(
             plot_performance_trend(history, reports.path_for(f"model_health_{day}.png")),
@@ -182,6 +188,7 @@ def model_health(
     alerts = open_alert_counts(alert_store.store)
     return dg.MaterializeResult(
         metadata={
+            "verdict": verdict,
             "champion_version": champion,
             "model_status": health.status,
             "overall_degradation": summary["overall_degradation"],
@@ -203,6 +210,7 @@ def model_health(
                 check_name=HEALTH_CHECK,
                 passed=health.status != DRIFTING,
                 severity=dg.AssetCheckSeverity.WARN,
+                description=verdict,
                 metadata={"model_status": health.status, **alert},
             )
         ],

@@ -19,7 +19,14 @@ from forecast_assets.model import (
 )
 from forecast_assets.monitoring import drift_score, model_health
 from forecast_assets.reports import incident_report
-from forecast_jobs.jobs import daily_cycle_job, ingest_job, retrain_job, weekly_backtest_job
+from forecast_jobs.jobs import (
+    daily_cycle_job,
+    health_refresh_job,
+    ingest_job,
+    open_alerts_job,
+    retrain_job,
+    weekly_backtest_job,
+)
 from forecast_jobs.operator_jobs import alert_action_job, queue_retrain_job
 from forecast_jobs.registry_jobs import promote_model_job, rollback_model_job
 from forecast_jobs.schedules import (
@@ -34,6 +41,7 @@ from resources.policies import MonitoringPolicy, RetrainPolicy
 from resources.storage import LakeStorage, LandingSalesSource, ReportsFolder
 from sensors.alert_notifier import alert_notifier
 from sensors.drift_retrain import drift_retrain_sensor
+from sensors.refresh import champion_health_refresh, open_alerts_refresh
 from sensors.run_failure import run_failure_alerts
 
 PIPELINE_ASSETS = (
@@ -109,13 +117,21 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             retrain_job,
             daily_cycle_job,
             weekly_backtest_job,
+            health_refresh_job,
+            open_alerts_job,
             promote_model_job,
             rollback_model_job,
             alert_action_job,
             queue_retrain_job,
         ],
         schedules=[daily_cycle_schedule, daily_ingest_schedule, weekly_backtest_schedule],
-        sensors=[drift_retrain_sensor, run_failure_alerts, alert_notifier],
+        sensors=[
+            drift_retrain_sensor,
+            run_failure_alerts,
+            alert_notifier,
+            champion_health_refresh,
+            open_alerts_refresh,
+        ],
         resources=build_resources(settings),
     )
 

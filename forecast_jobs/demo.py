@@ -154,7 +154,8 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
         )
     cycle_ok = result.success and retrain is not None and retrain.success
     drift_ok = cycle_ok and drift_triggered_retrain(settings, spec, newest)
-    report_ok = write_incident_report(settings)
+    refreshed_ok = cycle_ok and refresh_monitoring(settings)
+    report_ok = write_incident_report(settings) and refreshed_ok
     if cycle_ok:
         print_status(settings, newest)
     cli = _command_path()
@@ -167,6 +168,29 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
     )
     if not (cycle_ok and drift_ok and report_ok):
         raise typer.Exit(1)
+
+
+def refresh_monitoring(settings: Settings) -> bool:
+    """Tick champion_health_refresh and open_alerts_refresh once, as the daemon would after
+    the drift retrain promoted a new champion and the alerts were actioned, and run what they
+    request, so model_health and open_alerts in the UI describe the serving champion and the
+    alerts as they are now. True when every run succeeded."""
+    import dagster as dg
+
+    from forecast_jobs.definitions import defs
+    from forecast_jobs.launch import QUIET_CONSOLE, tick_sensor_in_process
+    from sensors.refresh import CHAMPION_HEALTH_SENSOR, OPEN_ALERTS_SENSOR
+
+    outcomes = []
+    with dg.DagsterInstance.get() as instance:
+        for sensor in (CHAMPION_HEALTH_SENSOR, OPEN_ALERTS_SENSOR):
+            tick = tick_sensor_in_process(defs, sensor, instance, run_config=QUIET_CONSOLE)
+            for run in tick.runs:
+                typer.echo(
+                    f"{sensor}: {run.job_def.name} run {run.run_id}: {_verdict(run.success)}"
+                )
+            outcomes += [run.success for run in tick.runs]
+    return all(outcomes)
 
 
 def write_incident_report(settings: Settings) -> bool:

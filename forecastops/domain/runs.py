@@ -19,6 +19,8 @@ PROMOTE_MODEL_JOB = "promote_model_job"
 ROLLBACK_MODEL_JOB = "rollback_model_job"
 ALERT_ACTION_JOB = "alert_action_job"
 QUEUE_RETRAIN_JOB = "queue_retrain_job"
+HEALTH_REFRESH_JOB = "health_refresh_job"
+OPEN_ALERTS_JOB = "open_alerts_job"
 
 TRIGGER_TAG = "forecastops/trigger"
 """Run tag of a drift-triggered retrain: the trigger (data_drift or performance_drift)."""
