@@ -36,6 +36,11 @@ if TYPE_CHECKING:
 GATE_CHECK = "promotion_gate"
 TOP_FEATURES = 10
 TRAINING_LOOKBACK_PARTITIONS = 180
+MODEL_PLANE_POOL = "model_plane"
+"""The Dagster pool of the assets that write the registry or read what a cycle just wrote
+(challenger, backtest, promotion decision, forecasts). The instance's dagster.yaml limits it to
+one run at a time (`concurrency.pools`, run granularity, enforced by the run queue), so two
+cycles never interleave registry writes; see docs/decisions/0017."""
 
 
 def _cutoff(context: dg.AssetExecutionContext) -> date:
@@ -78,6 +83,7 @@ def sales_features(
     partitions_def=daily_partitions,
     deps=[sales_features],
     group_name="model",
+    pool=MODEL_PLANE_POOL,
     kinds={"lightgbm", "mlflow"},
 )
 def challenger_model(
@@ -167,6 +173,7 @@ def challenger_model(
     partitions_def=daily_partitions,
     deps=[challenger_model],
     group_name="model",
+    pool=MODEL_PLANE_POOL,
     kinds={"pandas", "mlflow"},
 )
 def backtest(
@@ -215,6 +222,7 @@ def backtest(
     partitions_def=daily_partitions,
     deps=[backtest],
     group_name="model",
+    pool=MODEL_PLANE_POOL,
     kinds={"mlflow"},
     check_specs=[
         dg.AssetCheckSpec(
@@ -294,6 +302,7 @@ def promotion_decision(
     partitions_def=daily_partitions,
     deps=[promotion_decision],
     group_name="model",
+    pool=MODEL_PLANE_POOL,
     kinds={"pandas", "parquet"},
 )
 def forecasts(
@@ -339,3 +348,7 @@ def forecasts(
             "preview": dg.MetadataValue.md(markdown_table(table.head(10))),
         }
     )
+
+
+RETRAIN_POOL_ASSETS = (challenger_model, backtest, promotion_decision, forecasts)
+"""The assets in `MODEL_PLANE_POOL`."""

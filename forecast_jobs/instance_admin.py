@@ -28,10 +28,24 @@ def storage_head_revision() -> str:
 
 
 def migrate_instance() -> None:
-    """Prepare `DAGSTER_HOME` and bring its storage to the head revision."""
+    """Prepare `DAGSTER_HOME`, bring its storage to the head revision and register the pools."""
     prepare_dagster_home(load_settings())
     with dg.DagsterInstance.get() as instance:
         instance.upgrade(print)
+        initialize_pools(instance)
+
+
+def initialize_pools(instance: dg.DagsterInstance) -> None:
+    """Give `model_plane` its limit (dagster.yaml's `concurrency.pools.default_limit`) now.
+
+    The run queue gives a pool its default limit only once it meets the pool in a queued run,
+    after it has read which pools have limits: in that first pass the pool counts as unlimited,
+    so the first runs queued with it all start at once (seen with Dagster 1.13). Registered
+    here, the pool is limited from the first run on; as a default, a changed dagster.yaml still
+    applies."""
+    from forecast_assets.model import MODEL_PLANE_POOL
+
+    instance.event_log_storage.initialize_concurrency_limit_to_default(MODEL_PLANE_POOL)
 
 
 def main(argv: list[str]) -> int:
@@ -41,7 +55,10 @@ def main(argv: list[str]) -> int:
     if argv == ["migrate"]:
         migrate_instance()
         return 0
-    print("usage: python -m forecast_jobs.instance_admin head|migrate", file=sys.stderr)
+    print(
+        "usage: python -m forecast_jobs.instance_admin head|migrate",
+        file=sys.stderr,
+    )
     return 2
 
 
