@@ -21,6 +21,7 @@ orphans the versions registered before: add a name, never rename one.
 | `artifact_sha256` | the registry (`ModelRegistry.register_challenger`) | SHA-256 of the booster |
 | `backtest_wape`, `_mae`, `_rmse`, `_bias`, `_mase` | backtest | the score, six decimals |
 | `promotion_decision` | promotion_decision | `promoted` / `rejected` |
+| `archived` | `forecastops doctor --fix` | why the version was archived (an orphan) |
 
 `window_days` is the tag's name for the setting `training_window_days`: the tag predates the
 setting's name and versions in existing registries carry it, so the stored name stays.
@@ -79,6 +80,10 @@ DECISION_TAG = "promotion_decision"
 PROMOTED = "promoted"
 REJECTED = "rejected"
 DECISION_VALUES: tuple[str, ...] = (PROMOTED, REJECTED)
+ARCHIVED_TAG = "archived"
+"""Set on an orphan version (never judged by the gate, no alias, no forecasts) by `forecastops
+doctor --fix`: why and when it was archived. MLflow 3 has no archived state for a version
+(stages are deprecated), so the mark is a tag; the version and its run stay."""
 
 
 def backtest_tag(metric: str) -> str:
@@ -111,6 +116,7 @@ VERSION_TAGS: frozenset[str] = frozenset(
         SHA256_TAG,
         *(backtest_tag(metric) for metric in BACKTEST_METRICS),
         DECISION_TAG,
+        ARCHIVED_TAG,
     }
 )
 """Every model-version tag ForecastOps writes."""
