@@ -106,7 +106,13 @@ def challenger_model(
         TRAINING_ROWS_METRIC,
         in_sample_wape,
     )
+    from forecastops.stores.registry import RegistryUnreachable
 
+    registry = mlflow_registry.registry
+    try:  # before training: MLflow's client would retry a dead server for minutes, after it
+        registry.check_reachable()
+    except RegistryUnreachable as error:
+        raise dg.Failure(str(error)) from None
     cutoff, policy = _cutoff(context), retrain.policy
     sales = history_until(
         storage.lake, cutoff, policy.training_window_days + policy.feature_spec.lookback_days
@@ -117,7 +123,6 @@ def challenger_model(
         window_days=policy.training_window_days,
     ).fit(sales)
     importance = model.feature_importance(TOP_FEATURES)
-    registry = mlflow_registry.registry
     champion = registry.alias_version(CHAMPION)
     champion_top = registry.version_tags(champion).get(TOP_FEATURES_TAG, "") if champion else ""
     top = ",".join(importance["feature"].head(3))
