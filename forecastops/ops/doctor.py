@@ -515,18 +515,22 @@ def _in_progress(settings: Settings) -> set[str]:
 
 
 def _registry(settings: Settings) -> ModelRegistry | None:
-    """The settings' registry; None when its SQLite file does not exist (nothing to check)."""
+    """The settings' registry; None when its SQLite file does not exist (nothing to check).
+    Raises `RegistryUnreachable` when the store does not answer within seconds."""
     from forecastops.stores.registry import ModelRegistry
 
     uri = settings.mlflow_uri
     if uri.startswith(_SQLITE_PREFIX) and not Path(uri.removeprefix(_SQLITE_PREFIX)).is_file():
         return None
-    return ModelRegistry(
+    registry = ModelRegistry(
         uri,
         settings.model_name,
         settings.experiment_name,
         artifact_location=settings.mlflow_artifact_uri,
     )
+    # Fail fast: MLflow's own client retries a database or server that is down for minutes.
+    registry.check_reachable()
+    return registry
 
 
 def _debris_verdict(
