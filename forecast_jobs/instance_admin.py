@@ -7,8 +7,9 @@ imports Dagster.
 - `migrate`: write the `dagster.yaml` of `FORECASTOPS_INSTANCE` into `DAGSTER_HOME`, then
   create or upgrade the instance's storage: what `dagster instance migrate` does.
 - `runs`: print, as JSON, the runs in progress and those of them that are dead: STARTED, but
-  the run worker process that logged "Started process for run (pid: N)" is gone from this
-  machine (killed, OOM, a reboot). Such a run stays STARTED forever: the project's run launcher
+  the process that executes them (the run worker that logged "Started process for run (pid:
+  N)", or the shell command that ran it in process) is gone from this machine (killed, OOM, a
+  reboot). Such a run stays STARTED forever: the project's run launcher
   (Dagster's default) cannot check a worker's health, so run monitoring never ends it, and it
   holds the `model_plane` pool, blocking every later retrain run.
 - `fail-dead-runs`: mark each dead run FAILED (a run-failure event with a message saying why);
@@ -61,7 +62,12 @@ DEAD_RUN_MESSAGE = (
     "Marked FAILED by `forecastops doctor --fix`: the run was STARTED but its run worker "
     "(pid {pid} on this machine) is gone. Re-execute it from the UI if its work is still needed."
 )
-_WORKER_STARTED = "Started process for run"
+_WORKER_STARTED = (
+    "Started process for run",  # a run worker the run launcher started (the daemon's runs)
+    "Executing steps in process",  # a run executed in its caller (`dg launch`, `make demo`)
+    "Executing steps using multiprocess executor: parent process",
+)
+"""The engine events whose `pid` is the process that executes the run."""
 IN_PROGRESS = (
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
@@ -71,7 +77,8 @@ IN_PROGRESS = (
 
 
 def worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
-    """The pid the run's worker logged when it started (the last one, after a resume), or None."""
+    """The pid of the process executing the run, as its worker or executor logged it when it
+    started (the last one, after a resume), or None."""
     pid = None
     for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
         event = entry.dagster_event

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from forecast_jobs.definitions import build_definitions
+from forecast_jobs.instance_admin import fail_dead_runs, runs_report
 from forecast_jobs.launch import execute_partition_range
 from forecastops.domain.simulator import SimulationSpec, write_landing_files
 from forecastops.pipeline.ingest import QUALITY_TABLE, RAW_SALES_TABLE
@@ -103,7 +104,8 @@ def test_a_range_ingest_killed_mid_write_leaves_whole_days_and_a_rerun_completes
     tmp_path: Path,
 ) -> None:
     """`dg launch` of a year of ingest, SIGKILLed once raw_sales partitions are being written:
-    every day it wrote is whole; running the same range again completes all of them."""
+    every day it wrote is whole; its run, left STARTED, is found dead (the doctor's check) and
+    marked FAILED; running the same range again completes all of them."""
     last = START + timedelta(days=364)
     env = isolated_env(tmp_path)
     write_landing_files(
@@ -138,6 +140,13 @@ def test_a_range_ingest_killed_mid_write_leaves_whole_days_and_a_rerun_completes
     written = lake.partition_days(RAW_SALES_TABLE)
     assert 0 < len(written) < 365, len(written)
     partial = {day: lake.read_partition(RAW_SALES_TABLE, day) for day in written}
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        [killed] = instance.get_runs()
+        assert killed.status == dg.DagsterRunStatus.STARTED  # nothing could record its end
+        # what `forecastops doctor` reports and `--fix` repairs
+        assert [dead["run_id"] for dead in runs_report(instance)["dead"]] == [killed.run_id]
+        assert fail_dead_runs(instance) == [killed.run_id]
+        assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE  # type: ignore[union-attr]
 
     rerun = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, check=False)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
