@@ -544,6 +544,8 @@ def _debris_verdict(
         found = find(settings)
     except (NotChecked, RegistryError, Unreachable) as error:
         return Verdict(item, False, f"not checked: {_short(error)}", "fix the items above first")
+    except (OSError, ValueError) as error:  # e.g. a forecasts partition the lake cannot read
+        return Verdict(item, False, f"not checked: {_short(error)}")
     if not found:
         return Verdict(item, True, "none")
     return Verdict(item, False, f"{len(found)}: {'; '.join(found)}", fix, repairable=True)
