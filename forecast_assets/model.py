@@ -37,6 +37,11 @@ TRAINING_WINDOW_CHECK = "training_window_delivered"
 LAG_WINDOW_CHECK = "lag_window_delivered"
 TOP_FEATURES = 10
 TRAINING_LOOKBACK_PARTITIONS = 180
+MODEL_PLANE_POOL = "model_plane"
+"""The Dagster pool of the assets that write the registry or read what a cycle just wrote
+(challenger, backtest, promotion decision, forecasts). The instance's dagster.yaml limits it to
+one run at a time (`concurrency.pools`, run granularity, enforced by the run queue), so two
+cycles never interleave registry writes; see docs/decisions/0017."""
 
 
 def _cutoff(context: dg.AssetExecutionContext) -> date:
@@ -118,6 +123,7 @@ def sales_features(
     partitions_def=daily_partitions,
     deps=[sales_features],
     group_name="model",
+    pool=MODEL_PLANE_POOL,
     kinds={"lightgbm", "mlflow"},
 )
 def challenger_model(
@@ -140,7 +146,13 @@ def challenger_model(
         TRAINING_ROWS_METRIC,
         in_sample_wape,
     )
+    from forecastops.stores.registry import RegistryUnreachable
 
+    registry = mlflow_registry.registry
+    try:  # before training: MLflow's client would retry a dead server for minutes, after it
+        registry.check_reachable()
+    except RegistryUnreachable as error:
+        raise dg.Failure(str(error)) from None
     cutoff, policy = _cutoff(context), retrain.policy
     sales = history_until(
         storage.lake, cutoff, policy.training_window_days + policy.feature_spec.lookback_days
@@ -151,7 +163,6 @@ def challenger_model(
         window_days=policy.training_window_days,
     ).fit(sales)
     importance = model.feature_importance(TOP_FEATURES)
-    registry = mlflow_registry.registry
     champion = registry.alias_version(CHAMPION)
     champion_top = registry.version_tags(champion).get(TOP_FEATURES_TAG, "") if champion else ""
     top = ",".join(importance["feature"].head(3))
@@ -207,6 +218,7 @@ def challenger_model(
     partitions_def=daily_partitions,
     deps=[challenger_model],
     group_name="model",
+    pool=MODEL_PLANE_POOL,
     kinds={"pandas", "mlflow"},
 )
 def backtest(
@@ -252,6 +264,7 @@ def backtest(
     partitions_def=daily_partitions,
     deps=[backtest],
     group_name="model",
+    pool=MODEL_PLANE_POOL,
     kinds={"mlflow"},
     check_specs=[
         dg.AssetCheckSpec(
@@ -331,6 +344,7 @@ def promotion_decision(
     partitions_def=daily_partitions,
     deps=[promotion_decision],
     group_name="model",
+    pool=MODEL_PLANE_POOL,
     kinds={"pandas", "parquet"},
     check_specs=[
         dg.AssetCheckSpec(
@@ -404,3 +418,7 @@ def forecasts(
             )
         ],
     )
+
+
+RETRAIN_POOL_ASSETS = (challenger_model, backtest, promotion_decision, forecasts)
+"""The assets in `MODEL_PLANE_POOL`."""

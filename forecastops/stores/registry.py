@@ -88,6 +88,9 @@ PINNED_PACKAGES: tuple[str, ...] = ("lightgbm", "pandas", "numpy", "scikit-learn
 own pin); listing them avoids MLflow's requirement inference, which takes seconds."""
 _HTTP_SCHEMES = ("http://", "https://")
 _SQLITE_PREFIX = "sqlite:///"
+CONNECT_TIMEOUT_S = 3
+"""How long `ModelRegistry.check_reachable` waits for the tracking server or database. MLflow's
+own client retries an unreachable server with backoff for minutes; the check answers first."""
 
 
 class RegistryError(RuntimeError):
@@ -96,6 +99,10 @@ class RegistryError(RuntimeError):
 
     def __init__(self, message: str) -> None:
         super().__init__(mask_urls_in(message))
+
+
+class RegistryUnreachable(RegistryError):
+    """The tracking server or database did not answer within `CONNECT_TIMEOUT_S`."""
 
 
 @dataclass(frozen=True)
@@ -221,6 +228,37 @@ def _error_code(error: BaseException) -> str | None:
     return code if isinstance(code, str) else None
 
 
+def _ask_health(uri: str, timeout_s: float) -> None:
+    """GET the server's `/health` (it needs no login: asked without the URI's user part, so no
+    credential is sent); raises on no answer or an error status."""
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(uri)
+    host = parts.netloc.rpartition("@")[2]
+    health = urllib.parse.urlunsplit(
+        (parts.scheme, host, parts.path.rstrip("/") + "/health", "", "")
+    )
+    with urllib.request.urlopen(health, timeout=timeout_s) as response:
+        response.read()
+
+
+def _select_one(uri: str, timeout_s: float) -> None:
+    """`SELECT 1` on the database at `uri`, connecting for at most `timeout_s` (PostgreSQL)."""
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(uri)
+    connect_args = (
+        {"connect_timeout": int(timeout_s)} if url.get_backend_name() == "postgresql" else {}
+    )
+    engine = sa.create_engine(url, connect_args=connect_args)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    finally:
+        engine.dispose()
+
+
 def _default_artifact_location(tracking_uri: str) -> str | None:
     """For a SQLite store, an `artifacts` folder beside the database file (so the store is one
     folder); otherwise None (the tracking server's default)."""
@@ -278,6 +316,24 @@ class ModelRegistry:
         self._mlflow_client: MlflowClient | None = None
 
     # -- MLflow plumbing ------------------------------------------------------------------
+
+    def check_reachable(self, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+        """Raise `RegistryUnreachable` (naming the masked URI and the fix) unless the store
+        answers within `timeout_s`: an http(s) server's `/health`, a database's `SELECT 1`.
+        A SQLite file needs no server (MLflow creates it). Called before work that would
+        otherwise be lost when the registration finds MLflow down."""
+        uri = self.tracking_uri
+        try:
+            if uri.startswith(_HTTP_SCHEMES):
+                _ask_health(uri, timeout_s)
+            elif not uri.startswith(_SQLITE_PREFIX) and "://" in uri:
+                _select_one(uri, timeout_s)
+        except Exception as error:
+            raise RegistryUnreachable(
+                f"The MLflow store MLFLOW_TRACKING_URI={mask_url(uri)} did not answer within "
+                f"{timeout_s:g} s ({type(error).__name__}: {error}). Start the tracking server "
+                "or database, or correct MLFLOW_TRACKING_URI; nothing was trained or registered."
+            ) from None
 
     def _client(self) -> MlflowClient:
         if self._mlflow_client is None:
@@ -538,6 +594,55 @@ class ModelRegistry:
                 f"Logging {sorted(metrics)} and {sorted(artifacts)} to the run of version "
                 f"{version} of {self._where()} failed: {error}. Aliases were left unchanged."
             ) from error
+
+    # -- runs left behind -------------------------------------------------------------------
+
+    def running_runs(self) -> list[dict[str, Any]]:
+        """The experiment's MLflow runs still marked RUNNING: `{"run_id": str, "tags": {str:
+        str}, "started": ISO 8601 UTC str}`, oldest first (none when there is no experiment)."""
+        client = self._client()
+        try:
+            experiment = client.get_experiment_by_name(self.experiment)
+            if experiment is None:
+                return []
+            runs = client.search_runs(
+                [experiment.experiment_id],
+                filter_string="attributes.status = 'RUNNING'",
+                max_results=1000,
+                order_by=["attributes.start_time ASC"],
+            )
+        except Exception as error:
+            raise RegistryError(
+                f"Listing the running runs of {self._where()} failed: {error}"
+            ) from error
+        return [
+            {
+                "run_id": run.info.run_id,
+                "tags": dict(run.data.tags),
+                "started": datetime.fromtimestamp(run.info.start_time / 1000, UTC).isoformat(),
+            }
+            for run in runs
+        ]
+
+    def fail_run(self, run_id: str) -> None:
+        """End MLflow run `run_id` as FAILED (a run whose process died left it RUNNING)."""
+        try:
+            self._client().set_terminated(run_id, status="FAILED")
+        except Exception as error:
+            raise RegistryError(
+                f"Marking run {run_id} of {self._where()} FAILED failed: {error}"
+            ) from error
+
+    def remove_alias(self, alias: str) -> None:
+        """Take `alias` off whatever version it names (a no-op when it is not set). Not an
+        `AliasMove` (a move names the version it goes to); the caller reports the removal."""
+        if alias not in ALIASES:
+            raise RegistryError(f"Unknown alias {alias!r}; {self.model_name} uses {list(ALIASES)}.")
+        try:
+            if self.alias_version(alias) is not None:
+                self._client().delete_registered_model_alias(self.model_name, alias)
+        except Exception as error:
+            raise RegistryError(f"Removing {alias!r} of {self._where()} failed: {error}") from error
 
     # -- aliases --------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ orphans the versions registered before: add a name, never rename one.
 | `promotion_decision` | promotion_decision | `promoted` / `rejected` |
 | `champion_backtest_wape`, ... `_mase` | champion_backtest | the champion's weekly score |
 | `champion_backtest_cutoff` | champion_backtest | the last day that score saw, `YYYY-MM-DD` |
+| `archived` | `forecastops doctor --fix` | why the version was archived (an orphan) |
 
 `window_days` is the tag's name for the setting `training_window_days`: the tag predates the
 setting's name and versions in existing registries carry it, so the stored name stays.
@@ -83,6 +84,10 @@ DECISION_TAG = "promotion_decision"
 PROMOTED = "promoted"
 REJECTED = "rejected"
 DECISION_VALUES: tuple[str, ...] = (PROMOTED, REJECTED)
+ARCHIVED_TAG = "archived"
+"""Set on an orphan version (never judged by the gate, no alias, no forecasts) by `forecastops
+doctor --fix`: why and when it was archived. MLflow 3 has no archived state for a version
+(stages are deprecated), so the mark is a tag; the version and its run stay."""
 
 
 def _score_tag(prefix: str, metric: str) -> str:
@@ -138,6 +143,7 @@ VERSION_TAGS: frozenset[str] = frozenset(
         *(backtest_tag(metric) for metric in BACKTEST_METRICS),
         DECISION_TAG,
         *CHAMPION_BACKTEST_TAGS,
+        ARCHIVED_TAG,
     }
 )
 """Every model-version tag ForecastOps writes."""
