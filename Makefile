@@ -9,6 +9,13 @@ BIN := $(VENV)/bin
 export FORECASTOPS_HOME ?= $(CURDIR)/.forecastops
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
+# After `make demo`, the UI's partitions start where the demo's data starts (it records the
+# day); a FORECASTOPS_START_DATE of your own wins.
+DEMO_START_FILE := $(FORECASTOPS_HOME)/demo_start_date
+ifneq ($(wildcard $(DEMO_START_FILE)),)
+ui up: export FORECASTOPS_START_DATE ?= $(shell cat $(DEMO_START_FILE))
+endif
+
 .PHONY: setup browser demo ui test lint format bench clean
 
 # uv installs the locked dependencies; it comes from the registry into a private tools venv so
@@ -17,9 +24,11 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# Quiet: a fresh install would list ~200 packages; one line says what happened (errors still show).
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --python $(PYTHON)
-	touch $@
+	@$(UV) sync --locked --quiet --python $(PYTHON)
+	@echo "Set up $(VENV): the $$(grep -c '^name = ' uv.lock) locked packages of uv.lock (uv sync --locked)"
+	@touch $@
 
 setup: $(VENV)/.synced
 
@@ -62,6 +71,7 @@ bench: setup
 	$(UV) sync --locked --group bench
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/model_cycle.py --sizes 100,1000
+	$(BIN)/python benchmarks/missing_day.py
 
 # The production services (docs/deployment.md): dagster-webserver, dagster-daemon and the MLflow
 # UI in the background, after `forecastops doctor --fix`; logs and PID files in $FORECASTOPS_HOME/logs.

@@ -3,6 +3,7 @@
 # No `from __future__ import annotations`: Dagster reads the `context` annotation at definition
 # time. pandas and the core's ingest module (pandera) load inside the bodies, keeping the code
 # location fast to load.
+import warnings
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from forecastops.pipeline.ingest import DayIngest
+
+# The single-run backfill policy below is what makes a range of days one run; Dagster marks the
+# parameter beta and warns on every load of the code location.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
 CONTRACT_CHECK = "sales_contract"
 EXTRA_COLUMNS_CHECK = "no_unexpected_columns"

@@ -4,7 +4,7 @@ features -> challenger -> backtest -> promotion decision -> forecasts."""
 # No `from __future__ import annotations`: Dagster reads the `context` annotation at definition
 # time. The core (pandas, LightGBM, MLflow) loads inside the bodies.
 import tempfile
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from forecastops.stores.registry import ModelRegistry
 
 GATE_CHECK = "promotion_gate"
+TRAINING_WINDOW_CHECK = "training_window_delivered"
+LAG_WINDOW_CHECK = "lag_window_delivered"
 TOP_FEATURES = 10
 TRAINING_LOOKBACK_PARTITIONS = 180
 
@@ -54,15 +56,41 @@ def _own_challenger(context: dg.AssetExecutionContext, registry: "ModelRegistry"
     deps=[trailing_window(raw_sales, TRAINING_LOOKBACK_PARTITIONS)],
     group_name="model",
     kinds={"pandas", "parquet"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            TRAINING_WINDOW_CHECK,
+            asset="sales_features",
+            description="Warns when a day of the training window has had no data for longer "
+            "than FORECASTOPS_MISSING_DAYS_ALERT_AFTER days (raises a missing_data alert).",
+        )
+    ],
 )
 def sales_features(
-    context: dg.AssetExecutionContext, storage: LakeStorage, retrain: RetrainPolicy
+    context: dg.AssetExecutionContext,
+    storage: LakeStorage,
+    retrain: RetrainPolicy,
+    alert_store: AlertStoreResource,
 ) -> dg.MaterializeResult:
     """The modelling table of the training window ending at the cutoff: lags, rolling stats,
-    calendar, price and promotion features (only contract-valid days feed it)."""
-    from forecastops.pipeline.cycle import build_features
+    calendar, price and promotion features (only contract-valid days feed it; a day without
+    data is unknown, never 0 sold). A day missing for longer than the setting raises a
+    missing_data alert recommending its delivery."""
+    from forecastops.pipeline.alerts import missing_data_alerts
+    from forecastops.pipeline.cycle import build_features, overdue_missing_days
+    from forecastops.pipeline.ingest import missing_days
 
-    table, version, sha = build_features(storage.lake, _cutoff(context), retrain.policy)
+    cutoff, policy = _cutoff(context), retrain.policy
+    table, version, sha = build_features(storage.lake, cutoff, policy)
+    first = cutoff - timedelta(days=policy.training_window_days - 1)
+    missing = missing_days(storage.lake, first, cutoff)
+    overdue = overdue_missing_days(storage.lake, cutoff, policy)
+    alert = record_alerts(
+        context,
+        alert_store,
+        missing_data_alerts(
+            cutoff, overdue, policy.missing_days_alert_after, run_links(context, "raw_sales")
+        ),
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(table),
@@ -70,7 +98,20 @@ def sales_features(
             "feature_set_version": version,
             "data_sha256": sha,
             "series": int(table[["store_id", "product_id"]].drop_duplicates().shape[0]),
-        }
+            "missing_days_in_training_window": [day.isoformat() for day in missing],
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=TRAINING_WINDOW_CHECK,
+                passed=not overdue,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "overdue_missing_days": [day.isoformat() for day in overdue],
+                    "alert_after_days": policy.missing_days_alert_after,
+                    **alert,
+                },
+            )
+        ],
     )
 
 
@@ -298,6 +339,14 @@ def promotion_decision(
     deps=[promotion_decision],
     group_name="model",
     kinds={"pandas", "parquet"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            LAG_WINDOW_CHECK,
+            asset="forecasts",
+            description="Warns when days the forecast reads as lags were never delivered "
+            "(the model estimated them).",
+        )
+    ],
 )
 def forecasts(
     context: dg.AssetExecutionContext,
@@ -306,8 +355,10 @@ def forecasts(
     mlflow_registry: MlflowRegistry,
 ) -> dg.MaterializeResult:
     """The champion's P10/P50/P90 forecast for every series over the next horizon; each row
-    names its model version, feature set, training data hash and Dagster run."""
-    from forecastops.pipeline.cycle import make_forecasts
+    names its model version, feature set, training data hash and Dagster run. Days of the lag
+    window without data (no raw_sales partition) are listed and warned about: the forecast
+    read the model's estimate of them, not actuals."""
+    from forecastops.pipeline.cycle import lag_window_missing_days, make_forecasts
 
     cutoff, policy = _cutoff(context), retrain.policy
     registry = mlflow_registry.registry
@@ -332,6 +383,15 @@ def forecasts(
             "dagster_run_id": context.run_id,
         },
     )
+    missing = [day.isoformat() for day in lag_window_missing_days(storage.lake, cutoff, policy)]
+    missing_note = (
+        f"{len(missing)} day(s) of the {policy.feature_spec.lookback_days}-day lag window have "
+        f"no raw_sales partition: {', '.join(missing)}. The model estimated them and the "
+        "forecast read the estimates. Deliver the landing file(s) and re-materialize raw_sales "
+        "for those days, then this partition's forecasts."
+        if missing
+        else "Every day of the lag window was delivered."
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(table),
@@ -340,6 +400,15 @@ def forecasts(
             **mlflow_links(registry.version_pages(champion)),
             "horizon_days": policy.horizon_days,
             "total_p50": float(table["p50"].sum()),
+            "missing_days_in_lag_window": missing,
             "preview": dg.MetadataValue.md(markdown_table(table.head(10))),
-        }
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=LAG_WINDOW_CHECK,
+                passed=not missing,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"missing_days": missing, "note": missing_note},
+            )
+        ],
     )

@@ -57,7 +57,7 @@ def drift_score(
     column and a target-shift proxy on units sold; per-feature scores are stored in the lake.
     An alarm raises a data_drift alert recommending a retrain of the day."""
     from forecastops.pipeline.alerts import data_drift_alert, mlflow_version_link
-    from forecastops.pipeline.monitoring import reference_for, score_drift
+    from forecastops.pipeline.monitoring import reference_for, score_drift, window_missing_days
 
     day = date.fromisoformat(context.partition_key)
     policy = retrain.policy
@@ -94,6 +94,7 @@ def drift_score(
             "target_shift": result.target_shift,
             "alarm": result.alarm,
             "reference": reference.source,
+            "missing_days_skipped": window_missing_days(storage.lake, day, reference),
             "most_drifted": dg.MetadataValue.md(result.to_markdown()),
             "null_rates": dg.MetadataValue.md(markdown_table(result.null_rates)),
             "evidently_report": dg.MetadataValue.url(report_url)

@@ -20,6 +20,7 @@ from forecast_assets.model import (
 from forecast_assets.monitoring import drift_score, model_health
 from forecast_assets.reports import incident_report
 from forecast_jobs.jobs import daily_cycle_job, ingest_job, retrain_job, weekly_backtest_job
+from forecast_jobs.operator_jobs import alert_action_job, queue_retrain_job
 from forecast_jobs.registry_jobs import promote_model_job, rollback_model_job
 from forecast_jobs.schedules import (
     daily_cycle_schedule,
@@ -112,6 +113,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             weekly_backtest_job,
             promote_model_job,
             rollback_model_job,
+            alert_action_job,
+            queue_retrain_job,
         ],
         schedules=[daily_cycle_schedule, daily_ingest_schedule, weekly_backtest_schedule],
         sensors=[drift_retrain_sensor, run_failure_alerts, alert_notifier],

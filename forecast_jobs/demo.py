@@ -35,6 +35,17 @@ DRIFT_DEMAND_FACTOR = 2.5
 """Demand multiplier of the drifted days."""
 
 
+START_DATE_FILE = "demo_start_date"
+"""Where the demo records the first day it simulated, in FORECASTOPS_HOME; `make ui` and
+`make up` read it into FORECASTOPS_START_DATE so the UI's partitions start where the data
+does (no phantom "missing" partitions before it)."""
+
+
+def demo_start(today: date | None = None) -> date:
+    """The first day the demo simulates: `DEMO_DAYS + DRIFT_DAYS` days ending yesterday."""
+    return (today or date.today()) - timedelta(days=DEMO_DAYS + DRIFT_DAYS)
+
+
 def demo_range(settings: Settings, days: int, today: date | None = None) -> tuple[date, date]:
     """The `days` days ending yesterday, never before the first partition."""
     last = (today or date.today()) - timedelta(days=1)
@@ -65,7 +76,7 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
     import dagster as dg
 
     from forecast_jobs.instance import prepare_dagster_home
-    from forecast_jobs.launch import execute_partition_range
+    from forecast_jobs.launch import QUIET_CONSOLE, execute_partition_range
     from forecastops.domain.simulator import SimulationSpec, write_landing_files
     from forecastops.pipeline.cycle import FORECASTS_TABLE
     from forecastops.pipeline.ingest import CONTRACT_TABLE
@@ -94,11 +105,19 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
 
     with dg.DagsterInstance.get() as instance:
         result = execute_partition_range(
-            defs.resolve_job_def(INGEST_JOB), first, last, instance, raise_on_error=False
+            defs.resolve_job_def(INGEST_JOB),
+            first,
+            last,
+            instance,
+            raise_on_error=False,
+            run_config=QUIET_CONSOLE,
         )
         retrain = (
             defs.resolve_job_def(RETRAIN_JOB).execute_in_process(
-                instance=instance, partition_key=last.isoformat(), raise_on_error=False
+                instance=instance,
+                partition_key=last.isoformat(),
+                raise_on_error=False,
+                run_config=QUIET_CONSOLE,
             )
             if result.success
             else None
@@ -136,10 +155,15 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
     cycle_ok = result.success and retrain is not None and retrain.success
     drift_ok = cycle_ok and drift_triggered_retrain(settings, spec, newest)
     report_ok = write_incident_report(settings)
+    if cycle_ok:
+        print_status(settings, newest)
+    cli = _command_path()
     typer.echo(
-        f"\nInspect: forecastops quality --date {newest.isoformat()}\n"
-        "         forecastops alerts list --status all\n"
-        "Open the UI: make ui  (then http://127.0.0.1:3000)"
+        f"\nNext:\n"
+        f"  {cli} status                       # this table; --format json for scripts\n"
+        f"  {cli} alerts list --status all\n"
+        f"  {cli} quality --date {newest.isoformat()}\n"
+        f"  make ui                                  # the Dagster UI: {settings.dagster_ui}"
     )
     if not (cycle_ok and drift_ok and report_ok):
         raise typer.Exit(1)
@@ -152,6 +176,7 @@ def write_incident_report(settings: Settings) -> bool:
 
     from forecast_assets.reports import incident_report
     from forecast_jobs.definitions import build_resources
+    from forecast_jobs.launch import QUIET_CONSOLE
 
     with dg.DagsterInstance.get() as instance:
         result = dg.materialize(
@@ -159,6 +184,7 @@ def write_incident_report(settings: Settings) -> bool:
             instance=instance,
             resources=build_resources(settings),
             raise_on_error=False,
+            run_config=QUIET_CONSOLE,
         )
     typer.echo(f"\nincident_report run {result.run_id}: {_verdict(result.success)}")
     if result.success:
@@ -177,8 +203,8 @@ def drift_triggered_retrain(settings: Settings, spec: SimulationSpec, newest: da
     import dagster as dg
 
     from forecast_jobs.definitions import defs
-    from forecast_jobs.launch import execute_partition_range, tick_sensor_in_process
-    from forecastops.domain.runs import ALERT_IDS_TAG, REASON_TAG, TOP_DRIFTED_TAG, TRIGGER_TAG
+    from forecast_jobs.launch import QUIET_CONSOLE, execute_partition_range, tick_sensor_in_process
+    from forecastops.domain.runs import ALERT_IDS_TAG, REASON_TAG, TRIGGER_TAG
     from forecastops.domain.simulator import DriftScenario, write_landing_files
     from forecastops.stores.alerts.store import AlertStore
 
@@ -201,16 +227,22 @@ def drift_triggered_retrain(settings: Settings, spec: SimulationSpec, newest: da
                 newest - timedelta(days=1),
                 instance,
                 raise_on_error=False,
+                run_config=QUIET_CONSOLE,
             ),
             defs.resolve_job_def(DAILY_CYCLE_JOB).execute_in_process(
-                instance=instance, partition_key=newest.isoformat(), raise_on_error=False
+                instance=instance,
+                partition_key=newest.isoformat(),
+                raise_on_error=False,
+                run_config=QUIET_CONSOLE,
             ),
         ]
         for name, run in zip((INGEST_JOB, DAILY_CYCLE_JOB), runs, strict=True):
             typer.echo(f"{name} run {run.run_id}: {_verdict(run.success)}")
         if not all(run.success for run in runs):
             return False
-        tick = tick_sensor_in_process(defs, "drift_retrain_sensor", instance)
+        tick = tick_sensor_in_process(
+            defs, "drift_retrain_sensor", instance, run_config=QUIET_CONSOLE
+        )
     if not tick.runs:
         typer.echo(f"drift_retrain_sensor requested no retrain: {tick.skip_reason}")
         return False
@@ -221,7 +253,6 @@ def drift_triggered_retrain(settings: Settings, spec: SimulationSpec, newest: da
             f"drift_retrain_sensor requested retrain_job for {request.partition_key} "
             f"(run key {request.run_key})\n"
             f"  trigger: {tags[TRIGGER_TAG]}: {tags[REASON_TAG]}\n"
-            f"  top drifted features: {tags[TOP_DRIFTED_TAG]}\n"
             f"retrain_job run {run.run_id}: {_verdict(run.success)}"
         )
         for alert_id in filter(None, tags.get(ALERT_IDS_TAG, "").split(",")):
@@ -238,6 +269,45 @@ def drift_triggered_retrain(settings: Settings, spec: SimulationSpec, newest: da
     return all(run.success for run in tick.runs)
 
 
+def print_status(settings: Settings, day: date) -> None:
+    """What `forecastops status --as-of DAY` prints: the champion's health, the challenger,
+    the drift score and the open alerts, as a table."""
+    from forecastops.ops.cli.output import OutputFormat, print_record
+    from forecastops.ops.status import status_report
+    from forecastops.stores.alerts.store import AlertStore
+    from forecastops.stores.lake import Lake
+    from forecastops.stores.registry import ModelRegistry
+
+    registry = ModelRegistry(settings.mlflow_uri, settings.model_name)
+    with AlertStore(settings.alerts_url) as alerts:
+        report = status_report(
+            registry, Lake(settings.lake_path), alerts, day, settings.performance_policy()
+        )
+    typer.echo(f"\nforecastops status --as-of {day.isoformat()}")
+    print_record(report, OutputFormat.table)
+
+
+def _command_path() -> str:
+    """The `forecastops` command beside this Python, relative to the current folder when under
+    it (`.venv/bin/forecastops`), so it can be pasted without activating the venv."""
+    import sys
+    from pathlib import Path
+
+    command = Path(sys.executable).parent / "forecastops"
+    try:
+        return str(command.relative_to(Path.cwd()))
+    except ValueError:
+        return str(command)
+
+
+def quiet_libraries() -> None:
+    """Keep the demo's screen to its own summary: MLflow's INFO lines, pickling and pip notes
+    and download progress bars go (the runs' events are stored in full either way)."""
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+
+
 def _verdict(success: bool) -> str:
     return "SUCCESS" if success else "FAILURE"
 
@@ -245,8 +315,14 @@ def _verdict(success: bool) -> str:
 def main() -> None:
     from forecastops.stores.alerts.identity import AlertStoreUnavailableError
 
+    quiet_libraries()
+    # The partitions start where the demo's data does, unless the operator chose a start date.
+    os.environ.setdefault("FORECASTOPS_START_DATE", demo_start().isoformat())
     try:
-        run_demo(load_settings())
+        settings = load_settings()
+        settings.home.mkdir(parents=True, exist_ok=True)
+        (settings.home / START_DATE_FILE).write_text(settings.start_date.isoformat() + "\n")
+        run_demo(settings)
     except SettingsError as error:
         typer.echo(f"Configuration error:\n{error}", err=True)
         raise SystemExit(2) from None

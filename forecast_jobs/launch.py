@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from forecastops.domain.runs import (
     DAGSTER_PARTITION_RANGE_END_TAG,
@@ -17,6 +18,10 @@ from forecastops.domain.runs import (
 if TYPE_CHECKING:
     import dagster as dg
 
+QUIET_CONSOLE: Mapping[str, Any] = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+"""Run config that keeps a run's console log to warnings and errors (its events are stored in
+full either way): the demo's, whose own summary is what a reader wants on screen."""
+
 
 def execute_partition_range(
     job: dg.JobDefinition,
@@ -24,6 +29,7 @@ def execute_partition_range(
     last: date,
     instance: dg.DagsterInstance,
     raise_on_error: bool = True,
+    run_config: Mapping[str, Any] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Execute `job` in this process for the days `first`..`last` as one single-run backfill."""
     # The range tags are how Dagster itself marks a single-run backfill; there is no public
@@ -32,6 +38,7 @@ def execute_partition_range(
     return job.execute_in_process(
         instance=instance,
         raise_on_error=raise_on_error,
+        run_config=run_config,
         tags={
             DAGSTER_PARTITION_RANGE_START_TAG: first.isoformat(),
             DAGSTER_PARTITION_RANGE_END_TAG: last.isoformat(),
@@ -49,7 +56,10 @@ class SensorTick:
 
 
 def tick_sensor_in_process(
-    defs: dg.Definitions, sensor_name: str, instance: dg.DagsterInstance
+    defs: dg.Definitions,
+    sensor_name: str,
+    instance: dg.DagsterInstance,
+    run_config: Mapping[str, Any] | None = None,
 ) -> SensorTick:
     """Evaluate the sensor once against `instance` and execute each run it requests in this
     process, with its partition and tags plus the sensor name and run key Dagster's daemon
@@ -73,6 +83,7 @@ def tick_sensor_in_process(
                 **({DAGSTER_RUN_KEY_TAG: request.run_key} if request.run_key else {}),
             },
             raise_on_error=False,
+            run_config=run_config,
         )
         for request in requests
     ]

@@ -73,6 +73,7 @@ class RetrainPolicy(_PolicyResource):
     backtest_days: int = _knob("backtest_days")
     backtest_folds: int = _knob("backtest_folds")
     backtest_workers: int | None = _knob("backtest_workers")
+    missing_days_alert_after: int = _knob("missing_days_alert_after")
     min_wape_improvement: float = _knob("min_wape_improvement")
     max_store_degradation: float = _knob("max_store_degradation")
 

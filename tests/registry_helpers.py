@@ -18,6 +18,7 @@ from forecastops.pipeline.ingest import RAW_SALES_TABLE
 from forecastops.stores.lake import Lake
 from forecastops.stores.registry import ModelRegistry
 from forecastops.stores.registry_tags import CHAMPION
+from resources.alerts import AlertStoreResource
 from resources.mlflow_registry import MlflowRegistry
 from resources.policies import RetrainPolicy
 from resources.storage import LakeStorage
@@ -79,6 +80,7 @@ def trained_challengers(workdir: Path, cutoffs: Iterable[date]) -> tuple[pd.Data
         "storage": LakeStorage(root=str(lake.root)),
         "mlflow_registry": MlflowRegistry(tracking_uri=uri),
         "retrain": POLICY,
+        "alert_store": AlertStoreResource(url=f"sqlite:///{workdir / 'alerts.db'}"),
     }
     for cutoff in cutoffs:
         assert dg.materialize(

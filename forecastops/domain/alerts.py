@@ -18,6 +18,7 @@ class AlertType(StrEnum):
     CONTRACT_BREAK = "contract_break"
     RUN_FAILURE = "run_failure"
     PROMOTION = "promotion"
+    MISSING_DATA = "missing_data"
 
 
 class Severity(StrEnum):

@@ -192,6 +192,27 @@ class DriftResult:
         """Names of the drifted features, most drifted first."""
         return [str(name) for name in self.features.loc[self.features["drifted"], "feature"]]
 
+    @property
+    def signal(self) -> str:
+        """Which signal fired, in words: the drifted features against the dataset threshold
+        and the target shift, e.g. "no feature over threshold; alarm from target shift +45.0%"
+        (a level shift moves demand while every feature's distribution stays put)."""
+        drifted = self.drifted_features
+        named = ", ".join(drifted[:3]) + (", …" if len(drifted) > 3 else "")
+        features = (
+            f"{len(drifted)} of {len(self.features)} features over threshold ({named})"
+            if drifted
+            else "no feature over threshold"
+        )
+        shift = f"target shift {_signed_percent(self.target_shift)}"
+        if self.dataset_drifted and self.target_drifted:
+            return f"dataset drift ({features}) and {shift}"
+        if self.dataset_drifted:
+            return f"dataset drift: {features}; {shift}"
+        if self.target_drifted:
+            return f"{features}; alarm from {shift}"
+        return f"no drift: {features}; {shift}"
+
     def top(self, n: int = 10) -> pd.DataFrame:
         """The `n` most drifted features (rows of `features`)."""
         return self.features.head(n).reset_index(drop=True)
@@ -202,7 +223,8 @@ class DriftResult:
         policy = self.policy
         verdict = "DRIFT" if self.alarm else "no drift"
         lines = [
-            f"**Data drift: {verdict}** (score {self.overall_score:.2f}; alarm at 1.00)",
+            f"**Data drift: {verdict}** (score {self.overall_score:.2f}; alarm at 1.00): "
+            f"{self.signal}",
             "",
             f"- Drifted features: {self.drift_share:.0%} of {len(self.features)} "
             f"(dataset drifts at {policy.drift_share_threshold:.0%}): "

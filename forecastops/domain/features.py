@@ -2,9 +2,21 @@
 
 Inputs: long daily sales (`date` datetime64 at midnight, `store_id`, `product_id` str,
 `units_sold` int >= 0, `price` > 0 in currency units per item, `on_promotion` bool). A series is
-one (store_id, product_id); its *active span* runs from its first to its last row. Inside the span
-a day without a row counts as 0 units sold at the last known price without promotion; outside
-the span the series does not exist (NaN in the matrices, no training rows).
+one (store_id, product_id); its *active span* runs from its first to its last row; outside the
+span the series does not exist (NaN in the matrices, no training rows).
+
+Missing is not zero (decision 0016). A *delivered* day is a day the frame has at least one row
+on: in the lake, a day with a `raw_sales` partition, since the landing contract refuses a file
+without rows (`not_empty`), so "no row at all" and "no partition" are the same days. Inside a
+series' span:
+
+- on a delivered day, a series without a row sold 0 units, at the last known price, without
+  promotion (sparse feeds omit zero rows);
+- a day between the frame's first and last date without any row (rejected by the contract, not
+  delivered yet, deleted) is *missing*: unknown for every series. Its units are NaN, it is
+  never a training target, and the features that read it treat it as unknown: a lag that
+  lands on it is NaN, and rolling statistics are taken over the window's other days (NaN when
+  none is left). LightGBM takes NaN features as missing values.
 
 The design is recursive forecasting (as in Nixtla mlforecast): the features of target day `t` use
 `units_sold` only from days `<= t - min_lag` (`min_lag = min(FeatureSpec.lags)`), while the
@@ -14,10 +26,10 @@ writes the forecast into the units matrix as if it were an actual and moves on o
 
 Features of series `s` for target day `t`:
 
-- `lag_k`: units sold on day `t - k` (NaN before the span).
+- `lag_k`: units sold on day `t - k` (NaN before the span and on a missing day).
 - `rolling_mean_w`, `rolling_std_w`: mean and sample std (ddof 1) of units sold on days
   `t - min_lag - w + 1 .. t - min_lag`, i.e. a window of the lag-`min_lag` series, over the days
-  of that window inside the span (NaN with none; the std needs two).
+  of that window inside the span that are not missing (NaN with none; the std needs two).
 - `day_of_week` (0 = Monday), `day_of_month`, `month`, `week_of_year` (ISO): calendar of `t`.
 - `is_holiday`, `days_to_holiday`, `days_from_holiday`: public holidays of
   `FeatureSpec.holiday_country` (`holidays` package); distances in days, 0 on a holiday, capped
@@ -294,12 +306,16 @@ class SalesPanel:
 
     - `series_keys`: one row per series, columns `store_id`, `product_id` (str), sorted.
     - `days`: consecutive calendar days (datetime64 midnight), one per column.
-    - `units`: units sold; NaN outside the series' active span; 0 on span days without a row.
-      A recursive forecast writes its predictions into the columns after the cutoff.
+    - `units`: units sold; NaN outside the series' active span and on missing days; 0 on
+      delivered span days without a row. A recursive forecast writes its predictions into the
+      columns after the cutoff.
     - `price`: currency units per item, carried forward over span days without a row; NaN
       outside the span. `promo`: promoted that day (False on days without a row).
     - `first`, `last`: column of each series' first and last active day; `first` is negative
       when the span starts before the panel's first day (a panel cut from a longer history).
+    - `missing`: per day column, True when no data was delivered for that day (no row for
+      any series): unknown for every series, never a training target. False after the cutoff
+      of a forecast panel (those days are forecast, not missing).
     """
 
     series_keys: pd.DataFrame
@@ -309,6 +325,12 @@ class SalesPanel:
     promo: BoolArray
     first: IntArray
     last: IntArray
+    missing: BoolArray
+
+    @property
+    def missing_days(self) -> pd.DatetimeIndex:
+        """The panel's missing days (see `missing`)."""
+        return self.days[self.missing]
 
     @property
     def n_series(self) -> int:
@@ -320,7 +342,8 @@ class SalesPanel:
 
     @classmethod
     def from_sales(cls, sales: pd.DataFrame) -> SalesPanel:
-        """The panel of `sales` (columns `SALES_COLUMNS`), over its first .. last date.
+        """The panel of `sales` (columns `SALES_COLUMNS`), over its first .. last date; a day
+        in between without any row is missing (see the module docstring).
 
         Raises `ValueError` when columns are missing, `sales` is empty or a (series, day) has
         more than one row.
@@ -351,7 +374,8 @@ class SalesPanel:
         np.maximum.at(last, series, day)
         columns = np.arange(n_days)
         in_span = (columns >= first[:, None]) & (columns <= last[:, None])
-        units[in_span & np.isnan(units)] = 0.0
+        missing = np.bincount(day, minlength=n_days) == 0
+        units[in_span & np.isnan(units) & ~missing[None, :]] = 0.0
         price = _forward_fill(price)
         price[~in_span] = np.nan
         start = pd.Timestamp(np.datetime64(first_day, "D"))
@@ -363,6 +387,7 @@ class SalesPanel:
             promo=promo,
             first=first,
             last=last,
+            missing=missing,
         )
 
     def history_days(self, cutoff_column: int) -> IntArray:
@@ -377,8 +402,9 @@ class SalesPanel:
         `future`: rows (`FUTURE_COLUMNS`) of days after the cutoff. The result has one row per
         series of `future` and the columns of the last `lookback_days` days up to the cutoff
         (column `lookback_days - 1`) followed by every day up to the last future date. Each
-        series' span runs to the end: its history days without a row since its last row count
-        as 0 units; its future units are NaN (to be forecast); its price is the future row's,
+        series' span runs to the end: its delivered history days without a row since its last
+        row count as 0 units, missing history days stay missing (NaN, `missing` set); its
+        future units are NaN (to be forecast); its price is the future row's,
         else the last known one carried forward; promotions come from `future` only. A series
         without history starts at its first future day.
 
@@ -417,9 +443,12 @@ class SalesPanel:
         first = np.full(n_series, n_days, dtype=np.int64)
         np.minimum.at(first, row_series, row_column)
         first[known] = self.first[source] - offset
+        missing = np.zeros(n_days, dtype=np.bool_)
+        missing[lookback_days - copied : lookback_days] = self.missing[-copied:]
         history = np.arange(lookback_days)
         in_history_span = known[:, None] & (history >= first[:, None])
-        units[:, :lookback_days][in_history_span & np.isnan(units[:, :lookback_days])] = 0.0
+        delivered_gap = in_history_span & np.isnan(units[:, :lookback_days])
+        units[:, :lookback_days][delivered_gap & ~missing[None, :lookback_days]] = 0.0
         last_price = self.price[source, self.last[source]]
         cutoff_price = price[known, cutoff_column]
         price[known, cutoff_column] = np.where(np.isnan(cutoff_price), last_price, cutoff_price)
@@ -436,6 +465,7 @@ class SalesPanel:
             promo=promo,
             first=first,
             last=np.full(n_series, n_days - 1, dtype=np.int64),
+            missing=missing,
         )
         return panel, row_series, row_column
 
@@ -553,6 +583,7 @@ def training_frame(
     )
     columns = np.arange(first_column, max(last_column + 1, first_column))
     cells = (columns >= panel.first[:, None] + spec.lags[-1]) & (columns <= panel.last[:, None])
+    cells &= ~panel.missing[columns][None, :]  # a missing day is never a training target
     if series is not None:
         cells &= series[:, None]
     categories = _panel_categories(panel)
@@ -576,10 +607,12 @@ def build_training_frame(
 ) -> pd.DataFrame:
     """Training rows of `sales` (long daily sales, columns `SALES_COLUMNS`).
 
-    One row per (series, day) inside the series' active span (span days without a row count
-    as 0 units), for days `start .. end` (inclusive; anything `pd.Timestamp` accepts; None =
-    unbounded), sorted by store_id, product_id, date. Rows whose longest lag falls before the
-    series' first day are dropped. Features only read history before `start` as lags.
+    One row per (series, delivered day) inside the series' active span (on a delivered day a
+    series without a row sold 0 units; a missing day, without any row, has no training rows and
+    its units are NaN in the features that read it), for days `start .. end` (inclusive;
+    anything `pd.Timestamp` accepts; None = unbounded), sorted by store_id, product_id, date.
+    Rows whose longest lag falls before the series' first day are dropped. Features only read
+    history before `start` as lags.
 
     Columns: `date`, `store_id`, `product_id` (categoricals, also features), the other
     `feature_columns(spec)` and the target `units_sold` (int64, units sold that day).

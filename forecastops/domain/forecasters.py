@@ -8,10 +8,11 @@
   `forecast`: expected units sold that day, a float >= 0.
 
 Sales frames hold `date` (datetime64, midnight), `store_id`, `product_id`, `units_sold`,
-`price`, `on_promotion`; inside a series' active span a day without a row counts as 0 units
-(see `forecastops.domain.features`). A series in `future` whose last history row is before the
-cutoff
-is taken to have sold 0 units since; a series absent from the history is forecast 0.
+`price`, `on_promotion`; inside a series' active span a delivered day without a row counts as
+0 units, and a day without any row (no data delivered) is missing: unknown, never 0 (see
+`forecastops.domain.features`, decision 0016). A series in `future` whose last history row is
+before the cutoff is taken to have sold 0 units on the delivered days since; a series absent
+from the history is forecast 0.
 
 | name | forecaster |
 |---|---|
@@ -134,8 +135,8 @@ def _with_forecast(future: pd.DataFrame, forecast: FloatArray) -> pd.DataFrame:
 
 
 def _moving_average(panel: SalesPanel, cutoff_column: int, window: int) -> FloatArray:
-    """Per series row: mean units sold per day over its span days among the `window` days up to
-    the cutoff; 0 for a series without any."""
+    """Per series row: mean units sold per day over its known span days (not missing) among the
+    `window` days up to the cutoff; 0 for a series without any."""
     recent = panel.units[:, max(cutoff_column - window + 1, 0) : cutoff_column + 1]
     count = np.sum(~np.isnan(recent), axis=1)
     return np.nansum(recent, axis=1) / np.maximum(count, 1)
@@ -146,12 +147,14 @@ def _seasonal_naive(
 ) -> FloatArray:
     """Per cell `(series[i], column[i])` after the cutoff: units sold on the same day of the
     last `season` days up to the cutoff (day `cutoff - season + 1 + (h - 1) % season` for
-    horizon step `h`). A series with fewer than `season` days of history gets the mean of the
-    days it has; one without history gets 0. Needs `season` panel days up to the cutoff."""
+    horizon step `h`). A series with fewer than `season` days of history, and a cell whose
+    source day is missing (no data delivered), gets the mean of the known days of the last
+    `season`; a series without any gets 0. Needs `season` panel days up to the cutoff."""
     source = cutoff_column - season + 1 + (column - cutoff_column - 1) % season
     enough = panel.history_days(cutoff_column)[series] >= season
     repeated = panel.units[series, source]
-    return np.where(enough, repeated, _moving_average(panel, cutoff_column, season)[series])
+    known = enough & ~np.isnan(repeated)
+    return np.where(known, repeated, _moving_average(panel, cutoff_column, season)[series])
 
 
 class SeasonalNaive:
@@ -179,9 +182,9 @@ class SeasonalNaive:
 
 class MovingAverage:
     """Forecasts every future day with the mean units sold per day over the last `window` days
-    up to the cutoff (days without a row inside the series' span count as 0; a series younger
-    than `window` days is averaged over the days it has; no history gives 0). `fit` learns
-    nothing.
+    up to the cutoff (delivered days without a row inside the series' span count as 0, missing
+    days are left out; a series younger than `window` days is averaged over the days it has;
+    no history gives 0). `fit` learns nothing.
     """
 
     def __init__(self, window: int = MOVING_AVERAGE_DAYS) -> None:
@@ -225,6 +228,14 @@ class LightGBMForecaster:
     Short histories: a series with fewer than `MIN_HISTORY_DAYS` days of active span up to the
     cutoff is left out of training, and at prediction it gets the seasonal-naive forecast (the
     mean of its days if it has fewer than `SEASON_DAYS`); a series without history gets 0.
+
+    Missing days (decision 0016): they are never training targets, and features that read them
+    are NaN. At prediction, a missing day among the `spec.lookback_days` days up to the cutoff
+    is first estimated, oldest first, exactly as a future day would be (from its own features,
+    which read only known days or earlier estimates), and the forecast then reads the estimate.
+    Leaving it NaN would not do: LightGBM sends a NaN it never saw in training (a missing day
+    a few days before the cutoff is not in any training row's lags) down the branch of 0, which
+    is the "missing read as 0 sold" this rule removes.
     """
 
     def __init__(
@@ -287,17 +298,40 @@ class LightGBMForecaster:
         """`future` with the recursive forecast (fallbacks as in the class docstring)."""
         if not self._fitted:
             raise RuntimeError(f"{self.name} is not fitted; call fit(history) or load(path).")
-        lookback = max(self.spec.lookback_days, SEASON_DAYS)
+        # Twice the features' lookback, so a missing day's estimate reads its own lags from
+        # the panel too.
+        lookback = max(2 * self.spec.lookback_days, SEASON_DAYS)
         panel, series, column = _forecast_panel(history, future, lookback)
         cutoff_column = lookback - 1
         modelled: BoolArray = panel.history_days(cutoff_column) >= MIN_HISTORY_DAYS
         if self.booster is None:
             modelled[:] = False
         elif modelled.any():
+            self._estimate_missing_days(self.booster, panel, cutoff_column, modelled)
             self._predict_recursively(self.booster, panel, cutoff_column, modelled)
         fallback = _seasonal_naive(panel, cutoff_column, series, column, SEASON_DAYS)
         forecast = np.where(modelled[series], panel.units[series, column], fallback)
         return _with_forecast(future, forecast)
+
+    def _estimate_missing_days(
+        self, booster: lightgbm.Booster, panel: SalesPanel, cutoff_column: int, modelled: BoolArray
+    ) -> None:
+        """Write into `panel.units` an estimate of every missing day among the
+        `spec.lookback_days` days up to the cutoff, for the `modelled` series whose span holds
+        it, oldest first: the model's prediction from that day's features (see the class
+        docstring). The day stays flagged in `panel.missing`."""
+        categories = dict(
+            zip(categorical_columns(self.spec), booster.pandas_categorical or [], strict=True)
+        )
+        threads = self.lightgbm_params["num_threads"]
+        first_read = max(cutoff_column - self.spec.lookback_days + 1, 0)
+        for day in np.flatnonzero(panel.missing[first_read : cutoff_column + 1]) + first_read:
+            rows = modelled & (panel.first <= day)
+            if not rows.any():
+                continue
+            features = feature_matrix(panel, self.spec, int(day), 1, rows, categories)
+            predicted = np.asarray(booster.predict(features, num_threads=threads), np.float64)
+            panel.units[rows, day] = np.maximum(predicted, 0.0)
 
     def _predict_recursively(
         self, booster: lightgbm.Booster, panel: SalesPanel, cutoff_column: int, modelled: BoolArray

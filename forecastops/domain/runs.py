@@ -17,6 +17,8 @@ DAILY_CYCLE_JOB = "daily_cycle_job"
 WEEKLY_BACKTEST_JOB = "weekly_backtest_job"
 PROMOTE_MODEL_JOB = "promote_model_job"
 ROLLBACK_MODEL_JOB = "rollback_model_job"
+ALERT_ACTION_JOB = "alert_action_job"
+QUEUE_RETRAIN_JOB = "queue_retrain_job"
 
 TRIGGER_TAG = "forecastops/trigger"
 """Run tag of a drift-triggered retrain: the trigger (data_drift or performance_drift)."""

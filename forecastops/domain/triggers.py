@@ -75,6 +75,8 @@ class Signals:
     drift_score: float | None
     degradation: float | None
     top_features: str = ""
+    drift_signal: str = ""
+    """Which drift signal fired, in words (`DriftResult.signal`); empty for days stored before."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,8 @@ def _crossed(signals: Signals, policy: TriggerPolicy) -> list[tuple[str, str]]:
         crossed.append(
             (
                 DATA_DRIFT,
-                f"drift score {signals.drift_score:.2f} >= {policy.trigger_data_fire:.2f}",
+                f"drift score {signals.drift_score:.2f} >= {policy.trigger_data_fire:.2f}"
+                + (f" ({signals.drift_signal})" if signals.drift_signal else ""),
             )
         )
     if (

@@ -11,13 +11,19 @@ store does not run anything: it keeps the alert, and the CLI moves it through it
 | contract_break | raw_sales | a landing file breaks the contract | critical | - (fix it) |
 | promotion | promotion_decision | the champion alias moved | info | - |
 | promotion | promotion_decision | the gate refused a drift retrain | warning | - |
+| missing_data | sales_features | a training day lacks data after N days (1) | warning | deliver |
 | run_failure | run_failure_alerts sensor | a run failed | critical | retrain (retrain_job) |
+
+(1) N = `FORECASTOPS_MISSING_DAYS_ALERT_AFTER`; the fix: deliver the file, re-materialize
+raw_sales for the day (by hand).
 
 "Drifting" is `forecastops.domain.performance`'s class: MAE more than 15 % worse than the backtest.
 
 De-duplication: the key names the type, the asset and the day (`data_drift:drift_score:D`), so
 re-materializing a day returns the open alert instead of raising a second one; promotions are
-keyed by the challenger version, which moves the alias at most once.
+keyed by the challenger version, which moves the alias at most once; a missing day is keyed by
+the missing day itself (`missing_data:raw_sales:D`), so the daily cycles that find it missing
+again return its one open alert.
 """
 
 from __future__ import annotations
@@ -127,11 +133,11 @@ def data_drift_alert(
     (linked instead of the file when given); `links`: the Dagster run and asset, MLflow."""
     if not result.alarm:
         return None
-    top = ", ".join(result.drifted_features[:5]) or "none (the target shifted)"
     return AlertDraft(
         type=AlertType.DATA_DRIFT,
         severity=Severity.WARNING,
-        title=f"Data drift on {day}: score {result.overall_score:.2f} vs {reference} (top: {top})",
+        title=f"Data drift on {day}: score {result.overall_score:.2f} vs {reference}: "
+        f"{result.signal}",
         message=f"{result.to_markdown()}\n\nEvidently report: {html_report}\n\n"
         f"{_approve_hint(day)}",
         subject=f"drift_score/{day}",
@@ -221,3 +227,38 @@ def promotion_alert(
         dedup_key=f"promotion:v{challenger}",
         links=tuple(links),
     )
+
+
+def missing_data_alerts(
+    cutoff: date, days: Sequence[date], alert_after: int, links: Sequence[AlertLink]
+) -> list[AlertDraft]:
+    """One warning per day of `days`: a day of the training window ending at `cutoff` that has
+    had no `raw_sales` partition for more than `alert_after` days (see
+    `forecastops.pipeline.cycle.overdue_missing_days`). The features read it as unknown, not as
+    0 sold (decision 0016), but every cycle of the next training window trains and forecasts
+    without it. Recommends delivering the file and re-materializing the day (by hand: there is
+    no automatic action)."""
+    return [
+        AlertDraft(
+            type=AlertType.MISSING_DATA,
+            severity=Severity.WARNING,
+            title=f"No sales data for {day}: missing {(cutoff - day).days} days "
+            f"(alert after {alert_after})",
+            message=f"raw_sales has no partition for {day}: its landing file was rejected by "
+            "the contract (see its contract_break alert, if any), never delivered, or its "
+            f"partition was deleted. The cycle of {cutoff} trained without that day and reads "
+            "it as unknown, not as 0 sold, as will every cycle whose training window holds it."
+            f"\n\nFix: deliver (or fix) `sales_{day}.csv` (or `.parquet`) in the landing "
+            f"folder, re-materialize raw_sales for {day} (`dg launch --job ingest_job "
+            f"--partition {day}`), then retrain the newest day.",
+            subject=f"raw_sales/{day}",
+            dedup_key=f"missing_data:raw_sales:{day}",
+            links=tuple(links),
+            recommendation={
+                "action": "deliver_and_materialize",
+                "asset": "raw_sales",
+                "partition": str(day),
+            },
+        )
+        for day in days
+    ]

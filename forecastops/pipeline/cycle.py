@@ -56,6 +56,9 @@ class CyclePolicy:
     backtest_workers: int | None = None
     """Threads of the backtest (`forecastops.domain.backtest.run_backtest`); None: all usable
     CPUs."""
+    missing_days_alert_after: int = 3
+    """A training-window day without data longer than this (days to the cutoff) raises a
+    `missing_data` alert (`overdue_missing_days`)."""
     objective: str = "tweedie"
     feature_spec: FeatureSpec = field(default_factory=FeatureSpec)
     promotion: PromotionPolicy = field(default_factory=PromotionPolicy)
@@ -69,6 +72,7 @@ class CyclePolicy:
             backtest_days=settings.backtest_days,
             backtest_folds=settings.backtest_folds,
             backtest_workers=settings.backtest_workers,
+            missing_days_alert_after=settings.missing_days_alert_after,
             objective=settings.objective,
             promotion=settings.promotion_policy(),
         )
@@ -101,16 +105,48 @@ def load_sales(lake: Lake, first: date, last: date) -> pd.DataFrame:
 
 
 def history_until(lake: Lake, cutoff: date, days: int) -> pd.DataFrame:
-    """The `days` days of validated sales ending at `cutoff` (inclusive); the cutoff day itself
-    must be in the lake, since a model trained "as of" a day must have seen that day."""
-    sales = load_sales(lake, cutoff - timedelta(days=days - 1), cutoff)
-    if sales["date"].max().date() != cutoff:
+    """The `days` days of validated sales ending at `cutoff` (inclusive).
+
+    The cutoff day itself must be delivered: a cycle "as of" a day that is missing is refused
+    (`NotEnoughHistoryError`), not run to the last delivered day (decision 0016): its
+    partitions (features, model tags, forecasts keyed by the cutoff, horizon steps counted
+    from it) would claim a day the model never saw, and the forecast of the missing day
+    itself would go unscored. Days missing before the cutoff are fine: they are unknown to
+    the features, never 0 sold."""
+    from forecastops.pipeline.ingest import delivered_days
+
+    if not delivered_days(lake, cutoff, cutoff):
         raise NotEnoughHistoryError(
-            f"raw_sales has no validated partition for the cutoff {cutoff.isoformat()}; "
-            "materialize raw_sales for that day (and fix its landing file if its contract "
-            "check failed) before training on it."
+            f"The cutoff {cutoff.isoformat()} has no raw_sales partition (its landing file was "
+            "rejected by the contract, not delivered yet, or deleted), so nothing is trained "
+            "or forecast as of that day. Deliver (or fix) the landing file "
+            f"sales_{cutoff.isoformat()}.csv (or .parquet) in FORECASTOPS_LANDING_DIR, "
+            f"re-materialize raw_sales for {cutoff.isoformat()}, then run this partition "
+            "again; or run the cycle for the last delivered day."
         )
-    return sales
+    return load_sales(lake, cutoff - timedelta(days=days - 1), cutoff)
+
+
+def overdue_missing_days(lake: Lake, cutoff: date, policy: CyclePolicy) -> list[date]:
+    """The days of the training window ending at `cutoff` without a `raw_sales` partition for
+    longer than `policy.missing_days_alert_after` days (`cutoff - day` above it), oldest
+    first: each gets a `missing_data` alert. Younger gaps are left to arrive."""
+    from forecastops.pipeline.ingest import missing_days
+
+    first = cutoff - timedelta(days=policy.training_window_days - 1)
+    overdue = cutoff - timedelta(days=policy.missing_days_alert_after + 1)
+    return [day for day in missing_days(lake, first, cutoff) if day <= overdue]
+
+
+def lag_window_missing_days(lake: Lake, cutoff: date, policy: CyclePolicy) -> list[date]:
+    """The missing days (no `raw_sales` partition) among the `feature_spec.lookback_days` days
+    up to `cutoff`: the days whose units a forecast from `cutoff` reads through its lags and
+    rolling windows. The LightGBM forecaster estimates each of them before forecasting
+    (decision 0016), so a forecast from such an origin rests partly on estimates."""
+    from forecastops.pipeline.ingest import missing_days
+
+    first = cutoff - timedelta(days=policy.feature_spec.lookback_days - 1)
+    return missing_days(lake, first, cutoff)
 
 
 def data_sha256(sales: pd.DataFrame) -> str:

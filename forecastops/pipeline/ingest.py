@@ -65,6 +65,27 @@ class DayIngest:
         return self.contract.passed
 
 
+def delivered_days(lake: Lake, first: date, last: date) -> list[date]:
+    """The delivered days among `first`..`last`, oldest first: the days with a `raw_sales`
+    partition, i.e. whose landing file passed the contract.
+
+    The one definition of a delivered day (decisions 0013 and 0016). Every other day of the
+    range is *missing*: rejected, not delivered yet or deleted, unknown for every series and
+    never 0 sold. The sales read from the lake have a row on exactly the delivered days (the
+    contract refuses a file without rows), which is how the features tell them apart.
+    """
+    return [day for day in lake.partition_days(RAW_SALES_TABLE) if first <= day <= last]
+
+
+def missing_days(lake: Lake, first: date, last: date) -> list[date]:
+    """The days among `first`..`last` without a `raw_sales` partition, oldest first (see
+    `delivered_days`)."""
+    delivered = set(delivered_days(lake, first, last))
+    span = (last - first).days + 1
+    every = (first + timedelta(days=offset) for offset in range(max(span, 0)))
+    return [day for day in every if day not in delivered]
+
+
 def locate_landing_files(landing_dir: Path, days: Sequence[date]) -> dict[date, Path]:
     """Find every day's landing file before anything is written.
 

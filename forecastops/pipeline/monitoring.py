@@ -61,6 +61,24 @@ def _window_features(lake: Lake, cutoff: date, days: int, policy: CyclePolicy) -
     return build_training_frame(sales, spec, start=cutoff - timedelta(days=days - 1), end=cutoff)
 
 
+def window_missing_days(lake: Lake, day: date, reference: DriftReference) -> dict[str, list[str]]:
+    """The missing days (no `raw_sales` partition) of the drift windows of `day`, which the
+    drift score skips: `{"current": [...], "reference": [...]}`, ISO days."""
+    from forecastops.pipeline.ingest import missing_days
+
+    windows = {
+        "current": (day, CURRENT_WINDOW_DAYS),
+        "reference": (reference.cutoff, reference.window_days),
+    }
+    return {
+        name: [
+            missing.isoformat()
+            for missing in missing_days(lake, last - timedelta(days=length - 1), last)
+        ]
+        for name, (last, length) in windows.items()
+    }
+
+
 def score_drift(
     lake: Lake,
     day: date,
@@ -71,7 +89,13 @@ def score_drift(
 ) -> DriftResult:
     """Score the data drift of the `CURRENT_WINDOW_DAYS` days ending at `day` against the
     reference window, write Evidently's HTML report to `html_path`, and store the per-feature
-    scores, null-rate changes and a one-row summary in the lake (`drift_score` table)."""
+    scores, null-rate changes and a one-row summary in the lake (`drift_score` table).
+
+    A missing day (no `raw_sales` partition; `window_missing_days` lists them) has no rows in
+    either window, and the lags and rolling statistics that read it are NaN, which the scores
+    leave out (decision 0016): it neither looks like a day of zero demand nor shifts the lag
+    distributions. Only the null-rate table sees it, as the share of rows whose features read
+    it."""
     from forecastops.domain.drift import detect_data_drift, drift_feature_columns
 
     columns, categorical = drift_feature_columns(policy.feature_spec)
@@ -93,6 +117,7 @@ def score_drift(
             "target_shift": [result.target_shift],
             "target_drifted": [result.target_drifted],
             "top_features": [",".join(result.drifted_features[:TOP_DRIFTED])],
+            "signal": [result.signal],
             "reference": [reference.source],
             "reference_cutoff": [reference.cutoff.isoformat()],
             "html_report": [str(html_path)],
@@ -194,7 +219,7 @@ def assess_champion(
     """
     from forecastops.domain.contract import CONTRACT_COLUMNS
     from forecastops.domain.performance import RECENT_WINDOW_DAYS, assess_health, score_forecasts
-    from forecastops.pipeline.ingest import RAW_SALES_TABLE
+    from forecastops.pipeline.ingest import RAW_SALES_TABLE, delivered_days
 
     span = max(policy.health_window_days, 2 * RECENT_WINDOW_DAYS)
     first = as_of - timedelta(days=span - 1)
@@ -202,7 +227,7 @@ def assess_champion(
     forecasts = _stored_forecasts(
         lake, version, date.fromisoformat(cutoff) if cutoff else None, first, as_of
     )
-    delivered = [day for day in lake.partition_days(RAW_SALES_TABLE) if first <= day <= as_of]
+    delivered = delivered_days(lake, first, as_of)
     actuals = lake.read_days(RAW_SALES_TABLE, delivered, columns=list(CONTRACT_COLUMNS))
     scored = score_forecasts(forecasts, actuals, model_version=version, delivered_days=delivered)
     return assess_health(scored, _baseline(lake, tags), as_of, policy)
@@ -267,6 +292,9 @@ def latest_signals(lake: Lake) -> Signals | None:
             float(performance["overall_degradation"].item()) if performance is not None else None
         ),
         top_features=str(drift["top_features"].item()) if drift is not None else "",
+        drift_signal=(
+            str(drift["signal"].item()) if drift is not None and "signal" in drift else ""
+        ),
     )
 
 
@@ -289,6 +317,7 @@ def latest_drift(lake: Lake, as_of: date | None = None) -> dict[str, Any] | None
         "target_shift": _number(row["target_shift"]),
         "drifted_features": drifted.split(",") if drifted else [],
         "top_features": [str(name) for name in features["feature"].head(TOP_DRIFTED)],
+        "signal": str(row["signal"]) if "signal" in row else None,
         "reference": str(row["reference"]),
         "html_report": str(row["html_report"]),
     }

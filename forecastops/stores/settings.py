@@ -90,6 +90,14 @@ class PolicySettings(BaseModel):
         description="Threads the backtest fits its (fold, candidate) models on; the models are "
         "the same for any count. Default: the CPUs this process may use.",
     )
+    missing_days_alert_after: int = Field(
+        3,
+        ge=0,
+        le=1095,
+        description="Days a day of the training window may stay without data (no raw_sales "
+        "partition: rejected, not delivered, deleted) before sales_features raises a "
+        "missing_data alert for it; counted from that day to the cutoff.",
+    )
     # -- the promotion gate (PromotionPolicy) --------------------------------------------
     min_wape_improvement: float = Field(
         0.05, ge=0, lt=1, description="Relative WAPE gain over the champion needed to promote."
@@ -252,6 +260,7 @@ RETRAIN_KNOBS: tuple[str, ...] = (
     "backtest_days",
     "backtest_folds",
     "backtest_workers",
+    "missing_days_alert_after",
     "min_wape_improvement",
     "max_store_degradation",
 )

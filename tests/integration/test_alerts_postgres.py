@@ -15,7 +15,13 @@ from datetime import UTC
 import pytest
 from sqlalchemy import text
 
-from forecastops.domain.alerts import OPEN_STATUSES, AlertLink, AlertStatus, Severity
+from forecastops.domain.alerts import (
+    OPEN_STATUSES,
+    AlertLink,
+    AlertStatus,
+    AlertType,
+    Severity,
+)
 from forecastops.stores.alerts.identity import TABLE_NAME, AlertNotFoundError, AlertSchemaError
 from forecastops.stores.alerts.migrations import BASELINE_REVISION, VERSION_TABLE, head_revision
 from forecastops.stores.alerts.store import AlertStore, AlertTransitionError
@@ -199,6 +205,8 @@ def test_a_postgres_store_from_before_migrations_is_upgraded_once_by_many_migrat
             assert stores[0].latest("drift:k") == alerts[1]
             assert LATEST_INDEX in index_names(url)
             assert stores[0].schema_state().revision == head_revision()
+            missing = drift_alert(stores[0], type=AlertType.MISSING_DATA, dedup_key="missing:k")
+            assert stores[0].get(missing.id).type is AlertType.MISSING_DATA
             assert "alembic_version" not in table_names(url)
             with stores[0].engine.begin() as connection:
                 connection.execute(text("SET LOCAL enable_seqscan = off"))

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from forecastops.domain.alerts import AlertStatus
+from forecastops.domain.alerts import AlertStatus, AlertType
 from forecastops.stores.alerts.identity import TABLE_NAME, URL_VARIABLE, AlertSchemaError
 from forecastops.stores.alerts.migrations import (
     BASELINE_REVISION,
@@ -25,7 +25,7 @@ from forecastops.stores.alerts.store import AlertStore, _AlertRow
 from tests.alert_races import WORKERS, drift_alert
 from tests.alert_schema import LATEST_INDEX, index_names, make_legacy_store, table_names
 
-HEAD = "0002_latest_index"
+HEAD = "0003_missing_data_type"
 
 
 def sqlite_url(folder: Path) -> str:
@@ -58,9 +58,9 @@ def legacy_store_with_alerts(folder: Path) -> tuple[str, list[int]]:
     return url, [closed.id, still_open.id]
 
 
-def test_the_head_revision_is_the_latest_index_after_the_baseline() -> None:
+def test_the_head_revision_is_the_missing_data_type_after_the_latest_index() -> None:
     assert head_revision() == HEAD
-    assert known_revisions() == {BASELINE_REVISION, HEAD}
+    assert known_revisions() == {BASELINE_REVISION, "0002_latest_index", HEAD}
 
 
 def test_a_new_store_is_created_at_head_with_exactly_the_models_schema(tmp_path: Path) -> None:
@@ -112,6 +112,9 @@ def test_a_store_from_before_migrations_is_refused_at_runtime_until_migrated(
         assert not store.migrate().changed
     assert LATEST_INDEX in index_names(url)
     assert version_rows(tmp_path / "alerts.db") == [(HEAD,)]
+    with AlertStore(url) as store:  # the rebuilt table takes the new type and keeps the ids
+        missing = drift_alert(store, type=AlertType.MISSING_DATA, dedup_key="missing_data:k")
+        assert missing.id > max(ids) and store.get(missing.id).type is AlertType.MISSING_DATA
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     with AlertStore(sqlite_url(fresh)) as new_store:

@@ -395,3 +395,29 @@ def test_a_failing_fit_names_its_candidate_and_fold(sales: pd.DataFrame) -> None
 def test_a_bad_worker_count_is_refused(sales: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="workers must be >= 1"):
         run_backtest(sales, {"last_value": LastValue}, SPEC, workers=0)
+
+
+def test_a_missing_day_is_never_scored_nor_read_as_zero_sold(sales: pd.DataFrame) -> None:
+    """Two days rejected: one inside the last fold's horizon (nothing to score there) and one
+    three days before that fold's cutoff (the moving average skips it instead of averaging in
+    a 0 for every series)."""
+    last_cutoff = pd.Timestamp(SPEC.fold_cutoffs(LAST_DAY)[-1])
+    in_horizon, before_cutoff = (
+        last_cutoff + pd.Timedelta(days=5),
+        last_cutoff - pd.Timedelta(days=3),
+    )
+    rejected = sales[~sales["date"].isin([in_horizon, before_cutoff])]
+    candidates = {name: partial(make_forecaster, name) for name in ("moving_average_28",)}
+
+    result = run_backtest(rejected, candidates, SPEC, workers=1)
+
+    scored = result.predictions
+    assert not scored["date"].isin([in_horizon, before_cutoff]).any()
+    last_fold = scored[scored["fold"] == SPEC.folds - 1]
+    assert len(last_fold) == (SPEC.horizon - 1) * len(STORES) * len(PRODUCTS)
+    window = rejected[
+        (rejected["date"] > last_cutoff - pd.Timedelta(days=28)) & (rejected["date"] <= last_cutoff)
+    ]
+    known_mean = window.groupby(SERIES)["units_sold"].mean().rename("expected").reset_index()
+    checked = last_fold.merge(known_mean, on=SERIES)
+    np.testing.assert_allclose(checked["forecast"], checked["expected"])

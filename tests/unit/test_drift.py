@@ -35,9 +35,8 @@ UNITS_FEATURES = {f"lag_{lag}" for lag in SPEC.lags} | {
 
 
 @cache
-def _windows(cutoff: date, drift: DriftScenario | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Features of the champion's training window (120 days up to `cutoff`) and of the 28
-    days after it, from one simulation (drifted from `drift.start` when given)."""
+def _sales(cutoff: date, drift: DriftScenario | None = None) -> pd.DataFrame:
+    """Simulated sales from 200 days before `cutoff` to the end of the current window."""
     spec = SimulationSpec(
         start=cutoff - timedelta(days=200),
         end=cutoff + timedelta(days=CURRENT_DAYS),
@@ -46,7 +45,13 @@ def _windows(cutoff: date, drift: DriftScenario | None = None) -> tuple[pd.DataF
         seed=SEED,
         drift=drift,
     )
-    sales = simulate_sales(spec)
+    return simulate_sales(spec)
+
+
+def _windows(cutoff: date, drift: DriftScenario | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features of the champion's training window (120 days up to `cutoff`) and of the 28
+    days after it, from one simulation (drifted from `drift.start` when given)."""
+    sales = _sales(cutoff, drift)
     reference = build_training_frame(
         sales, SPEC, start=cutoff - timedelta(days=REFERENCE_DAYS - 1), end=cutoff
     )
@@ -181,3 +186,70 @@ def test_bad_inputs_are_refused_with_the_fix() -> None:
         detect_data_drift(reference, current, ["price"], ["on_promotion"])
     with pytest.raises(ValueError, match="drift_share_threshold"):
         DriftPolicy(drift_share_threshold=1.5)
+
+
+def test_the_signal_says_which_drift_fired() -> None:
+    """A level shift of demand moves no feature's distribution: the words say the alarm came
+    from the target alone, not "top drifted features: none"."""
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from forecastops.domain.drift import DriftPolicy, DriftResult
+
+    features = pd.DataFrame(
+        {"feature": ["lag_7", "price"], "drifted": [False, False], "score": [0.1, 0.0]}
+    )
+    quiet = DriftResult(
+        features=features,
+        null_rates=pd.DataFrame({"column": [], "drifted": []}),
+        drift_share=0.0,
+        dataset_drifted=False,
+        target_shift=0.45,
+        target_drifted=True,
+        overall_score=1.5,
+        policy=DriftPolicy(),
+        reference_rows=10,
+        current_rows=10,
+    )
+    both = replace(
+        quiet,
+        features=features.assign(drifted=[True, False]),
+        drift_share=0.5,
+        dataset_drifted=True,
+    )
+
+    assert quiet.signal == "no feature over threshold; alarm from target shift +45.0%"
+    assert (
+        both.signal
+        == "dataset drift (1 of 2 features over threshold (lag_7)) and target shift +45.0%"
+    )
+    assert replace(quiet, target_shift=0.1, target_drifted=False).signal.startswith("no drift")
+
+
+def test_missing_days_are_skipped_not_read_as_days_without_demand() -> None:
+    """Four days of the current window were rejected: the drift score reads the other days (no
+    rows on the missing ones, NaN lags that read them), so demand does not seem to fall; had
+    the days been read as 0 sold for every series, the target would shift by about -4/28."""
+    cutoff = SPRING
+    sales = _sales(cutoff)
+    gone = [cutoff + timedelta(days=offset) for offset in (10, 11, 12, 13)]
+    rejected = sales[~sales["date"].isin(pd.to_datetime(gone))]
+    zeroed = sales.assign(
+        units_sold=sales["units_sold"].where(~sales["date"].isin(pd.to_datetime(gone)), 0)
+    )
+    reference, intact = _windows(cutoff)
+
+    def current(frame: pd.DataFrame) -> pd.DataFrame:
+        start, end = cutoff + timedelta(days=1), cutoff + timedelta(days=CURRENT_DAYS)
+        return build_training_frame(frame, SPEC, start=start, end=end)
+
+    skipped = current(rejected)
+    baseline = detect_data_drift(reference, intact, COLUMNS, CATEGORICAL)
+    result = detect_data_drift(reference, skipped, COLUMNS, CATEGORICAL)
+    as_zero = detect_data_drift(reference, current(zeroed), COLUMNS, CATEGORICAL)
+
+    assert not skipped["date"].isin(pd.to_datetime(gone)).any()
+    assert abs(result.target_shift - baseline.target_shift) < 0.03
+    assert as_zero.target_shift < baseline.target_shift - 0.08
+    assert not result.alarm

@@ -86,18 +86,73 @@ def test_lags_and_rolling_stats_match_hand_computed_values() -> None:
     assert day4["price_ratio"] == pytest.approx(4 / 3, rel=1e-6)
 
 
-def test_missing_day_inside_the_span_counts_as_zero_at_the_last_price() -> None:
+def two_series(units: Sequence[int], other: Sequence[int]) -> pd.DataFrame:
+    """("S1", "P1") selling `units` and ("S1", "P2") selling `other` on consecutive days."""
+    second = one_series(other).assign(product_id="P2")
+    return pd.concat([one_series(units), second], ignore_index=True)
+
+
+def test_a_series_without_a_row_on_a_delivered_day_sold_zero_at_the_last_price() -> None:
     sales = one_series([3, 0, 5, 2, 8, 1, 4, 6], [4.0, 4.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0])
     sales.loc[3, "on_promotion"] = True
-    gappy = sales.drop(index=3)  # day 3 has no row
+    other = one_series([1] * 8).assign(product_id="P2")
+    gappy = pd.concat([sales.drop(index=3), other], ignore_index=True)  # P1 has no day-3 row
 
     frame = build_training_frame(gappy, TINY_SPEC)
+    p1 = frame[frame["product_id"] == "P1"]
 
-    day3 = rows_on(frame, START + pd.Timedelta(days=3)).iloc[0]
+    day3 = rows_on(p1, START + pd.Timedelta(days=3)).iloc[0]
     assert day3["units_sold"] == 0
     assert day3["price"] == 5.0
     assert day3["on_promotion"] == 0
-    assert rows_on(frame, START + pd.Timedelta(days=4)).loc[0, "lag_1"] == 0
+    assert rows_on(p1, START + pd.Timedelta(days=4)).loc[0, "lag_1"] == 0
+    assert not SalesPanel.from_sales(gappy).missing.any()
+
+
+def test_a_day_without_any_row_is_missing_for_every_series_not_zero() -> None:
+    sales = two_series([3, 0, 5, 2, 8, 1, 4, 6], [1, 2, 3, 4, 5, 6, 7, 8])
+    day3 = START + pd.Timedelta(days=3)
+    rejected = sales[sales["date"] != day3]  # the whole day was rejected
+
+    frame = build_training_frame(rejected, TINY_SPEC)
+    panel = SalesPanel.from_sales(rejected)
+
+    assert list(panel.missing_days) == [day3]
+    assert np.isnan(panel.units[:, 3]).all()
+    assert day3 not in set(frame["date"])  # never a training target
+    day4 = rows_on(frame[frame["product_id"] == "P1"], START + pd.Timedelta(days=4)).iloc[0]
+    assert np.isnan(day4["lag_1"])  # lands on the missing day
+    assert day4["lag_2"] == 5
+    assert day4["rolling_mean_2"] == pytest.approx(5.0)  # days 2..3: only day 2 is known
+    assert np.isnan(day4["rolling_std_2"])  # one known day
+    assert day4["rolling_mean_3"] == pytest.approx(2.5)  # days 1..3: 0 and 5, not 0, 5, 0
+    day5 = rows_on(frame[frame["product_id"] == "P1"], START + pd.Timedelta(days=5)).iloc[0]
+    assert np.isnan(day5["lag_2"]) and day5["lag_1"] == 8
+
+
+def test_rolling_stats_of_a_window_without_a_known_day_are_missing() -> None:
+    sales = two_series([3, 0, 5, 2, 8, 1, 4, 6], [1, 2, 3, 4, 5, 6, 7, 8])
+    gone = {START + pd.Timedelta(days=3), START + pd.Timedelta(days=4)}
+
+    frame = build_training_frame(sales[~sales["date"].isin(gone)], TINY_SPEC)
+
+    day5 = rows_on(frame[frame["product_id"] == "P1"], START + pd.Timedelta(days=5)).iloc[0]
+    assert np.isnan(day5["rolling_mean_2"]) and np.isnan(day5["rolling_std_2"])  # days 3..4
+    assert day5["rolling_mean_3"] == pytest.approx(5.0)  # days 2..4: only day 2 is known
+
+
+def test_the_forecast_panel_keeps_a_missing_day_missing() -> None:
+    sales = weekly_sales(days=60)
+    cutoff = START + pd.Timedelta(days=50)
+    gone = cutoff - pd.Timedelta(days=3)
+    history = sales[(sales["date"] <= cutoff) & (sales["date"] != gone)]
+    future = sales.loc[sales["date"] > cutoff, list(FUTURE_COLUMNS)]
+
+    panel, _, _ = SalesPanel.from_sales(history).forecast_panel(future, 34)
+
+    assert list(panel.missing_days) == [gone]
+    assert np.isnan(panel.units[:, 30]).all()  # column 33 is the cutoff
+    assert not np.isnan(panel.units[:, :30]).any() and not np.isnan(panel.units[:, 31:34]).any()
 
 
 def test_features_never_see_units_after_t_minus_min_lag() -> None:

@@ -113,7 +113,51 @@ def test_moving_average_is_the_mean_of_the_last_window_days() -> None:
 
     assert last_three.tolist() == [12.0] * 5  # (11 + 12 + 13) / 3
     assert default.tolist() == [6.5] * 5  # 28-day window, 14 days of history: mean of 0..13
-    assert with_gap.tolist() == [8.0] * 5  # the missing day 12 counts as 0: (11 + 0 + 13) / 3
+    # Day 12 has no row at all: no data was delivered, so it is unknown, not 0: (11 + 13) / 2.
+    assert with_gap.tolist() == [12.0] * 5
+
+
+def test_seasonal_naive_does_not_repeat_a_missing_day_as_zero() -> None:
+    history = tiny_history(list(range(14)))  # cutoff = day 13; last week = days 7..13
+    gappy = history[history["date"] != START + pd.Timedelta(days=9)]
+
+    predicted = SeasonalNaive().predict(gappy, tiny_future(history, 7))["forecast"]
+
+    known = [7, 8, 10, 11, 12, 13]
+    assert predicted.tolist() == [7, 8, np.mean(known), 10, 11, 12, 13]
+
+
+def test_lightgbm_estimates_a_missing_day_instead_of_reading_zero_sold(
+    fitted: LightGBMForecaster, sales: pd.DataFrame, cutoff: pd.Timestamp
+) -> None:
+    """A day rejected three days before the cutoff is estimated by the model from its own
+    features, and the forecast reads that estimate: the same forecast as from a history that
+    holds the estimate as the day's actuals, not the one from a history of zeros that day."""
+    history, future = split(sales, cutoff)
+    gone = cutoff - pd.Timedelta(days=3)
+    rejected = history[history["date"] != gone]
+    spec, booster = fitted.spec, fitted.booster
+    assert booster is not None
+    lookback = 2 * spec.lookback_days
+    panel, _, _ = SalesPanel.from_sales(rejected).forecast_panel(future, lookback)
+    column = lookback - 1 - 3
+    assert panel.missing[column] and np.isnan(panel.units[:, column]).all()
+    categories = dict(zip(categorical_columns(spec), booster.pandas_categorical, strict=True))
+    every_series = np.ones(panel.n_series, dtype=bool)
+    estimate = booster.predict(feature_matrix(panel, spec, column, 1, every_series, categories))
+    on_gone = history["date"] == gone
+    filled = history.copy()
+    filled["units_sold"] = filled["units_sold"].astype(float)
+    filled.loc[on_gone, "units_sold"] = np.maximum(estimate, 0.0)
+    filled.loc[on_gone, "price"] = panel.price[:, column]
+    filled.loc[on_gone, "on_promotion"] = False
+    zeroed = history.assign(units_sold=history["units_sold"].where(~on_gone, 0))
+
+    forecast = fitted.predict(rejected, future)["forecast"].to_numpy()
+
+    assert (estimate > 1).all()
+    np.testing.assert_allclose(forecast, fitted.predict(filled, future)["forecast"], rtol=1e-6)
+    assert not np.allclose(forecast, fitted.predict(zeroed, future)["forecast"])
 
 
 def test_lightgbm_is_deterministic(sales: pd.DataFrame, cutoff: pd.Timestamp) -> None:

@@ -35,6 +35,7 @@ NOT_DEFAULT: dict[str, tuple[str, Any]] = {
     "backtest_days": ("60", 60),
     "backtest_folds": ("4", 4),
     "backtest_workers": ("2", 2),
+    "missing_days_alert_after": ("7", 7),
     "min_wape_improvement": ("0.02", 0.02),
     "max_store_degradation": ("0.2", 0.2),
     "drift_numeric_threshold": ("0.35", 0.35),

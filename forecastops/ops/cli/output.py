@@ -134,11 +134,23 @@ def print_record(record: Mapping[str, Any], output: OutputFormat) -> None:
     from rich.table import Table
 
     console = stdout_console()
-    for section, value in record.items():
-        table = Table(box=box.SIMPLE_HEAD, title=section, title_justify="left", show_header=False)
-        table.add_column("field", style="bold")
+    scalars = {name: value for name, value in record.items() if not isinstance(value, Mapping)}
+    sections: list[tuple[str | None, Mapping[str, Any]]] = [(None, scalars)] if scalars else []
+    sections += [(name, value) for name, value in record.items() if isinstance(value, Mapping)]
+    for position, (title, fields) in enumerate(sections):
+        if position:
+            console.print()
+        table = Table(
+            box=box.SIMPLE_HEAD,
+            title=title,
+            title_justify="left",
+            title_style="bold",
+            show_header=False,
+            show_edge=False,
+            pad_edge=False,
+        )
+        table.add_column("field")
         table.add_column("value", overflow="fold")
-        fields = value if isinstance(value, Mapping) else {section: value}
         for field, field_value in _flatten(fields):
             table.add_row(field, cell(field_value))
         console.print(table)

@@ -171,20 +171,21 @@ def status(
     record model_health stores for that day), the challenger (backtest, gate verdict), the
     newest drift score (alarm, top drifted features) and the open alerts per severity.
     Numbers not known yet are null in JSON, — in the table."""
-    from forecastops.pipeline.incident_report import open_alert_counts
-    from forecastops.pipeline.monitoring import latest_drift
-    from forecastops.pipeline.operations import due_day, registry_status
+    from forecastops.ops.status import status_report
+    from forecastops.pipeline.operations import due_day
     from forecastops.stores.lake import Lake
 
     settings = settings_or_exit()
     day = parse_day(as_of, "--as-of") if as_of is not None else due_day(settings.timezone)
     registry = registry_or_exit(settings)
-    lake = Lake(settings.lake_path)
-    with operation_errors(), working("Scoring the champion…"):
-        report = registry_status(registry, lake, day, settings.performance_policy())
-    with alert_errors():
-        alerts = open_alert_counts(existing_alert_store(settings))
-    report |= {"drift": latest_drift(lake), "open_alerts": alerts}
+    with operation_errors(), alert_errors(), working("Scoring the champion…"):
+        report = status_report(
+            registry,
+            Lake(settings.lake_path),
+            existing_alert_store(settings),
+            day,
+            settings.performance_policy(),
+        )
     print_record(report, output)
 
 
