@@ -88,7 +88,10 @@ def sales_features(
         context,
         alert_store,
         missing_data_alerts(
-            cutoff, overdue, policy.missing_days_alert_after, run_links(context, "raw_sales")
+            cutoff,
+            overdue,
+            policy.missing_days_alert_after,
+            run_links(context, alert_store, "raw_sales"),
         ),
     )
     return dg.MaterializeResult(
