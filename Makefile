@@ -50,8 +50,11 @@ $(CHROMIUM):
 demo: setup
 	$(BIN)/python -m forecast_jobs.demo
 
-ui: setup
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(FORECASTOPS_HOME)/dagster} $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+# The Dagster UI (with its daemon) and the MLflow UI, in the background on the settings' host and
+# ports (FORECASTOPS_SERVICE_HOST, FORECASTOPS_WEBSERVER_PORT, FORECASTOPS_MLFLOW_PORT): the same
+# services as `make up` (forecastops up), so the links in asset metadata and alerts open. Stop
+# them with `make down`.
+ui: up
 
 lint: setup
 	$(BIN)/ruff format --check .

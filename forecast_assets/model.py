@@ -12,7 +12,7 @@ import dagster as dg
 
 from forecast_assets.alerting import record_alerts, run_links
 from forecast_assets.ingest import raw_sales
-from forecast_assets.metadata import column_schema, markdown_table, png_markdown
+from forecast_assets.metadata import column_schema, markdown_table, mlflow_links, png_markdown
 from forecast_assets.partitions import daily_partitions, trailing_window
 from forecastops.stores.registry_tags import (
     CHAMPION,
@@ -22,6 +22,7 @@ from forecastops.stores.registry_tags import (
     TOP_FEATURES_TAG,
     backtest_tag,
     backtest_tags,
+    logged_model_name,
     registration_tags,
 )
 from resources.alerts import AlertStoreResource
@@ -92,7 +93,10 @@ def sales_features(
         context,
         alert_store,
         missing_data_alerts(
-            cutoff, overdue, policy.missing_days_alert_after, run_links(context, "raw_sales")
+            cutoff,
+            overdue,
+            policy.missing_days_alert_after,
+            run_links(context, alert_store, "raw_sales"),
         ),
     )
     return dg.MaterializeResult(
@@ -200,13 +204,12 @@ def challenger_model(
                 top3_vs_champion=top_vs_champion,
             ),
             actor=f"dagster:{context.run_id}",
+            logged_model_name=logged_model_name(policy.objective, policy.training_window_days),
         )
     return dg.MaterializeResult(
         metadata={
             "model_version": registered.version,
-            "mlflow_run": dg.MetadataValue.url(registered.run_url)
-            if registered.run_url and registered.run_url.startswith("http")
-            else dg.MetadataValue.text(registered.run_url or registered.run_id),
+            **mlflow_links(registered.pages),
             "model_uri": registered.model_uri,
             "top_features": dg.MetadataValue.md(markdown_table(importance)),
             "top3_vs_champion": top_vs_champion,
@@ -242,11 +245,17 @@ def backtest(
     overall = result.metrics[result.metrics["level"] == "overall"]
     scores = overall_scores(result.metrics, challenger)
     metrics = {backtest_tag(name): value for name, value in scores.items()}
+    links: dict[str, dg.MetadataValue] = {}
     if version:
         registry.set_version_tags(version, backtest_tags(scores))
-        registry.log_to_version_run(version, metrics=metrics, artifacts={"backtest": plot})
+        logged = registry.log_to_version_run(version, metrics=metrics, artifacts={"backtest": plot})
+        links = {
+            **mlflow_links(registry.version_pages(version)),
+            "plot_in_mlflow": dg.MetadataValue.url(logged["backtest"]),
+        }
     return dg.MaterializeResult(
         metadata={
+            **links,
             "ranking": dg.MetadataValue.md(result.ranking().to_markdown()),
             "overall": dg.MetadataValue.md(
                 markdown_table(overall[["candidate", "wape", "mae", "rmse", "bias", "mase", "n"]])
@@ -306,7 +315,7 @@ def promotion_decision(
         actor=f"dagster:{context.run_id}",
     )
     decision = outcome.decision
-    links = run_links(context, "promotion_decision")
+    links = run_links(context, alert_store, "promotion_decision")
     links.append(mlflow_version_link(challenger, registry.version_url(challenger)))
     alert = record_alerts(
         context,
@@ -326,6 +335,7 @@ def promotion_decision(
         metadata={
             "promoted": decision.promote,
             "challenger_version": challenger,
+            **mlflow_links(registry.version_pages(challenger)),
             "champion_version": outcome.champion_after or "none",
             "decision": dg.MetadataValue.md(decision.to_markdown()),
         },
@@ -404,6 +414,7 @@ def forecasts(
             "dagster/row_count": len(table),
             "dagster/column_schema": column_schema(table),
             "model_version": champion,
+            **mlflow_links(registry.version_pages(champion)),
             "horizon_days": policy.horizon_days,
             "total_p50": float(table["p50"].sum()),
             "missing_days_in_lag_window": missing,

@@ -90,12 +90,14 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             artifact_location=from_environment(
                 settings.mlflow_artifact_uri, f"{ENV_PREFIX}MLFLOW_ARTIFACT_ROOT"
             ),
+            ui_url=settings.mlflow_ui,
         ),
         "retrain": RetrainPolicy.from_settings(settings),
         "monitoring": MonitoringPolicy.from_settings(settings),
         # A PostgreSQL URL may carry a password: when the URL is set, the UI shows the variable.
         "alert_store": AlertStoreResource(
-            url=from_environment(settings.alerts_url, f"{ENV_PREFIX}ALERTS_DB_URL")
+            url=from_environment(settings.alerts_url, f"{ENV_PREFIX}ALERTS_DB_URL"),
+            dagster_ui=settings.dagster_ui,
         ),
         # The notification URLs carry tokens: set, the UI shows the variable.
         "notifier": AlertNotifierResource(

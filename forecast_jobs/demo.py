@@ -164,7 +164,8 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
         f"  {cli} status                       # this table; --format json for scripts\n"
         f"  {cli} alerts list --status all\n"
         f"  {cli} quality --date {newest.isoformat()}\n"
-        f"  make ui                                  # the Dagster UI: {settings.dagster_ui}"
+        f"  make ui                                  # the Dagster UI: {settings.dagster_ui}, "
+        f"MLflow UI: {settings.mlflow_ui} (make down stops them)"
     )
     if not (cycle_ok and drift_ok and report_ok):
         raise typer.Exit(1)

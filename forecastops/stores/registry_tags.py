@@ -52,6 +52,21 @@ ALIASES: tuple[str, ...] = (CHAMPION, CHALLENGER)
 HISTORY_TAG_PREFIX = "alias_move."
 """Registered-model tags with this prefix are the alias history (`forecastops.stores.registry`)."""
 
+# -- experiment tags -----------------------------------------------------------------------
+
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+"""MLflow 3's record of what an experiment is for (its UI reads it to choose between GenAI
+and machine-learning views)."""
+MODEL_DEVELOPMENT = "custom_model_development"
+"""The `EXPERIMENT_KIND_TAG` value of a classic (non-GenAI) model-development experiment."""
+
+
+def logged_model_name(objective: str, window_days: int) -> str:
+    """The name of the logged model of a challenger, e.g. `lightgbm_tweedie_w120`: its family
+    and training window, so MLflow's model list tells the configurations apart."""
+    return f"lightgbm_{objective}_w{window_days}"
+
+
 # -- model-version tags written at registration --------------------------------------------
 
 TRAINING_DATA_TAG = "training_data"
