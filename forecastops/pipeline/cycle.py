@@ -262,7 +262,12 @@ def overall_scores(metrics: pd.DataFrame, candidate: str) -> dict[str, float]:
 
 
 def _overall_wape(metrics: pd.DataFrame, candidate: str) -> float:
-    return overall_scores(metrics, candidate)["wape"]
+    """The candidate's overall WAPE; NaN when it failed in the backtest (it has no score), so
+    the gate's `metrics_are_numbers` refuses rather than the step crashing."""
+    try:
+        return overall_scores(metrics, candidate)["wape"]
+    except KeyError:
+        return float("nan")
 
 
 def _store_wape(metrics: pd.DataFrame, candidate: str) -> dict[str, float]:
