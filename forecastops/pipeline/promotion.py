@@ -65,7 +65,11 @@ def decide_and_apply_promotion(
     gate = gate_input(
         lake.read_partition(BACKTEST_TABLE, cutoff, "metrics"),
         policy,
-        (challenger, date.fromisoformat(challenger_tags[TRAINING_CUTOFF_TAG])),
+        (
+            challenger,
+            date.fromisoformat(challenger_tags[TRAINING_CUTOFF_TAG]),
+            challenger_tags.get(OBJECTIVE_TAG, policy.objective),
+        ),
         (
             champion,
             date.fromisoformat(champion_tags[TRAINING_CUTOFF_TAG]),

@@ -18,8 +18,9 @@ orphans the versions registered before: add a name, never rename one.
 | `dagster_root_run_id` | challenger_model | first run of its re-execution chain (found by it) |
 | `top_features` | challenger_model | the three features with the most gain, comma-separated |
 | `top3_vs_champion` | challenger_model | those three against the champion's at the time |
+| `selected_by` | challenger_model | why this family, e.g. `backtest ranking: rank 1 of 4` |
 | `artifact_sha256` | the registry (`ModelRegistry.register_challenger`) | SHA-256 of the booster |
-| `backtest_wape`, `_mae`, `_rmse`, `_bias`, `_mase` | backtest | the score, six decimals |
+| `backtest_wape`, `_mae`, `_rmse`, `_bias`, `_mase` | challenger_model | its family's score |
 | `promotion_decision` | promotion_decision | `promoted` / `rejected` |
 | `champion_backtest_wape`, ... `_mase` | champion_backtest | the champion's weekly score |
 | `champion_backtest_cutoff` | champion_backtest | the last day that score saw, `YYYY-MM-DD` |
@@ -66,6 +67,9 @@ DAGSTER_ROOT_RUN_ID_TAG = "dagster_root_run_id"
 PARTITION_TAG = "partition"
 TOP_FEATURES_TAG = "top_features"
 TOP3_VS_CHAMPION_TAG = "top3_vs_champion"
+SELECTED_BY_TAG = "selected_by"
+"""Why the version's LightGBM family was trained: its rank in the cutoff's backtest ranking
+(`forecastops.pipeline.cycle.choose_challenger`), or the setting when there was no ranking."""
 SHA256_TAG = "artifact_sha256"
 """Hex SHA-256 of the booster file, computed by the registry when the version is registered."""
 
@@ -129,6 +133,7 @@ REGISTRATION_TAGS: tuple[str, ...] = (
     PARTITION_TAG,
     TOP_FEATURES_TAG,
     TOP3_VS_CHAMPION_TAG,
+    SELECTED_BY_TAG,
 )
 """The tags `registration_tags` gives a new version (the registry adds `SHA256_TAG`)."""
 VERSION_TAGS: frozenset[str] = frozenset(
@@ -156,6 +161,7 @@ def registration_tags(
     partition: str,
     top_features: str,
     top3_vs_champion: str,
+    selected_by: str,
 ) -> dict[str, str]:
     """The version tags of a newly trained challenger (see the module's table), as text."""
     return {
@@ -170,6 +176,7 @@ def registration_tags(
         PARTITION_TAG: partition,
         TOP_FEATURES_TAG: top_features,
         TOP3_VS_CHAMPION_TAG: top3_vs_champion,
+        SELECTED_BY_TAG: selected_by,
     }
 
 

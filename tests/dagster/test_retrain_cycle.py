@@ -12,7 +12,12 @@ import pytest
 from forecast_assets.model import GATE_CHECK
 from forecast_jobs.launch import execute_partition_range
 from forecastops.domain.simulator import SimulationSpec, write_landing_files
-from forecastops.pipeline.cycle import DECISION_TABLE, FEATURES_TABLE, FORECASTS_TABLE
+from forecastops.pipeline.cycle import (
+    BACKTEST_TABLE,
+    DECISION_TABLE,
+    FEATURES_TABLE,
+    FORECASTS_TABLE,
+)
 from forecastops.stores.lake import Lake
 from forecastops.stores.registry import ModelRegistry
 from forecastops.stores.registry_tags import (
@@ -20,7 +25,10 @@ from forecastops.stores.registry_tags import (
     BACKTEST_WAPE_TAG,
     DECISION_TAG,
     DECISION_VALUES,
+    OBJECTIVE_TAG,
+    PARTITION_TAG,
     REGISTRATION_TAGS,
+    SELECTED_BY_TAG,
     SHA256_TAG,
     VERSION_TAGS,
 )
@@ -110,6 +118,26 @@ def test_every_version_carries_its_lineage_tags(cycle: tuple[Path, dg.Definition
     assert "champion v1 top 3" in versions[1]["tags"]["top3_vs_champion"]
     for version in versions:  # each run's backtest and gate judged the version it registered
         assert version["tags"]["dagster_root_run_id"] == version["tags"]["dagster_run_id"]
+
+
+def test_the_registered_version_is_the_best_ranked_lightgbm_family(
+    cycle: tuple[Path, dg.Definitions],
+) -> None:
+    workdir, _ = cycle
+    registry = ModelRegistry(f"sqlite:///{workdir / 'mlflow.db'}")
+    lake = Lake(workdir / "lake")
+    for version in registry.versions():
+        tags = version["tags"]
+        day = date.fromisoformat(tags[PARTITION_TAG])
+        ranking = lake.read_partition(BACKTEST_TABLE, day, "ranking")
+        lightgbm = ranking[ranking["candidate"].str.startswith("lightgbm_")]
+        best = lightgbm.sort_values("rank").iloc[0]
+        assert tags[OBJECTIVE_TAG] == best["candidate"].removeprefix("lightgbm_")
+        assert tags[SELECTED_BY_TAG].startswith(
+            f"backtest ranking: rank {best['rank']} of {len(ranking)}"
+        )
+        assert float(tags[BACKTEST_WAPE_TAG]) == pytest.approx(best["wape"], abs=1e-6)
+        assert set(ranking["status"]) == {"ok"}
 
 
 def test_the_assets_write_only_tags_and_aliases_the_registry_tags_module_defines(
