@@ -24,6 +24,7 @@ from forecastops.stores.registry_tags import (
     backtest_tag,
     backtest_tags,
     registration_tags,
+    twin_tags,
 )
 from resources.alerts import AlertStoreResource
 from resources.mlflow_registry import MlflowRegistry
@@ -223,13 +224,45 @@ def challenger_model(
     sales = history_until(
         lake, cutoff, policy.training_window_days + policy.feature_spec.lookback_days
     )
+    ranking_md = (
+        dg.MetadataValue.md(markdown_table(ranking))
+        if ranking is not None
+        else "no backtest ranking stored for this cutoff"
+    )
+    registry = mlflow_registry.registry
+    sha, features_version = data_sha256(sales), feature_set_version(policy.feature_spec)
+    twin = registry.find_version(
+        twin_tags(
+            data_sha256=sha,
+            objective=choice.objective,
+            window_days=policy.training_window_days,
+            feature_set_version=features_version,
+            horizon_days=policy.horizon_days,
+        )
+    )
+    if twin is not None:  # training is deterministic: the same model exists, reuse it
+        registry.reuse_version(
+            twin,
+            root_run_id=context.run.root_run_id or context.run_id,
+            partition=context.partition_key,
+            actor=f"dagster:{context.run_id}",
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "model_version": twin,
+                "reused": f"reused v{twin}: same training data (data_sha256 {sha[:12]}...) "
+                "and configuration, so no new version was registered",
+                "objective": choice.objective,
+                "selected_by": choice.selected_by,
+                "ranking": ranking_md,
+            }
+        )
     model = LightGBMForecaster(
         objective=choice.objective,  # type: ignore[arg-type]
         spec=policy.feature_spec,
         window_days=policy.training_window_days,
     ).fit(sales)
     importance = model.feature_importance(TOP_FEATURES)
-    registry = mlflow_registry.registry
     champion = registry.alias_version(CHAMPION)
     champion_top = registry.version_tags(champion).get(TOP_FEATURES_TAG, "") if champion else ""
     top = ",".join(importance["feature"].head(3))
@@ -263,14 +296,15 @@ def challenger_model(
                 training_cutoff=cutoff,
                 window_days=policy.training_window_days,
                 objective=choice.objective,
-                feature_set_version=feature_set_version(policy.feature_spec),
-                data_sha256=data_sha256(sales),
+                feature_set_version=features_version,
+                data_sha256=sha,
                 dagster_run_id=context.run_id,
                 dagster_root_run_id=context.run.root_run_id or context.run_id,
                 partition=context.partition_key,
                 top_features=top,
                 top3_vs_champion=top_vs_champion,
                 selected_by=choice.selected_by,
+                horizon_days=policy.horizon_days,
             )
             | backtest_tags(scores),
             actor=f"dagster:{context.run_id}",
@@ -286,9 +320,7 @@ def challenger_model(
             "top3_vs_champion": top_vs_champion,
             "objective": choice.objective,
             "selected_by": choice.selected_by,
-            "ranking": dg.MetadataValue.md(markdown_table(ranking))
-            if ranking is not None
-            else "no backtest ranking stored for this cutoff",
+            "ranking": ranking_md,
         }
     )
 

@@ -31,6 +31,8 @@ from forecastops.stores.registry_tags import (
     SELECTED_BY_TAG,
     SHA256_TAG,
     VERSION_TAGS,
+    is_version_tag,
+    reused_in_tag,
 )
 from tests.dagster.pipeline import pipeline_definitions
 
@@ -147,7 +149,7 @@ def test_the_assets_write_only_tags_and_aliases_the_registry_tags_module_defines
     registry = ModelRegistry(f"sqlite:///{workdir / 'mlflow.db'}")
     for version in registry.versions():
         tags = version["tags"]
-        assert set(tags) <= VERSION_TAGS, set(tags) - VERSION_TAGS
+        assert all(is_version_tag(name) for name in tags), set(tags) - VERSION_TAGS
         assert set(tags) >= {*REGISTRATION_TAGS, SHA256_TAG, BACKTEST_WAPE_TAG, DECISION_TAG}
         assert tags[DECISION_TAG] in DECISION_VALUES
         assert set(version["aliases"]) <= set(ALIASES)
@@ -186,3 +188,38 @@ def test_a_backfilled_older_cutoff_never_moves_the_champion(
     assert not lake.read_partition(DECISION_TABLE, older)["promote"].item()
     rules = lake.read_partition(DECISION_TABLE, older, "rules").set_index("rule")["passed"]
     assert not rules["cutoff_not_older"]
+
+
+def test_a_retrain_on_the_same_data_reuses_the_version_instead_of_a_twin(
+    cycle: tuple[Path, dg.Definitions],
+) -> None:
+    workdir, defs = cycle
+    registry = ModelRegistry(f"sqlite:///{workdir / 'mlflow.db'}")
+    before = registry.versions()
+    [original] = [row for row in before if row["tags"][PARTITION_TAG] == CUTOFF.isoformat()]
+    version = original["version"]
+    champion = registry.alias_version("champion")
+    # The same cutoff again (as a drift-triggered retrain does): same data, same ranking.
+    with dg.instance_for_test() as instance:
+        again = defs.resolve_job_def("retrain_job").execute_in_process(
+            instance=instance,
+            partition_key=CUTOFF.isoformat(),
+            asset_selection=[dg.AssetKey("challenger_model"), dg.AssetKey("promotion_decision")],
+        )
+    assert again.success
+    assert [row["version"] for row in registry.versions()] == [row["version"] for row in before]
+    [trained] = again.asset_materializations_for_node("challenger_model")
+    assert trained.metadata["model_version"].value == version
+    reused = str(trained.metadata["reused"].value)
+    assert reused.startswith(f"reused v{version}: same training data")
+    tags = registry.version_tags(version)
+    assert tags[reused_in_tag(again.run_id)] == CUTOFF.isoformat()
+    assert registry.version_registered_in(again.run_id) == version
+    assert registry.alias_version("challenger") == version
+    assert registry.history()[-1].reason.startswith(f"reused v{version} for partition")
+    [decided] = again.asset_materializations_for_node("promotion_decision")
+    assert decided.metadata["challenger_version"].value == version
+    if champion == version:  # the serving version itself: nothing to decide, its verdict kept
+        assert "is the champion already" in str(decided.metadata["decision"].value)
+    assert tags[DECISION_TAG] == original["tags"][DECISION_TAG]
+    assert registry.alias_version("champion") == champion
