@@ -223,3 +223,33 @@ def test_a_retrain_on_the_same_data_reuses_the_version_instead_of_a_twin(
         assert "is the champion already" in str(decided.metadata["decision"].value)
     assert tags[DECISION_TAG] == original["tags"][DECISION_TAG]
     assert registry.alias_version("champion") == champion
+
+
+def test_a_retrain_that_reuses_the_champion_has_nothing_to_decide(
+    cycle: tuple[Path, dg.Definitions],
+) -> None:
+    workdir, defs = cycle
+    registry = ModelRegistry(f"sqlite:///{workdir / 'mlflow.db'}")
+    [row] = [row for row in registry.versions() if row["tags"][PARTITION_TAG] == CUTOFF.isoformat()]
+    version, champion = row["version"], registry.alias_version("champion")
+    assert champion is not None
+    registry.move_alias("champion", version, actor="test", reason="serve the cutoff's version")
+    try:
+        with dg.instance_for_test() as instance:
+            again = defs.resolve_job_def("retrain_job").execute_in_process(
+                instance=instance,
+                partition_key=CUTOFF.isoformat(),
+                asset_selection=[
+                    dg.AssetKey("challenger_model"),
+                    dg.AssetKey("promotion_decision"),
+                ],
+            )
+        assert again.success
+        [decided] = again.asset_materializations_for_node("promotion_decision")
+        assert f"v{version} is the champion already" in str(decided.metadata["decision"].value)
+        [gate] = [e for e in again.get_asset_check_evaluations() if e.check_name == GATE_CHECK]
+        assert not gate.passed and gate.severity == dg.AssetCheckSeverity.WARN
+        assert registry.alias_version("champion") == version
+        assert registry.version_tags(version)[DECISION_TAG] == row["tags"][DECISION_TAG]
+    finally:
+        registry.move_alias("champion", champion, actor="test", reason="put it back")
