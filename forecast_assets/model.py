@@ -1,5 +1,6 @@
 """Model plane assets, partitioned on the training cutoff day:
-features -> challenger -> backtest -> promotion decision -> forecasts."""
+features -> backtest -> challenger -> promotion decision -> forecasts (the backtest ranks the
+families first, so the challenger is the best-ranked LightGBM family; decision 0019)."""
 
 # No `from __future__ import annotations`: Dagster reads the `context` annotation at definition
 # time. The core (pandas, LightGBM, MLflow) loads inside the bodies.
@@ -24,6 +25,7 @@ from forecastops.stores.registry_tags import (
     backtest_tags,
     logged_model_name,
     registration_tags,
+    twin_tags,
 )
 from resources.alerts import AlertStoreResource
 from resources.mlflow_registry import MlflowRegistry
@@ -128,6 +130,63 @@ def sales_features(
     deps=[sales_features],
     group_name="model",
     pool=MODEL_PLANE_POOL,
+    kinds={"pandas"},
+)
+def backtest(
+    context: dg.AssetExecutionContext,
+    storage: LakeStorage,
+    retrain: RetrainPolicy,
+) -> dg.MaterializeResult:
+    """Rolling-origin backtest of every candidate family (seasonal naive, moving average,
+    LightGBM tweedie and poisson): WAPE, MAE, RMSE, bias, MASE per series, store, product and
+    overall, a ranking with why the winner won (a candidate that failed is listed as failed
+    with its error), interval coverage and a plot. The challenger is the LightGBM family it
+    ranks best (decision 0019)."""
+    from forecastops.domain.backtest import plot_backtest
+    from forecastops.pipeline.cycle import (
+        NoRankedModelError,
+        choose_challenger,
+        overall_scores,
+        run_cycle_backtest,
+    )
+
+    cutoff, policy = _cutoff(context), retrain.policy
+    result, ranking = run_cycle_backtest(storage.lake, cutoff, policy)
+    plot = plot_backtest(result, storage.lake.partition_path("backtest", cutoff) / "backtest.png")
+    explained = result.ranking()
+    try:
+        choice = choose_challenger(ranking, policy, cutoff)
+        family, selected = choice.candidate, choice.selected_by
+    except NoRankedModelError as error:  # challenger_model will refuse with the same words
+        family, selected = str(explained.winner), str(error)
+    overall = result.metrics[result.metrics["level"] == "overall"]
+    scored = family in result.candidates  # not when no candidate has a finite WAPE
+    scores = overall_scores(result.metrics, family) if scored else {}
+    return dg.MaterializeResult(
+        metadata={
+            "ranking": dg.MetadataValue.md(explained.to_markdown()),
+            "overall": dg.MetadataValue.md(
+                markdown_table(overall[["candidate", "wape", "mae", "rmse", "bias", "mase", "n"]])
+            ),
+            "interval_coverage": dg.MetadataValue.md(
+                result.coverage(family).to_markdown() if scored else "no candidate scored"
+            ),
+            "plot": dg.MetadataValue.md(png_markdown(plot, "backtest")),
+            "fold_cutoffs": [c.isoformat() for c in result.cutoffs],
+            **{backtest_tag(k): dg.MetadataValue.float(v) for k, v in scores.items()},
+            "winner": str(ranking.iloc[0]["candidate"]),
+            "challenger_family": family,
+            "selected_by": selected,
+            "failed_candidates": dict(result.failures),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=[backtest],
+    group_name="model",
+    pool=MODEL_PLANE_POOL,
     kinds={"lightgbm", "mlflow"},
 )
 def challenger_model(
@@ -136,13 +195,23 @@ def challenger_model(
     retrain: RetrainPolicy,
     mlflow_registry: MlflowRegistry,
 ) -> dg.MaterializeResult:
-    """One global LightGBM model trained on the window ending at the cutoff, registered as a
-    new version of the registered model with the alias `challenger`. The run also keeps the
-    exact training snapshot (Parquet) and the in-sample `train_wape`, so `forecastops
-    reproduce --version N` can refit the version and check it."""
+    """The LightGBM family that ranked best in the cutoff's backtest (a baseline that ranks
+    first is never registered), trained on the window ending at the cutoff and registered as a
+    new version with the alias `challenger`, tagged `selected_by` and with its family's
+    backtest scores. The run also keeps the exact training snapshot (Parquet), the in-sample
+    `train_wape` and the backtest plot, so `forecastops reproduce --version N` can refit the
+    version and check it."""
     from forecastops.domain.features import feature_set_version
     from forecastops.domain.forecasters import LightGBMForecaster
-    from forecastops.pipeline.cycle import data_sha256, history_until
+    from forecastops.pipeline.cycle import (
+        BACKTEST_TABLE,
+        NoRankedModelError,
+        choose_challenger,
+        data_sha256,
+        history_until,
+        overall_scores,
+        stored_ranking,
+    )
     from forecastops.pipeline.operations import (
         TRAIN_WAPE_METRIC,
         TRAINING_DATA_ARTIFACT,
@@ -157,12 +226,56 @@ def challenger_model(
         registry.check_reachable()
     except RegistryUnreachable as error:
         raise dg.Failure(str(error)) from None
-    cutoff, policy = _cutoff(context), retrain.policy
-    sales = history_until(
-        storage.lake, cutoff, policy.training_window_days + policy.feature_spec.lookback_days
+    cutoff, policy, lake = _cutoff(context), retrain.policy, storage.lake
+    ranking = stored_ranking(lake, cutoff)
+    try:
+        choice = choose_challenger(ranking, policy, cutoff)
+    except NoRankedModelError as error:
+        raise dg.Failure(str(error)) from error
+    scores = (
+        overall_scores(lake.read_partition(BACKTEST_TABLE, cutoff, "metrics"), choice.candidate)
+        if ranking is not None
+        else {}
     )
+    plot = lake.partition_path(BACKTEST_TABLE, cutoff) / "backtest.png"
+    sales = history_until(
+        lake, cutoff, policy.training_window_days + policy.feature_spec.lookback_days
+    )
+    ranking_md = (
+        dg.MetadataValue.md(markdown_table(ranking))
+        if ranking is not None
+        else "no backtest ranking stored for this cutoff"
+    )
+    sha, features_version = data_sha256(sales), feature_set_version(policy.feature_spec)
+    twin = registry.find_version(
+        twin_tags(
+            data_sha256=sha,
+            objective=choice.objective,
+            window_days=policy.training_window_days,
+            feature_set_version=features_version,
+            horizon_days=policy.horizon_days,
+        )
+    )
+    if twin is not None:  # training is deterministic: the same model exists, reuse it
+        registry.reuse_version(
+            twin,
+            root_run_id=context.run.root_run_id or context.run_id,
+            partition=context.partition_key,
+            actor=f"dagster:{context.run_id}",
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "model_version": twin,
+                **mlflow_links(registry.version_pages(twin)),
+                "reused": f"reused v{twin}: same training data (data_sha256 {sha[:12]}...) "
+                "and configuration, so no new version was registered",
+                "objective": choice.objective,
+                "selected_by": choice.selected_by,
+                "ranking": ranking_md,
+            }
+        )
     model = LightGBMForecaster(
-        objective=policy.objective,  # type: ignore[arg-type]
+        objective=choice.objective,  # type: ignore[arg-type]
         spec=policy.feature_spec,
         window_days=policy.training_window_days,
     ).fit(sales)
@@ -188,23 +301,31 @@ def challenger_model(
             metrics={
                 TRAINING_ROWS_METRIC: float(len(sales)),
                 TRAIN_WAPE_METRIC: in_sample_wape(model, sales),
+                **{backtest_tag(name): value for name, value in scores.items()},
             },
-            artifacts={TRAINING_DATA_ARTIFACT: snapshot, "feature_importance": importance_file},
+            artifacts={
+                TRAINING_DATA_ARTIFACT: snapshot,
+                "feature_importance": importance_file,
+                **({"backtest": plot} if plot.is_file() else {}),
+            },
             tags=registration_tags(
                 training_data=f"{TRAINING_DATA_ARTIFACT}/{TRAINING_DATA_FILE}",
                 training_cutoff=cutoff,
                 window_days=policy.training_window_days,
-                objective=policy.objective,
-                feature_set_version=feature_set_version(policy.feature_spec),
-                data_sha256=data_sha256(sales),
+                objective=choice.objective,
+                feature_set_version=features_version,
+                data_sha256=sha,
                 dagster_run_id=context.run_id,
                 dagster_root_run_id=context.run.root_run_id or context.run_id,
                 partition=context.partition_key,
                 top_features=top,
                 top3_vs_champion=top_vs_champion,
-            ),
+                selected_by=choice.selected_by,
+                horizon_days=policy.horizon_days,
+            )
+            | backtest_tags(scores),
             actor=f"dagster:{context.run_id}",
-            logged_model_name=logged_model_name(policy.objective, policy.training_window_days),
+            logged_model_name=logged_model_name(choice.objective, policy.training_window_days),
         )
     return dg.MaterializeResult(
         metadata={
@@ -213,6 +334,9 @@ def challenger_model(
             "model_uri": registered.model_uri,
             "top_features": dg.MetadataValue.md(markdown_table(importance)),
             "top3_vs_champion": top_vs_champion,
+            "objective": choice.objective,
+            "selected_by": choice.selected_by,
+            "ranking": ranking_md,
         }
     )
 
@@ -220,58 +344,6 @@ def challenger_model(
 @dg.asset(
     partitions_def=daily_partitions,
     deps=[challenger_model],
-    group_name="model",
-    pool=MODEL_PLANE_POOL,
-    kinds={"pandas", "mlflow"},
-)
-def backtest(
-    context: dg.AssetExecutionContext,
-    storage: LakeStorage,
-    retrain: RetrainPolicy,
-    mlflow_registry: MlflowRegistry,
-) -> dg.MaterializeResult:
-    """Rolling-origin backtest of every candidate family (seasonal naive, moving average,
-    LightGBM tweedie and poisson): WAPE, MAE, RMSE, bias, MASE per series, store, product and
-    overall, a ranking with why the winner won, interval coverage and a plot."""
-    from forecastops.domain.backtest import plot_backtest
-    from forecastops.pipeline.cycle import overall_scores, run_cycle_backtest
-
-    cutoff, policy = _cutoff(context), retrain.policy
-    result, ranking = run_cycle_backtest(storage.lake, cutoff, policy)
-    plot = plot_backtest(result, storage.lake.partition_path("backtest", cutoff) / "backtest.png")
-    challenger = policy.challenger_candidate
-    registry = mlflow_registry.registry
-    version = _own_challenger(context, registry)  # None: no challenger trained in this run
-    overall = result.metrics[result.metrics["level"] == "overall"]
-    scores = overall_scores(result.metrics, challenger)
-    metrics = {backtest_tag(name): value for name, value in scores.items()}
-    links: dict[str, dg.MetadataValue] = {}
-    if version:
-        registry.set_version_tags(version, backtest_tags(scores))
-        logged = registry.log_to_version_run(version, metrics=metrics, artifacts={"backtest": plot})
-        links = {
-            **mlflow_links(registry.version_pages(version)),
-            "plot_in_mlflow": dg.MetadataValue.url(logged["backtest"]),
-        }
-    return dg.MaterializeResult(
-        metadata={
-            **links,
-            "ranking": dg.MetadataValue.md(result.ranking().to_markdown()),
-            "overall": dg.MetadataValue.md(
-                markdown_table(overall[["candidate", "wape", "mae", "rmse", "bias", "mase", "n"]])
-            ),
-            "interval_coverage": dg.MetadataValue.md(result.coverage(challenger).to_markdown()),
-            "plot": dg.MetadataValue.md(png_markdown(plot, "backtest")),
-            "fold_cutoffs": [c.isoformat() for c in result.cutoffs],
-            **{k: dg.MetadataValue.float(v) for k, v in metrics.items()},
-            "winner": str(ranking.iloc[0]["candidate"]),
-        }
-    )
-
-
-@dg.asset(
-    partitions_def=daily_partitions,
-    deps=[backtest],
     group_name="model",
     pool=MODEL_PLANE_POOL,
     kinds={"mlflow"},

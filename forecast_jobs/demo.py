@@ -71,7 +71,7 @@ def _migrate_alert_store(settings: Settings) -> str | None:
 
 def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
     """Simulate `days` of landing files but the last `DRIFT_DAYS`, ingest them in one run and
-    run the retrain cycle at the last of them (features, challenger, backtest, promotion,
+    run the retrain cycle at the last of them (features, backtest, challenger, promotion,
     forecasts); then let drifted days arrive (`drift_triggered_retrain`)."""
     import dagster as dg
 

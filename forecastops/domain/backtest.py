@@ -13,8 +13,10 @@ Inputs: long daily sales (`date` datetime64, `store_id`, `product_id`, `units_so
 
 Outputs (`BacktestResult`): every prediction with its actual, metrics per candidate and level
 (overall, store, product, series) pooled over all folds, WAPE per fold, a ranking with a
-sentence on why the winner won, per-horizon-step residual quantiles for prediction intervals with
-their honestly measured coverage, and a PNG plot.
+sentence on why the winner won (a candidate whose fit or predict raised in any fold is ranked
+last with status `failed` and its error, and the others still rank; when every candidate
+fails, `BacktestFailedError` names each one's error), per-horizon-step residual quantiles for
+prediction intervals with their honestly measured coverage, and a PNG plot.
 
 Everything is vectorised over series: the only Python loop is over folds x candidates, and its
 (fold, candidate) fits run on a pool of threads (`workers`). Each LightGBM fit uses one thread
@@ -28,11 +30,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Protocol
+from types import MappingProxyType
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +55,7 @@ from forecastops.domain.metrics import (
 )
 
 FloatArray = npt.NDArray[np.float64]
+_T = TypeVar("_T")
 
 ROW_KEY: tuple[str, ...] = ("date", *SERIES_KEY)
 FUTURE_COLUMNS: tuple[str, ...] = (*ROW_KEY, "price", "on_promotion")
@@ -90,6 +94,15 @@ PLOT_SIZE_INCHES = (10.0, 7.0)
 PLOT_DPI = 100
 """`plot_backtest` writes a 1000 x 700 px PNG."""
 ACTUAL_COLOR = "black"
+
+
+STATUS_OK = "ok"
+STATUS_FAILED = "failed"
+"""`Ranking.table["status"]`: scored, or failed in at least one fold (then `error` says why)."""
+
+
+class BacktestFailedError(RuntimeError):
+    """Every candidate of a backtest failed; the message names each one's first error."""
 
 
 class Forecaster(Protocol):
@@ -163,9 +176,10 @@ class BacktestSpec:
 
 @dataclass(frozen=True, eq=False)
 class Ranking:
-    """Candidates ordered by overall WAPE (best first; NaN last).
+    """Candidates ordered by overall WAPE (best first; NaN last; failed candidates after all).
 
-    `table`: rank, candidate, wape, mae, rmse, bias, mase, n (overall level).
+    `table`: rank, candidate, wape, mae, rmse, bias, mase, n (overall level), status
+    (`STATUS_OK` / `STATUS_FAILED`) and error (the failure, with its fold; None when ok).
     `winner`: the best candidate, None when no candidate has a finite WAPE.
     `explanation`: one markdown sentence on why the winner won.
     """
@@ -265,6 +279,9 @@ class BacktestResult:
       (the level's keys; NaN where not part of it), wape, mae, rmse, bias, mase, n; pooled over
       all folds (see `forecastops.domain.metrics.metrics_by`).
     - `fold_metrics`: candidate, fold, cutoff, wape, mae, rmse, bias, mase, n.
+    - `failures`: candidate -> its first error (type, message, fold and cutoff) for every
+      candidate whose fit or predict raised in some fold; such a candidate has no predictions
+      or metrics at all (a score over the folds it survived would not compare with the others).
     """
 
     spec: BacktestSpec
@@ -272,16 +289,22 @@ class BacktestResult:
     predictions: pd.DataFrame
     metrics: pd.DataFrame
     fold_metrics: pd.DataFrame
+    failures: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def candidates(self) -> list[str]:
-        """Candidate names in the order they were given."""
+        """Names of the scored candidates (not failed) in the order they were given."""
         return list(dict.fromkeys(self.predictions["candidate"]))
 
     def _level(self, level: str) -> pd.DataFrame:
         return self.metrics[self.metrics["level"] == level]
 
     def _check_candidate(self, candidate: str) -> None:
+        if candidate in self.failures:
+            raise KeyError(
+                f"Candidate {candidate!r} failed in this backtest, so it has no score: "
+                f"{self.failures[candidate]}"
+            )
         if candidate not in self.candidates:
             raise KeyError(
                 f"No candidate {candidate!r} in this backtest; it has {self.candidates}."
@@ -306,15 +329,32 @@ class BacktestResult:
         The sentence gives the winner's WAPE, its relative improvement over the runner-up and
         over `baseline` (when that candidate is in the backtest) and its bias, flagged when
         `|bias| > BIAS_NOTE_THRESHOLD`. Relative improvement = `(other - winner) / other`.
+        Failed candidates follow the scored ones (status `failed`, NaN scores, their error),
+        and the sentence names them.
         """
         overall = self._level("overall").drop(columns=["level", *SERIES_KEY])
-        table = overall.sort_values("wape", na_position="last", kind="stable")
+        scored = overall.sort_values("wape", na_position="last", kind="stable")
+        table = scored.assign(status=STATUS_OK, error=None)
+        if self.failures:
+            failed = pd.DataFrame(
+                {"candidate": list(self.failures), "error": list(self.failures.values())}
+            ).assign(status=STATUS_FAILED)
+            table = pd.concat([table, failed], ignore_index=True)[table.columns]
         table = table.reset_index(drop=True)
         table.insert(0, "rank", np.arange(1, len(table) + 1))
-        scores = dict(zip(table["candidate"], table["wape"].astype(float), strict=True))
+        scores = dict(zip(scored["candidate"], scored["wape"].astype(float), strict=True))
         finite = [name for name, score in scores.items() if np.isfinite(score)]
+        failed_note = (
+            " Failed (not ranked on a score): "
+            + "; ".join(f"**{name}**: {error}" for name, error in self.failures.items())
+            + "."
+            if self.failures
+            else ""
+        )
         if not finite:
-            return Ranking(table, None, "No candidate has a finite overall WAPE; none can win.")
+            return Ranking(
+                table, None, "No candidate has a finite overall WAPE; none can win." + failed_note
+            )
         winner = finite[0]
         best = scores[winner]
         sentence = f"**{winner}** ranks first with overall WAPE {best:.3f}"
@@ -338,7 +378,7 @@ class BacktestResult:
             note = f"a material {direction}-forecast (beyond ±{_percent(BIAS_NOTE_THRESHOLD)})"
         else:
             note = f"within ±{_percent(BIAS_NOTE_THRESHOLD)}"
-        sentence += f". Its bias is {winner_bias * 100:+.1f} %, {note}."
+        sentence += f". Its bias is {winner_bias * 100:+.1f} %, {note}." + failed_note
         return Ranking(table, winner, sentence)
 
     def residual_quantiles(
@@ -450,6 +490,23 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0))
 
 
+@dataclass(frozen=True)
+class _FailedFit:
+    """A (fold, candidate) fit, predict or scoring that raised: the error, with a note saying
+    where."""
+
+    candidate: str
+    fold: int
+    cutoff: pd.Timestamp
+    error: Exception
+
+    def describe(self) -> str:
+        return (
+            f"{type(self.error).__name__}: {self.error} (fold {self.fold}, cutoff "
+            f"{self.cutoff.date()})"
+        )
+
+
 def _fit_and_score(
     candidate: str,
     make_forecaster: ForecasterFactory,
@@ -458,23 +515,23 @@ def _fit_and_score(
     history: pd.DataFrame,
     future: pd.DataFrame,
     actuals: pd.DataFrame,
-) -> pd.DataFrame:
-    """Fit a fresh forecaster on its own copy of the fold's history and score its forecast."""
+) -> pd.DataFrame | _FailedFit:
+    """Fit a fresh forecaster on its own copy of the fold's history and score its forecast;
+    an exception from the candidate is returned (as `_FailedFit`), so one fragile candidate
+    does not sink the others."""
     history, future = history.copy(), future.copy()
     try:
         fitted = make_forecaster().fit(history)
         predicted = fitted.predict(history, future)
+        return _scored_fold(candidate, fold, cutoff, predicted, actuals)
     except Exception as error:
         error.add_note(
             f"while backtesting candidate {candidate!r} at fold {fold} (cutoff {cutoff.date()})"
         )
-        raise
-    return _scored_fold(candidate, fold, cutoff, predicted, actuals)
+        return _FailedFit(candidate, fold, cutoff, error)
 
 
-def _run_in_threads(
-    tasks: Sequence[Callable[[], pd.DataFrame]], workers: int
-) -> list[pd.DataFrame]:
+def _run_in_threads(tasks: Sequence[Callable[[], _T]], workers: int) -> list[_T]:
     """Every task's result, in task order, computed on up to `workers` threads.
 
     The first task (in order) that raised re-raises here, after the tasks not yet started are
@@ -483,7 +540,7 @@ def _run_in_threads(
     if workers == 1 or len(tasks) == 1:
         return [task() for task in tasks]
     with ThreadPoolExecutor(min(workers, len(tasks)), thread_name_prefix="backtest") as pool:
-        futures: list[Future[pd.DataFrame]] = [pool.submit(task) for task in tasks]
+        futures: list[Future[_T]] = [pool.submit(task) for task in tasks]
         try:
             return [future.result() for future in futures]
         except BaseException:
@@ -511,7 +568,10 @@ def run_backtest(
     Per fold and candidate the forecaster gets its own copy of the history (rows with
     `date <= cutoff`) for `fit` and `predict`, and the future rows (days `cutoff+1 ..
     cutoff+horizon`, columns `FUTURE_COLUMNS`: real prices and promotions, no units). Raises
-    `ValueError` for bad inputs or a predict() that drops, duplicates or omits forecasts.
+    `ValueError` for bad inputs. A candidate whose fit or predict raises, or whose predict()
+    drops, duplicates or omits forecasts, in any fold is left out of the scores and listed in
+    `BacktestResult.failures`; when that is every candidate, `BacktestFailedError` names each
+    one's error (chained to the first).
     """
     if not forecasters:
         raise ValueError("run_backtest needs at least one candidate forecaster.")
@@ -530,7 +590,7 @@ def run_backtest(
         )
     horizon = pd.Timedelta(days=spec.horizon)
     differences = SeasonalDifferences.of(sales)
-    fits: list[Callable[[], pd.DataFrame]] = []
+    fits: list[Callable[[], pd.DataFrame | _FailedFit]] = []
     for fold, cutoff_day in enumerate(cutoffs):
         cutoff = pd.Timestamp(cutoff_day)
         seen = dates <= cutoff
@@ -561,7 +621,24 @@ def run_backtest(
             )
             for candidate, make_forecaster in forecasters.items()
         ]
-    scored = _run_in_threads(fits, default_workers() if workers is None else workers)
+    outcomes = _run_in_threads(fits, default_workers() if workers is None else workers)
+    failed: dict[str, _FailedFit] = {}
+    for outcome in outcomes:  # task order: each candidate's oldest failing fold
+        if isinstance(outcome, _FailedFit):
+            failed.setdefault(outcome.candidate, outcome)
+    if len(failed) == len(forecasters):
+        first = next(iter(failed.values()))
+        raise BacktestFailedError(
+            "Every backtest candidate failed, so nothing can be ranked: "
+            + "; ".join(f"{name!r}: {fit.describe()}" for name, fit in failed.items())
+            + ". Fix the candidates (or their data) and run the backtest again."
+        ) from first.error
+    names = [name for _ in cutoffs for name in forecasters]  # the order `fits` was built in
+    scored = [
+        outcome
+        for name, outcome in zip(names, outcomes, strict=True)
+        if isinstance(outcome, pd.DataFrame) and name not in failed
+    ]
     predictions = pd.concat(scored, ignore_index=True)[list(PREDICTION_COLUMNS)]
     metrics = pd.concat(
         [
@@ -577,6 +654,7 @@ def run_backtest(
         predictions=predictions,
         metrics=metrics,
         fold_metrics=metrics_by(predictions, ["candidate", "fold", "cutoff"]),
+        failures=MappingProxyType({name: fit.describe() for name, fit in failed.items()}),
     )
 
 

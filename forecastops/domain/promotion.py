@@ -256,7 +256,31 @@ def _improvement_rule(gate: GateInput, policy: PromotionPolicy) -> tuple[bool, s
             f"{reason} {same} (health: {health}), so the WAPE comparison decides; a refit "
             "replaces only a drifting champion, on newer data."
         )
+    if _ranked_family_replaces_drifting_champion(gate, champion):
+        health = gate.champion_health.describe() if gate.champion_health else ""
+        return True, (
+            f"champion v{gate.champion_version} is {health}; the challenger's family scores no "
+            f"worse (WAPE {gate.challenger_wape:.3f} vs {champion:.3f}) and is trained on newer "
+            f"data (up to {gate.challenger_cutoff}, the champion up to {gate.champion_cutoff}): "
+            "it replaces it (decision 0019)."
+        )
     return _wape_improvement(gate, champion, policy)
+
+
+def _ranked_family_replaces_drifting_champion(gate: GateInput, champion: float) -> bool:
+    """Decision 0019: the challenger is the family the backtest ranked best, which may not be
+    the champion's; against a drifting champion it need not win by the margin, only score no
+    worse on newer data, as a same-configuration refit (which ties) does."""
+    challenger = gate.challenger_wape
+    return (
+        gate.champion_health is not None
+        and gate.champion_health.is_drifting
+        and gate.champion_cutoff is not None
+        and gate.challenger_cutoff > gate.champion_cutoff
+        and not math.isnan(challenger)
+        and not math.isnan(champion)
+        and challenger <= champion + FLOAT_TOLERANCE
+    )
 
 
 def _wape_improvement(

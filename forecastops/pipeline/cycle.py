@@ -1,8 +1,10 @@
 """The retrain cycle's steps over the lake: what the model-plane assets call.
 
-features -> challenger -> backtest -> promotion decision -> forecasts, for one training cutoff
-(the partition day). Only contract-valid days are in `raw_sales`, so a day whose contract check
-failed can never feed training. Each step persists its results to the lake as one atomic
+features -> backtest -> challenger -> promotion decision -> forecasts, for one training cutoff
+(the partition day). The backtest ranks the candidate families first, so the challenger is
+the LightGBM family that ranked best (`choose_challenger`, decision 0019). Only
+contract-valid days are in `raw_sales`, so a day whose contract check failed can never feed
+training. Each step persists its results to the lake as one atomic
 partition, so a failed run leaves no half-written output.
 """
 
@@ -60,6 +62,8 @@ class CyclePolicy:
     """A training-window day without data longer than this (days to the cutoff) raises a
     `missing_data` alert (`overdue_missing_days`)."""
     objective: str = "tweedie"
+    """The LightGBM objective of a challenger trained without a backtest ranking for its
+    cutoff (`choose_challenger`); with one, the best-ranked LightGBM family's objective wins."""
     feature_spec: FeatureSpec = field(default_factory=FeatureSpec)
     promotion: PromotionPolicy = field(default_factory=PromotionPolicy)
 
@@ -79,12 +83,23 @@ class CyclePolicy:
 
     @property
     def challenger_candidate(self) -> str:
-        return f"lightgbm_{self.objective}"
+        """The backtest candidate of `objective` (the weekly champion backtest's family)."""
+        return lightgbm_candidate(self.objective)
 
     @property
     def history_days(self) -> int:
         """Days of sales the backtest needs before the cutoff: evaluation + window + lags."""
         return self.backtest_days + self.training_window_days + self.feature_spec.lookback_days
+
+
+LIGHTGBM_PREFIX = "lightgbm_"
+"""Backtest candidates named `lightgbm_<objective>` are trainable challengers; the others are
+baselines, ranked but never registered."""
+
+
+def lightgbm_candidate(objective: str) -> str:
+    """The backtest candidate name of the LightGBM family with `objective`."""
+    return f"{LIGHTGBM_PREFIX}{objective}"
 
 
 class NotEnoughHistoryError(ValueError):
@@ -252,6 +267,97 @@ def run_cycle_backtest(
     return result, ranking.table
 
 
+class NoRankedModelError(ValueError):
+    """The cutoff's backtest ranking scored no LightGBM family, so there is nothing to train."""
+
+
+@dataclass(frozen=True)
+class ChallengerChoice:
+    """Which LightGBM family the challenger is, and why.
+
+    `objective`, `candidate` (`lightgbm_<objective>`); `rank` of that candidate in a ranking of
+    `of` candidates and the ranking's `winner` (None without a ranking); `selected_by`: the
+    sentence tagged on the version (`selected_by`)."""
+
+    objective: str
+    candidate: str
+    rank: int | None
+    of: int | None
+    winner: str | None
+    selected_by: str
+
+    @property
+    def baseline_won(self) -> bool:
+        """A baseline ranked first: the challenger is the best LightGBM, not the winner."""
+        return self.winner is not None and self.winner != self.candidate
+
+
+def choose_challenger(
+    ranking: pd.DataFrame | None, policy: CyclePolicy, cutoff: date
+) -> ChallengerChoice:
+    """The LightGBM family to train as the challenger at `cutoff`, from the backtest `ranking`
+    table (`forecastops.domain.backtest.Ranking.table`, as stored in the lake).
+
+    The best-ranked LightGBM candidate with a finite WAPE and status ok is chosen; baselines
+    (seasonal naive, moving average) are never registered: when one ranks first, the best
+    LightGBM is chosen and `selected_by` says the baseline won, and the gate's
+    `beats_seasonal_naive` rule judges it as before. Without a ranking (`ranking` None: the
+    challenger was materialized without its cutoff's backtest), `policy.objective` (setting
+    `FORECASTOPS_OBJECTIVE`) is chosen and `selected_by` says so. Raises `NoRankedModelError`,
+    naming each LightGBM candidate's error, when the ranking scored none of them.
+    """
+    from forecastops.domain.forecasters import OBJECTIVES
+
+    if ranking is None:
+        return ChallengerChoice(
+            objective=policy.objective,
+            candidate=policy.challenger_candidate,
+            rank=None,
+            of=None,
+            winner=None,
+            selected_by=(
+                f"setting FORECASTOPS_OBJECTIVE={policy.objective} (no backtest ranking stored "
+                f"for {cutoff.isoformat()})"
+            ),
+        )
+    families = {lightgbm_candidate(objective): objective for objective in OBJECTIVES}
+    status = ranking["status"] if "status" in ranking else pd.Series("ok", index=ranking.index)
+    scored = ranking[(status == "ok") & ranking["wape"].notna()].sort_values("rank")
+    lightgbm = scored[scored["candidate"].isin(list(families))]
+    if lightgbm.empty:
+        rows = ranking[ranking["candidate"].isin(list(families))]
+        errors = "; ".join(
+            f"{row.candidate}: {getattr(row, 'error', None) or 'no finite WAPE'}"
+            for row in rows.itertuples()
+        )
+        raise NoRankedModelError(
+            f"The backtest at {cutoff.isoformat()} scored no LightGBM family "
+            f"({errors or 'none was a candidate'}), so no challenger is trained. Fix the "
+            "failure named above, then run the backtest and challenger_model again."
+        )
+    best = lightgbm.iloc[0]
+    winner = str(scored["candidate"].iloc[0])
+    rank, of = int(best["rank"]), len(ranking)
+    selected_by = f"backtest ranking: rank {rank} of {of}"
+    if winner != best["candidate"]:
+        selected_by += f" (best LightGBM; the baseline {winner} ranked first)"
+    return ChallengerChoice(
+        objective=families[str(best["candidate"])],
+        candidate=str(best["candidate"]),
+        rank=rank,
+        of=of,
+        winner=winner,
+        selected_by=selected_by,
+    )
+
+
+def stored_ranking(lake: Lake, cutoff: date) -> pd.DataFrame | None:
+    """The backtest ranking table stored for `cutoff`, or None when that backtest never ran."""
+    if not lake.has_partition(BACKTEST_TABLE, cutoff):
+        return None
+    return lake.read_partition(BACKTEST_TABLE, cutoff, "ranking")
+
+
 def overall_scores(metrics: pd.DataFrame, candidate: str) -> dict[str, float]:
     """The tagged scores (`BACKTEST_METRICS`) of `candidate` over all series in a backtest's
     `metrics`. Raises `KeyError` when the backtest has no such candidate."""
@@ -262,7 +368,12 @@ def overall_scores(metrics: pd.DataFrame, candidate: str) -> dict[str, float]:
 
 
 def _overall_wape(metrics: pd.DataFrame, candidate: str) -> float:
-    return overall_scores(metrics, candidate)["wape"]
+    """The candidate's overall WAPE; NaN when it failed in the backtest (it has no score), so
+    the gate's `metrics_are_numbers` refuses rather than the step crashing."""
+    try:
+        return overall_scores(metrics, candidate)["wape"]
+    except KeyError:
+        return float("nan")
 
 
 def _store_wape(metrics: pd.DataFrame, candidate: str) -> dict[str, float]:
@@ -284,7 +395,7 @@ def same_configuration(
 def gate_input(
     metrics: pd.DataFrame,
     policy: CyclePolicy,
-    challenger: tuple[str, date],
+    challenger: tuple[str, date, str],
     champion: tuple[str, date, str] | None,
     *,
     same_config: bool = False,
@@ -292,15 +403,16 @@ def gate_input(
 ) -> GateInput:
     """The promotion gate's evidence from the stored backtest `metrics` of a cutoff.
 
-    `challenger`: (version, training cutoff); `champion`: (version, training cutoff, objective)
-    or None when there is no champion yet. Each model is scored as its LightGBM family.
+    `challenger` and `champion`: (version, training cutoff, objective), `champion` None when
+    there is no champion yet. Each model is scored as its LightGBM family (its objective's
+    candidate); a family that failed in the backtest reads as NaN, which the gate refuses.
     `same_config` (see `same_configuration`) and `champion_health` (see
     `forecastops.pipeline.monitoring.champion_health`) are passed through for the improvement rule.
     """
     from forecastops.domain.forecasters import SEASONAL_NAIVE
 
-    challenger_family = policy.challenger_candidate
-    champion_family = f"lightgbm_{champion[2]}" if champion else None
+    challenger_family = lightgbm_candidate(challenger[2])
+    champion_family = lightgbm_candidate(champion[2]) if champion else None
     return GateInput(
         challenger_version=challenger[0],
         challenger_cutoff=challenger[1],

@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from forecastops.stores.registry import ModelRegistry
 
 
+ALREADY_CHAMPION_RULE = "not_already_champion"
+"""The one rule of the decision on a challenger that is the champion already: nothing to do."""
+
+
 @dataclass(frozen=True)
 class PromotionOutcome:
     """What the step decided and did: the verdict, the challenger it judged, the champion
@@ -57,15 +61,30 @@ def decide_and_apply_promotion(
     `cutoff` day's backtest and the champion's health; record the decision in the lake
     (`promotion_decision`), promote when the gate passes (alias history names `actor` and the
     reasons) and tag the challenger `promoted` / `rejected` (docs/promotion.md)."""
-    from forecastops.domain.promotion import decide_promotion
+    from forecastops.domain.promotion import PromotionDecision, decide_promotion
 
     challenger_tags = registry.version_tags(challenger)
     champion = registry.alias_version(CHAMPION)
+    if challenger == champion:  # the retrain reused the serving version (decision 0019)
+        already = PromotionDecision(
+            promote=False,
+            reasons=(
+                f"the challenger v{challenger} is the champion already: the retrain reused it "
+                "(same training data and configuration), so there is nothing to decide and "
+                "its tags are left as they were",
+            ),
+            rule_results={ALREADY_CHAMPION_RULE: False},
+        )
+        return PromotionOutcome(already, challenger, champion, champion)
     champion_tags = registry.version_tags(champion) if champion else {}
     gate = gate_input(
         lake.read_partition(BACKTEST_TABLE, cutoff, "metrics"),
         policy,
-        (challenger, date.fromisoformat(challenger_tags[TRAINING_CUTOFF_TAG])),
+        (
+            challenger,
+            date.fromisoformat(challenger_tags[TRAINING_CUTOFF_TAG]),
+            challenger_tags.get(OBJECTIVE_TAG, policy.objective),
+        ),
         (
             champion,
             date.fromisoformat(champion_tags[TRAINING_CUTOFF_TAG]),

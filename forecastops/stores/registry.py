@@ -70,6 +70,7 @@ from forecastops.stores.registry_tags import (
     HISTORY_TAG_PREFIX,
     MODEL_DEVELOPMENT,
     SHA256_TAG,
+    reused_in_tag,
 )
 from forecastops.stores.ui_links import MlflowUi, without_credentials
 
@@ -890,7 +891,43 @@ class ModelRegistry:
                 f"{error}"
             ) from error
         versions = [int(item.version) for item in found]
-        return str(max(versions)) if versions else None
+        if not versions:  # the run may have reused an existing version instead (`reuse_version`)
+            return self.find_version({reused_in_tag(root_run_id): None}, newest=True)
+        return str(max(versions))
+
+    def find_version(self, tags: Mapping[str, str | None], *, newest: bool = False) -> str | None:
+        """The oldest (`newest`: the newest) version whose tags equal every `tags` value (a None
+        value: the tag is set, to anything), or None. Values must not hold quotes (they go into
+        an MLflow filter string; ours are hashes, numbers and names)."""
+        clauses = [f"name = '{self.model_name}'"]
+        for key, value in tags.items():
+            if any(mark in f"{key}{value}" for mark in ("'", "`", '"')):
+                raise ValueError(f"Tag {key}={value!r} holds a quote; it cannot be searched for.")
+            clauses.append(f"tags.`{key}` != ''" if value is None else f"tags.`{key}` = '{value}'")
+        try:
+            found = self._client().search_model_versions(" and ".join(clauses))
+        except Exception as error:
+            raise RegistryError(
+                f"Searching {self._where()} for a version tagged {dict(tags)} failed: {error}"
+            ) from error
+        versions = [int(item.version) for item in found]
+        if not versions:
+            return None
+        return str(max(versions) if newest else min(versions))
+
+    def reuse_version(self, version: str, *, root_run_id: str, partition: str, actor: str) -> None:
+        """Record that the run chain `root_run_id` (partition `partition`) reused `version`
+        instead of registering a twin of it (tag `reused_in.<root_run_id>`, which
+        `version_registered_in` finds), then point `challenger` at it. Raises `RegistryError`;
+        on a failure of the tag the alias is left as it was."""
+        self.set_version_tags(version, {reused_in_tag(root_run_id): partition})
+        self.move_alias(
+            CHALLENGER,
+            version,
+            actor=actor,
+            reason=f"reused v{version} for partition {partition}: same training data and "
+            "configuration, so no twin was registered",
+        )
 
     # -- loading --------------------------------------------------------------------------
 

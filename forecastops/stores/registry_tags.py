@@ -18,8 +18,11 @@ orphans the versions registered before: add a name, never rename one.
 | `dagster_root_run_id` | challenger_model | first run of its re-execution chain (found by it) |
 | `top_features` | challenger_model | the three features with the most gain, comma-separated |
 | `top3_vs_champion` | challenger_model | those three against the champion's at the time |
+| `selected_by` | challenger_model | why this family, e.g. `backtest ranking: rank 1 of 4` |
+| `horizon_days` | challenger_model | the forecast and backtest horizon it was ranked on |
+| `reused_in.<root run id>` | challenger_model | the partition of a retrain that reused it |
 | `artifact_sha256` | the registry (`ModelRegistry.register_challenger`) | SHA-256 of the booster |
-| `backtest_wape`, `_mae`, `_rmse`, `_bias`, `_mase` | backtest | the score, six decimals |
+| `backtest_wape`, `_mae`, `_rmse`, `_bias`, `_mase` | challenger_model | its family's score |
 | `promotion_decision` | promotion_decision | `promoted` / `rejected` |
 | `champion_backtest_wape`, ... `_mase` | champion_backtest | the champion's weekly score |
 | `champion_backtest_cutoff` | champion_backtest | the last day that score saw, `YYYY-MM-DD` |
@@ -82,12 +85,38 @@ DAGSTER_ROOT_RUN_ID_TAG = "dagster_root_run_id"
 PARTITION_TAG = "partition"
 TOP_FEATURES_TAG = "top_features"
 TOP3_VS_CHAMPION_TAG = "top3_vs_champion"
+SELECTED_BY_TAG = "selected_by"
+"""Why the version's LightGBM family was trained: its rank in the cutoff's backtest ranking
+(`forecastops.pipeline.cycle.choose_challenger`), or the setting when there was no ranking."""
+HORIZON_DAYS_TAG = "horizon_days"
+"""The horizon (setting `horizon_days`) the version's family was backtested and chosen on."""
 SHA256_TAG = "artifact_sha256"
 """Hex SHA-256 of the booster file, computed by the registry when the version is registered."""
 
 CONFIGURATION_TAGS: tuple[str, ...] = (OBJECTIVE_TAG, WINDOW_DAYS_TAG, FEATURE_SET_VERSION_TAG)
 """Tags that together are a model's configuration: two versions that agree on all of them are
 scored as the same backtest family (`forecastops.pipeline.cycle.same_configuration`)."""
+
+TWIN_TAGS: tuple[str, ...] = (
+    DATA_SHA256_TAG,
+    OBJECTIVE_TAG,
+    WINDOW_DAYS_TAG,
+    FEATURE_SET_VERSION_TAG,
+    HORIZON_DAYS_TAG,
+)
+"""Training data and configuration: a retrain whose values of these equal an existing
+version's trains the same model (training is deterministic), so it reuses that version instead
+of registering a twin (decision 0019). Versions registered before `horizon_days` existed never
+match, so they are never reused."""
+REUSED_IN_TAG_PREFIX = "reused_in."
+"""`reused_in.<dagster root run id>` = partition: a retrain run that reused the version; the
+run's later steps find their challenger by it (`ModelRegistry.version_registered_in`)."""
+
+
+def reused_in_tag(root_run_id: str) -> str:
+    """The version tag recording that the run chain `root_run_id` reused the version."""
+    return f"{REUSED_IN_TAG_PREFIX}{root_run_id}"
+
 
 # -- model-version tags written later in the cycle -----------------------------------------
 
@@ -149,6 +178,8 @@ REGISTRATION_TAGS: tuple[str, ...] = (
     PARTITION_TAG,
     TOP_FEATURES_TAG,
     TOP3_VS_CHAMPION_TAG,
+    SELECTED_BY_TAG,
+    HORIZON_DAYS_TAG,
 )
 """The tags `registration_tags` gives a new version (the registry adds `SHA256_TAG`)."""
 VERSION_TAGS: frozenset[str] = frozenset(
@@ -161,7 +192,14 @@ VERSION_TAGS: frozenset[str] = frozenset(
         ARCHIVED_TAG,
     }
 )
-"""Every model-version tag ForecastOps writes."""
+"""Every model-version tag ForecastOps writes, but the `reused_in.<run>` ones
+(`is_version_tag`)."""
+
+
+def is_version_tag(name: str) -> bool:
+    """Whether ForecastOps writes model-version tag `name` (one of `VERSION_TAGS`, or a
+    `reused_in.<root run id>` record)."""
+    return name in VERSION_TAGS or name.startswith(REUSED_IN_TAG_PREFIX)
 
 
 def registration_tags(
@@ -177,6 +215,8 @@ def registration_tags(
     partition: str,
     top_features: str,
     top3_vs_champion: str,
+    selected_by: str,
+    horizon_days: int,
 ) -> dict[str, str]:
     """The version tags of a newly trained challenger (see the module's table), as text."""
     return {
@@ -191,6 +231,27 @@ def registration_tags(
         PARTITION_TAG: partition,
         TOP_FEATURES_TAG: top_features,
         TOP3_VS_CHAMPION_TAG: top3_vs_champion,
+        SELECTED_BY_TAG: selected_by,
+        HORIZON_DAYS_TAG: str(horizon_days),
+    }
+
+
+def twin_tags(
+    *,
+    data_sha256: str,
+    objective: str,
+    window_days: int,
+    feature_set_version: str,
+    horizon_days: int,
+) -> dict[str, str]:
+    """The `TWIN_TAGS` of a model about to be trained, as text (as `registration_tags` writes
+    them), to look for a version that already is that model."""
+    return {
+        DATA_SHA256_TAG: data_sha256,
+        OBJECTIVE_TAG: objective,
+        WINDOW_DAYS_TAG: str(window_days),
+        FEATURE_SET_VERSION_TAG: feature_set_version,
+        HORIZON_DAYS_TAG: str(horizon_days),
     }
 
 

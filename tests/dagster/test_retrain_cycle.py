@@ -13,7 +13,12 @@ import pytest
 from forecast_assets.model import GATE_CHECK
 from forecast_jobs.launch import execute_partition_range
 from forecastops.domain.simulator import SimulationSpec, write_landing_files
-from forecastops.pipeline.cycle import DECISION_TABLE, FEATURES_TABLE, FORECASTS_TABLE
+from forecastops.pipeline.cycle import (
+    BACKTEST_TABLE,
+    DECISION_TABLE,
+    FEATURES_TABLE,
+    FORECASTS_TABLE,
+)
 from forecastops.stores.lake import Lake
 from forecastops.stores.registry import ModelRegistry
 from forecastops.stores.registry_tags import (
@@ -23,9 +28,14 @@ from forecastops.stores.registry_tags import (
     DECISION_VALUES,
     EXPERIMENT_KIND_TAG,
     MODEL_DEVELOPMENT,
+    OBJECTIVE_TAG,
+    PARTITION_TAG,
     REGISTRATION_TAGS,
+    SELECTED_BY_TAG,
     SHA256_TAG,
     VERSION_TAGS,
+    is_version_tag,
+    reused_in_tag,
 )
 from tests.dagster.pipeline import pipeline_definitions, pipeline_settings
 
@@ -80,7 +90,7 @@ def test_the_model_assets_link_their_mlflow_pages(
     experiments = f"{settings.mlflow_ui}/#/experiments/{experiment.experiment_id}"
     runs = f"{experiments}/runs"
     champion = registry.alias_version("champion")
-    linked = {"challenger_model": "2", "backtest": "2", "promotion_decision": "2"}
+    linked = {"challenger_model": "2", "promotion_decision": "2"}
     for node, version in {**linked, "forecasts": champion}.items():
         [materialization] = second.asset_materializations_for_node(node)
         metadata = materialization.metadata
@@ -92,16 +102,14 @@ def test_the_model_assets_link_their_mlflow_pages(
         [run_id] = [v["run_id"] for v in registry.versions() if v["version"] == version]
         assert links["mlflow_run"].value == f"{runs}/{run_id}{ml}", node
         assert metadata["mlflow_experiment"].value == f"{experiments}{ml}", node
-    [backtest] = second.asset_materializations_for_node("backtest")
-    assert backtest.metadata["plot_in_mlflow"].value.endswith(
-        f"/artifacts/backtest/backtest.png{ml}"
-    )
-    # the logged model is named after its configuration and carries its backtest scores
-    logged = backtest.metadata["mlflow_logged_model"].value.split("/models/")[1].removesuffix(ml)
-    model = client.get_logged_model(logged)
-    assert model.name == f"lightgbm_{settings.objective}_w{settings.training_window_days}"
-    on_model = {metric.key: metric.value for metric in model.metrics}
+    # the logged model is named after the configuration the backtest ranked first and carries
+    # that family's backtest scores
+    [challenger] = second.asset_materializations_for_node("challenger_model")
+    logged = challenger.metadata["mlflow_logged_model"].value
+    model = client.get_logged_model(logged.split("/models/")[1].removesuffix(ml))
     tags = registry.version_tags("2")
+    assert model.name == f"lightgbm_{tags[OBJECTIVE_TAG]}_w{settings.training_window_days}"
+    on_model = {metric.key: metric.value for metric in model.metrics}
     assert on_model[BACKTEST_WAPE_TAG] == pytest.approx(float(tags[BACKTEST_WAPE_TAG]), abs=1e-6)
 
 
@@ -164,6 +172,26 @@ def test_every_version_carries_its_lineage_tags(cycle: tuple[Path, dg.Definition
         assert version["tags"]["dagster_root_run_id"] == version["tags"]["dagster_run_id"]
 
 
+def test_the_registered_version_is_the_best_ranked_lightgbm_family(
+    cycle: tuple[Path, dg.Definitions],
+) -> None:
+    workdir, _ = cycle
+    registry = ModelRegistry(f"sqlite:///{workdir / 'mlflow.db'}")
+    lake = Lake(workdir / "lake")
+    for version in registry.versions():
+        tags = version["tags"]
+        day = date.fromisoformat(tags[PARTITION_TAG])
+        ranking = lake.read_partition(BACKTEST_TABLE, day, "ranking")
+        lightgbm = ranking[ranking["candidate"].str.startswith("lightgbm_")]
+        best = lightgbm.sort_values("rank").iloc[0]
+        assert tags[OBJECTIVE_TAG] == best["candidate"].removeprefix("lightgbm_")
+        assert tags[SELECTED_BY_TAG].startswith(
+            f"backtest ranking: rank {best['rank']} of {len(ranking)}"
+        )
+        assert float(tags[BACKTEST_WAPE_TAG]) == pytest.approx(best["wape"], abs=1e-6)
+        assert set(ranking["status"]) == {"ok"}
+
+
 def test_the_assets_write_only_tags_and_aliases_the_registry_tags_module_defines(
     cycle: tuple[Path, dg.Definitions],
 ) -> None:
@@ -171,7 +199,7 @@ def test_the_assets_write_only_tags_and_aliases_the_registry_tags_module_defines
     registry = ModelRegistry(f"sqlite:///{workdir / 'mlflow.db'}")
     for version in registry.versions():
         tags = version["tags"]
-        assert set(tags) <= VERSION_TAGS, set(tags) - VERSION_TAGS
+        assert all(is_version_tag(name) for name in tags), set(tags) - VERSION_TAGS
         assert set(tags) >= {*REGISTRATION_TAGS, SHA256_TAG, BACKTEST_WAPE_TAG, DECISION_TAG}
         assert tags[DECISION_TAG] in DECISION_VALUES
         assert set(version["aliases"]) <= set(ALIASES)
@@ -210,3 +238,68 @@ def test_a_backfilled_older_cutoff_never_moves_the_champion(
     assert not lake.read_partition(DECISION_TABLE, older)["promote"].item()
     rules = lake.read_partition(DECISION_TABLE, older, "rules").set_index("rule")["passed"]
     assert not rules["cutoff_not_older"]
+
+
+def test_a_retrain_on_the_same_data_reuses_the_version_instead_of_a_twin(
+    cycle: tuple[Path, dg.Definitions],
+) -> None:
+    workdir, defs = cycle
+    registry = ModelRegistry(f"sqlite:///{workdir / 'mlflow.db'}")
+    before = registry.versions()
+    [original] = [row for row in before if row["tags"][PARTITION_TAG] == CUTOFF.isoformat()]
+    version = original["version"]
+    champion = registry.alias_version("champion")
+    # The same cutoff again (as a drift-triggered retrain does): same data, same ranking.
+    with dg.instance_for_test() as instance:
+        again = defs.resolve_job_def("retrain_job").execute_in_process(
+            instance=instance,
+            partition_key=CUTOFF.isoformat(),
+            asset_selection=[dg.AssetKey("challenger_model"), dg.AssetKey("promotion_decision")],
+        )
+    assert again.success
+    assert [row["version"] for row in registry.versions()] == [row["version"] for row in before]
+    [trained] = again.asset_materializations_for_node("challenger_model")
+    assert trained.metadata["model_version"].value == version
+    reused = str(trained.metadata["reused"].value)
+    assert reused.startswith(f"reused v{version}: same training data")
+    tags = registry.version_tags(version)
+    assert tags[reused_in_tag(again.run_id)] == CUTOFF.isoformat()
+    assert registry.version_registered_in(again.run_id) == version
+    assert registry.alias_version("challenger") == version
+    assert registry.history()[-1].reason.startswith(f"reused v{version} for partition")
+    [decided] = again.asset_materializations_for_node("promotion_decision")
+    assert decided.metadata["challenger_version"].value == version
+    if champion == version:  # the serving version itself: nothing to decide, its verdict kept
+        assert "is the champion already" in str(decided.metadata["decision"].value)
+    assert tags[DECISION_TAG] == original["tags"][DECISION_TAG]
+    assert registry.alias_version("champion") == champion
+
+
+def test_a_retrain_that_reuses_the_champion_has_nothing_to_decide(
+    cycle: tuple[Path, dg.Definitions],
+) -> None:
+    workdir, defs = cycle
+    registry = ModelRegistry(f"sqlite:///{workdir / 'mlflow.db'}")
+    [row] = [row for row in registry.versions() if row["tags"][PARTITION_TAG] == CUTOFF.isoformat()]
+    version, champion = row["version"], registry.alias_version("champion")
+    assert champion is not None
+    registry.move_alias("champion", version, actor="test", reason="serve the cutoff's version")
+    try:
+        with dg.instance_for_test() as instance:
+            again = defs.resolve_job_def("retrain_job").execute_in_process(
+                instance=instance,
+                partition_key=CUTOFF.isoformat(),
+                asset_selection=[
+                    dg.AssetKey("challenger_model"),
+                    dg.AssetKey("promotion_decision"),
+                ],
+            )
+        assert again.success
+        [decided] = again.asset_materializations_for_node("promotion_decision")
+        assert f"v{version} is the champion already" in str(decided.metadata["decision"].value)
+        [gate] = [e for e in again.get_asset_check_evaluations() if e.check_name == GATE_CHECK]
+        assert not gate.passed and gate.severity == dg.AssetCheckSeverity.WARN
+        assert registry.alias_version("champion") == version
+        assert registry.version_tags(version)[DECISION_TAG] == row["tags"][DECISION_TAG]
+    finally:
+        registry.move_alias("champion", champion, actor="test", reason="put it back")

@@ -71,7 +71,7 @@ def weekly(tmp_path_factory: pytest.TempPathFactory) -> Weekly:
     workdir = tmp_path_factory.mktemp("weekly")
     write_drifted_landing(workdir)
     defs = pipeline_definitions(workdir)
-    # Today's settings train poisson challengers; the champion was trained as tweedie.
+    # Today's settings say poisson; the champion's family is what its backtest ranked best.
     poisson_defs = build_definitions(
         pipeline_settings(workdir).model_copy(update={"objective": "poisson"})
     )
@@ -159,14 +159,16 @@ def test_it_scores_the_champions_configuration_and_keeps_the_daily_backtest(
     [materialization] = weekly.weekly.asset_materializations_for_node("champion_backtest")
     metadata = materialization.metadata
     assert metadata["champion_version"].value == "1"
-    # v1 is tweedie on the 60-day window although today's settings say poisson.
-    assert metadata["configuration"].value == "lightgbm_tweedie, 60-day window"
+    # v1's family is the one its backtest ranked best (decision 0019) on the 60-day window,
+    # whatever today's settings say.
+    family = f"lightgbm_{weekly.tags_before['1']['objective']}"
+    assert metadata["configuration"].value == f"{family}, 60-day window"
     lake = Lake(weekly.workdir / "lake")
     summary = lake.read_partition(CHAMPION_BACKTEST_TABLE, DRIFTED_DAY, "summary")
     assert summary.loc[0, "champion_version"] == "1"
-    assert summary.loc[0, "candidate"] == "lightgbm_tweedie"
+    assert summary.loc[0, "candidate"] == family
     metrics = lake.read_partition(CHAMPION_BACKTEST_TABLE, DRIFTED_DAY, "metrics")
-    assert set(metrics["candidate"]) == {"lightgbm_tweedie", "seasonal_naive"}
+    assert set(metrics["candidate"]) == {family, "seasonal_naive"}
     assert metadata["champion_backtest_wape"].value == pytest.approx(float(summary.loc[0, "wape"]))
     # forecasts read the daily backtest's residual quantiles: the weekly run leaves them be.
     pd.testing.assert_frame_equal(

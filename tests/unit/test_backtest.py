@@ -15,6 +15,9 @@ import pytest
 from forecastops.domain.backtest import (
     PREDICTION_COLUMNS,
     SEASONAL_NAIVE,
+    STATUS_FAILED,
+    STATUS_OK,
+    BacktestFailedError,
     BacktestResult,
     BacktestSpec,
     ResidualQuantiles,
@@ -310,8 +313,10 @@ class NoForecast(LastValue):
 def test_a_broken_predict_is_named(
     sales: pd.DataFrame, forecaster: Callable[[], LastValue], message: str
 ) -> None:
-    with pytest.raises(ValueError, match=rf"'broken' \(fold 0, cutoff 2025-04-01\).*{message}"):
+    with pytest.raises(BacktestFailedError, match=rf"'broken': ValueError: .*{message}") as raised:
         run_backtest(sales, {"broken": forecaster}, SPEC)
+    assert isinstance(raised.value.__cause__, ValueError)
+    assert "'broken' (fold 0, cutoff 2025-04-01)" in str(raised.value.__cause__)
 
 
 def test_too_little_history_is_refused(sales: pd.DataFrame) -> None:
@@ -365,7 +370,7 @@ def test_two_workers_fit_two_folds_at_once(sales: pd.DataFrame) -> None:
     result = run_backtest(sales, {"meets": lambda: MeetsAnother(together)}, SPEC, workers=2)
     assert sorted(set(result.predictions["fold"])) == [0, 1, 2]
     alone = Rendezvous(2, timeout=0.5)
-    with pytest.raises(TimeoutError, match="no other fit"):
+    with pytest.raises(BacktestFailedError, match="'meets': TimeoutError: no other fit"):
         run_backtest(sales, {"meets": lambda: MeetsAnother(alone)}, SPEC, workers=1)
 
 
@@ -382,14 +387,48 @@ class FailsInFold(LastValue):
         return self
 
 
-def test_a_failing_fit_names_its_candidate_and_fold(sales: pd.DataFrame) -> None:
+def test_a_failing_candidate_is_ranked_failed_and_the_others_still_rank(
+    sales: pd.DataFrame,
+) -> None:
     cutoff = SPEC.fold_cutoffs(LAST_DAY)[1]
-    candidates = {"last_value": LastValue, "fragile": lambda: FailsInFold(cutoff)}
-    with pytest.raises(RuntimeError, match="out of memory") as raised:
+    candidates = {
+        "last_value": LastValue,
+        "fragile": lambda: FailsInFold(cutoff),
+        SEASONAL_NAIVE: SeasonalNaive,
+    }
+    result = run_backtest(sales, candidates, SPEC, workers=2)
+    error = f"RuntimeError: out of memory (fold 1, cutoff {cutoff.isoformat()})"
+    assert dict(result.failures) == {"fragile": error}
+    assert result.candidates == ["last_value", SEASONAL_NAIVE]
+    assert "fragile" not in set(result.predictions["candidate"]) | set(result.metrics["candidate"])
+    ranking = result.ranking()
+    assert ranking.winner in {"last_value", SEASONAL_NAIVE}
+    table = ranking.table.set_index("candidate")
+    assert list(ranking.table["rank"]) == [1, 2, 3]
+    assert table.loc["fragile", "rank"] == 3  # failed: after every scored candidate
+    assert table.loc["fragile", "status"] == STATUS_FAILED
+    assert table.loc["fragile", "error"] == error
+    assert np.isnan(table.loc["fragile", "wape"])
+    assert (table.drop(index="fragile")["status"] == STATUS_OK).all()
+    assert table.drop(index="fragile")["error"].isna().all()
+    assert f"**fragile**: {error}" in ranking.explanation
+    assert "| failed" in ranking.to_markdown()
+    with pytest.raises(KeyError, match=r"'fragile' failed in this backtest.*out of memory"):
+        result.overall_wape("fragile")
+
+
+def test_when_every_candidate_fails_the_error_names_each_one(sales: pd.DataFrame) -> None:
+    cutoffs = SPEC.fold_cutoffs(LAST_DAY)
+    candidates = {
+        "fragile": lambda: FailsInFold(cutoffs[2]),
+        "broken": DropsRows,
+    }
+    with pytest.raises(BacktestFailedError) as raised:
         run_backtest(sales, candidates, SPEC, workers=2)
-    assert raised.value.__notes__ == [
-        f"while backtesting candidate 'fragile' at fold 1 (cutoff {cutoff.isoformat()})"
-    ]
+    message = str(raised.value)
+    assert f"'fragile': RuntimeError: out of memory (fold 2, cutoff {cutoffs[2]})" in message
+    assert f"'broken': ValueError: Candidate 'broken' (fold 0, cutoff {cutoffs[0]})" in message
+    assert "no forecast for 1 of 168 future rows" in message
 
 
 def test_a_bad_worker_count_is_refused(sales: pd.DataFrame) -> None:

@@ -8,6 +8,8 @@ import pytest
 
 from forecastops.pipeline.cycle import (
     CyclePolicy,
+    NoRankedModelError,
+    choose_challenger,
     lag_window_missing_days,
     overdue_missing_days,
     same_configuration,
@@ -75,3 +77,67 @@ def test_only_days_missing_longer_than_the_setting_are_overdue(
 
     ages = sorted((cutoff - day).days for day in overdue)
     assert ages == [age for age in (1, 3, 4, 10, 11) if age > alert_after]
+
+
+def _ranking(*rows: tuple[str, float, str | None]) -> pd.DataFrame:
+    """A stored ranking table: (candidate, wape, error) rows, ranked as given."""
+    return pd.DataFrame(
+        {
+            "rank": range(1, len(rows) + 1),
+            "candidate": [row[0] for row in rows],
+            "wape": [row[1] for row in rows],
+            "status": ["failed" if row[2] else "ok" for row in rows],
+            "error": [row[2] for row in rows],
+        }
+    )
+
+
+CUTOFF = date(2025, 5, 31)
+
+
+def test_the_best_ranked_lightgbm_family_is_the_challenger_whatever_the_setting() -> None:
+    ranking = _ranking(
+        ("lightgbm_poisson", 0.30, None),
+        ("lightgbm_tweedie", 0.32, None),
+        ("seasonal_naive", 0.40, None),
+        ("moving_average_28", 0.45, None),
+    )
+    choice = choose_challenger(ranking, CyclePolicy(objective="tweedie"), CUTOFF)
+    assert (choice.objective, choice.candidate) == ("poisson", "lightgbm_poisson")
+    assert choice.selected_by == "backtest ranking: rank 1 of 4"
+    assert not choice.baseline_won
+
+
+def test_a_baseline_that_ranks_first_is_never_the_challenger_and_is_named() -> None:
+    ranking = _ranking(
+        ("seasonal_naive", 0.28, None),
+        ("lightgbm_tweedie", 0.30, None),
+        ("lightgbm_poisson", float("nan"), "RuntimeError: boom (fold 0, cutoff 2025-03-02)"),
+    )
+    choice = choose_challenger(ranking, CyclePolicy(objective="poisson"), CUTOFF)
+    assert choice.objective == "tweedie"
+    assert choice.baseline_won and choice.winner == "seasonal_naive"
+    assert choice.selected_by == (
+        "backtest ranking: rank 2 of 3 (best LightGBM; the baseline seasonal_naive ranked first)"
+    )
+
+
+def test_without_a_ranking_the_setting_chooses_and_says_so() -> None:
+    choice = choose_challenger(None, CyclePolicy(objective="poisson"), CUTOFF)
+    assert choice.objective == "poisson" and choice.rank is None
+    assert "FORECASTOPS_OBJECTIVE=poisson" in choice.selected_by
+    assert "2025-05-31" in choice.selected_by
+
+
+def test_when_no_lightgbm_family_was_scored_nothing_is_chosen() -> None:
+    ranking = _ranking(
+        ("seasonal_naive", 0.28, None),
+        ("lightgbm_tweedie", float("nan"), "ValueError: bad (fold 1, cutoff 2025-04-02)"),
+        ("lightgbm_poisson", float("nan"), "MemoryError: (fold 0, cutoff 2025-03-02)"),
+    )
+    with pytest.raises(NoRankedModelError) as raised:
+        choose_challenger(ranking, CyclePolicy(), CUTOFF)
+    message = str(raised.value)
+    assert "2025-05-31 scored no LightGBM family" in message
+    assert "lightgbm_tweedie: ValueError: bad (fold 1" in message
+    assert "lightgbm_poisson: MemoryError" in message

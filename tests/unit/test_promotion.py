@@ -281,14 +281,44 @@ CASES: list[tuple[str, GateInput, dict[str, Any], PromotionPolicy, bool, set[str
         {RULE_STORES},
         "too much worse: S1",
     ),
-    (
-        "other config, drifting champion, tied WAPE",
+    (  # decision 0019: the ranked family replaces a drifting champion when no worse
+        "other config, drifting champion, tied WAPE, newer data",
         SAME_CONFIG_REFIT,
         {"same_configuration": False},
+        POLICY,
+        True,
+        set(),
+        "",
+    ),
+    (
+        "other config, drifting champion, worse WAPE",
+        SAME_CONFIG_REFIT,
+        {"same_configuration": False, "challenger_wape": 0.270},
+        POLICY,
+        False,
+        {RULE_IMPROVEMENT},
+        "WAPE 0.270 vs champion 0.262 (version 6): 3.1 % worse (needs >= 5.0 %).",
+    ),
+    (
+        "other config, drifting champion, tied WAPE, same cutoff",
+        SAME_CONFIG_REFIT,
+        {"same_configuration": False, "challenger_cutoff": CHAMPION_CUTOFF},
         POLICY,
         False,
         {RULE_IMPROVEMENT},
         "WAPE 0.262 vs champion 0.262 (version 6): 0.0 % better (needs >= 5.0 %).",
+    ),
+    (
+        "other config, healthy champion, tied WAPE",
+        SAME_CONFIG_REFIT,
+        {
+            "same_configuration": False,
+            "champion_health": dataclasses.replace(DRIFTING, status="healthy", degradation=0.0),
+        },
+        POLICY,
+        False,
+        {RULE_IMPROVEMENT},
+        "0.0 % better (needs >= 5.0 %).",
     ),
     (
         "other config, drifting champion, 11.8 % better",
@@ -344,6 +374,14 @@ def test_a_drifting_champion_s_refit_says_which_path_applied() -> None:
         "backtest): fresher data replaces it (trained up to 2025-07-01, the champion up to "
         "2025-06-30)."
     )
+
+
+def test_a_drifting_champion_replaced_by_another_family_says_so() -> None:
+    gate = dataclasses.replace(SAME_CONFIG_REFIT, same_configuration=False)
+    decision = decide_promotion(gate, POLICY)
+    assert decision.promote
+    assert "champion v6 is drifting on 2025-07-01" in decision.reasons[3]
+    assert "scores no worse (WAPE 0.262 vs 0.262)" in decision.reasons[3]
 
 
 def test_ignored_stores_are_named() -> None:

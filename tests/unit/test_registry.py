@@ -174,6 +174,35 @@ def test_an_experiment_made_before_the_kind_tag_gets_it_on_first_use(tmp_path: P
     assert kind == "custom_model_development"
 
 
+def test_a_retrain_finds_its_twin_and_reusing_it_is_found_by_its_run(
+    registry: ModelRegistry, model_dir: Path
+) -> None:
+    first = registry.register_challenger(
+        model_dir,
+        params={"num_iterations": 25},
+        metrics={"train_wape": 0.21},
+        tags={**TAGS, "dagster_root_run_id": "run-a", "data_sha256": "d1", "horizon_days": "28"},
+        actor="dagster:run-a",
+    ).version
+    twin = {"data_sha256": "d1", "horizon_days": "28"}
+    assert registry.find_version(twin) == first
+    assert registry.find_version({**twin, "data_sha256": "d2"}) is None
+    assert registry.find_version({**twin, "horizon_days": "14"}) is None
+    with pytest.raises(ValueError, match="holds a quote"):
+        registry.find_version({"data_sha256": "d1' or name = 'x"})
+    assert registry.version_registered_in("run-b") is None
+
+    registry.reuse_version(first, root_run_id="run-b", partition="2025-05-31", actor="dagster:b")
+
+    assert registry.version_registered_in("run-b") == first
+    assert registry.version_tags(first)["reused_in.run-b"] == "2025-05-31"
+    assert registry.alias_version(CHALLENGER) == first
+    move = registry.history()[-1]
+    assert (move.actor, move.to_version) == ("dagster:b", first)
+    assert move.reason.startswith(f"reused v{first} for partition 2025-05-31")
+    assert [row["version"] for row in registry.versions()] == [first]
+
+
 def test_importing_the_registry_does_not_import_mlflow() -> None:
     code = "import sys, forecastops.stores.registry; print('mlflow' in sys.modules)"
     result = subprocess.run(

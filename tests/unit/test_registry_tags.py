@@ -34,6 +34,8 @@ def test_registration_writes_exactly_the_registration_tags() -> None:
         partition="2025-05-31",
         top_features="lag_7,lag_14,rolling_mean_7",
         top3_vs_champion="no champion yet",
+        selected_by="backtest ranking: rank 1 of 4",
+        horizon_days=28,
     )
     assert tuple(tags) == REGISTRATION_TAGS
     assert tags["training_cutoff"] == "2025-05-31" and tags["window_days"] == "120"
