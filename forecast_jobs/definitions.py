@@ -19,7 +19,13 @@ from forecast_assets.model import (
 )
 from forecast_assets.monitoring import drift_score, model_health
 from forecast_assets.reports import incident_report
-from forecast_jobs.jobs import daily_cycle_job, ingest_job, retrain_job, weekly_backtest_job
+from forecast_jobs.jobs import (
+    daily_cycle_job,
+    ingest_job,
+    monitoring_job,
+    retrain_job,
+    weekly_backtest_job,
+)
 from forecast_jobs.registry_jobs import promote_model_job, rollback_model_job
 from forecast_jobs.schedules import (
     daily_cycle_schedule,
@@ -33,6 +39,7 @@ from resources.policies import MonitoringPolicy, RetrainPolicy
 from resources.storage import LakeStorage, LandingSalesSource, ReportsFolder
 from sensors.alert_notifier import alert_notifier
 from sensors.drift_retrain import drift_retrain_sensor
+from sensors.repair import build_repair_sensor
 from sensors.run_failure import run_failure_alerts
 
 PIPELINE_ASSETS = (
@@ -107,12 +114,18 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ingest_job,
             retrain_job,
             daily_cycle_job,
+            monitoring_job,
             weekly_backtest_job,
             promote_model_job,
             rollback_model_job,
         ],
         schedules=[daily_cycle_schedule, daily_ingest_schedule, weekly_backtest_schedule],
-        sensors=[drift_retrain_sensor, run_failure_alerts, alert_notifier],
+        sensors=[
+            drift_retrain_sensor,
+            build_repair_sensor([retrain_job, monitoring_job]),
+            run_failure_alerts,
+            alert_notifier,
+        ],
         resources=build_resources(settings),
     )
 

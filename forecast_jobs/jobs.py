@@ -18,7 +18,13 @@ from forecast_assets.model import (
 from forecast_assets.monitoring import drift_score, model_health
 from forecast_assets.partitions import daily_partitions
 from forecast_assets.reports import incident_report
-from forecastops.domain.runs import DAILY_CYCLE_JOB, INGEST_JOB, RETRAIN_JOB, WEEKLY_BACKTEST_JOB
+from forecastops.domain.runs import (
+    DAILY_CYCLE_JOB,
+    INGEST_JOB,
+    MONITORING_JOB,
+    RETRAIN_JOB,
+    WEEKLY_BACKTEST_JOB,
+)
 
 # daily_cycle_job mixes the single-run ingest assets with one-day model assets; Dagster warns
 # on every load that it runs the job one partition per run, which is what the daily schedule
@@ -54,6 +60,14 @@ daily_cycle_job = dg.define_asset_job(
     partitions_def=daily_partitions,
     description="The whole day: ingest, the retrain cycle with its promotion gate, forecasts, "
     "the drift score, the champion's health and the incident report.",
+)
+
+monitoring_job = dg.define_asset_job(
+    MONITORING_JOB,
+    selection=dg.AssetSelection.assets(drift_score, model_health),
+    partitions_def=daily_partitions,
+    description="A day's monitoring alone: its drift score and the champion's health; what "
+    "repair_sensor re-runs for the days whose windows held a re-delivered day.",
 )
 
 weekly_backtest_job = dg.define_asset_job(

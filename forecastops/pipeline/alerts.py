@@ -91,6 +91,16 @@ def drift_alert_key(trigger: str, day: date | str) -> str:
     return f"{trigger}:{DRIFT_ALERT_ASSETS[trigger]}:{day}"
 
 
+def contract_break_key(day: date | str) -> str:
+    """The dedup key of the contract_break alert of `day` (one open alert per day)."""
+    return f"contract_break:raw_sales:{day}"
+
+
+def missing_data_key(day: date | str) -> str:
+    """The dedup key of the missing_data alert of the missing `day` itself."""
+    return f"missing_data:raw_sales:{day}"
+
+
 def dagster_run_link(run_id: str) -> AlertLink:
     """The run's page in the Dagster UI, relative to the UI's address."""
     return AlertLink("Dagster run", f"/runs/{run_id}")
@@ -176,9 +186,11 @@ def contract_break_alerts(
             message=f"`{o.source}` (sha256 {o.source_sha256[:12]}) was rejected: nothing "
             f"downstream runs from {o.day} and the drift retrain sensor ignores it.\n\n"
             f"{o.contract.to_markdown()}\n\nFix or re-deliver the file, then re-materialize "
-            f"raw_sales for {o.day}.",
+            f"raw_sales for {o.day} (ingest_job); repair_sensor then re-runs what was computed "
+            "without it and actions this alert (`forecastops repair --date "
+            f"{o.day}` does it by hand).",
             subject=f"raw_sales/{o.day}",
-            dedup_key=f"contract_break:raw_sales:{o.day}",
+            dedup_key=contract_break_key(o.day),
             links=tuple(links),
         )
         for o in outcomes
@@ -243,7 +255,7 @@ def missing_data_alerts(
             f"folder, re-materialize raw_sales for {day} (`dg launch --job ingest_job "
             f"--partition {day}`), then retrain the newest day.",
             subject=f"raw_sales/{day}",
-            dedup_key=f"missing_data:raw_sales:{day}",
+            dedup_key=missing_data_key(day),
             links=tuple(links),
             recommendation={
                 "action": "deliver_and_materialize",
