@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from forecastops.domain.performance import RECENT_WINDOW_DAYS
 from forecastops.domain.runs import REPAIR_TAG
@@ -34,6 +35,10 @@ from forecastops.pipeline.cycle import FEATURES_TABLE
 from forecastops.pipeline.ingest import CONTRACT_TABLE, RAW_SALES_TABLE
 from forecastops.pipeline.monitoring import CURRENT_WINDOW_DAYS, DRIFT_TABLE, PERFORMANCE_TABLE
 from forecastops.stores.lake import Lake
+
+if TYPE_CHECKING:
+    from forecastops.domain.alerts import Alert
+    from forecastops.stores.alerts.store import AlertStore
 
 MAX_MONITORING_REPAIRS = 7
 """Most stale monitoring days (drift score + health) one repair recomputes, newest first: a
@@ -179,3 +184,11 @@ def repair_runs_path(day: date) -> str:
     from urllib.parse import quote
 
     return f"/runs?q%5B0%5D={quote(f'tag:{REPAIR_TAG}={day.isoformat()}', safe='')}"
+
+
+def open_gap_alerts(store: AlertStore, day: date) -> list[Alert]:
+    """The open contract_break and missing_data alerts of `day`: what its repair answers."""
+    from forecastops.pipeline.alerts import contract_break_key, missing_data_key
+
+    found = (store.open_alert(key) for key in (contract_break_key(day), missing_data_key(day)))
+    return [alert for alert in found if alert is not None]
