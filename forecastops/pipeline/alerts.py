@@ -15,7 +15,8 @@ store does not run anything: it keeps the alert, and the CLI moves it through it
 | run_failure | run_failure_alerts sensor | a run failed | critical | retrain (retrain_job) |
 
 (1) N = `FORECASTOPS_MISSING_DAYS_ALERT_AFTER`; the fix: deliver the file, re-materialize
-raw_sales for the day (by hand).
+raw_sales for the day (by hand). Then `repair_sensor` actions the open contract_break and
+missing_data alerts of the day once it passes the contract (`forecastops.pipeline.repair`).
 
 "Drifting" is `forecastops.domain.performance`'s class: MAE more than 15 % worse than the backtest.
 
