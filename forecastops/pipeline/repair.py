@@ -10,6 +10,10 @@ reading it.
 
 `plan_repair` lists them and says which are worth recomputing:
 
+When no cycle ran from the day or after it (the rejected day was the newest, and the rejection
+stopped its own cycle), the day itself counts as a stale cutoff and monitoring day: its cycle is
+what the repair runs.
+
 - the retrain cycle (`retrain_job`) of the newest stale cutoff only: it trains the challenger
   that may become champion. Older cutoffs' models and forecasts are history (their forecasts
   are what the champion's health scores, so rewriting them would rewrite what was forecast);
@@ -170,6 +174,10 @@ def plan_repair(lake: Lake, day: date, windows: RepairWindows) -> RepairPlan | N
     cutoffs = _stale(lake, FEATURES_TABLE, day, windows.training_days, delivered_at)
     drift = _stale(lake, DRIFT_TABLE, day, windows.drift_days, delivered_at)
     health = _stale(lake, PERFORMANCE_TABLE, day, windows.health_days, delivered_at)
+    if not any(stored >= day for stored in lake.partition_days(FEATURES_TABLE)):
+        # The day's own cycle, which the rejection stopped, and no later one ran: its cycle
+        # and monitoring are the newest ones, so they are the repair.
+        cutoffs, drift = [*cutoffs, day], [*drift, day]
     return RepairPlan(
         day=day,
         delivery=sha,

@@ -76,6 +76,7 @@ def test_monitoring_is_recomputed_for_the_newest_stale_days_only(tmp_path: Path)
     for offset in range(25):
         _write(lake, DRIFT_TABLE, _day(offset), before)
     _write(lake, PERFORMANCE_TABLE, _day(5), before)
+    _write(lake, FEATURES_TABLE, _day(40), before)  # a later cycle, whose window misses the gap
     _deliver(lake)
     plan = plan_repair(lake, GAP, WINDOWS)
     assert plan is not None
@@ -94,3 +95,16 @@ def test_a_day_still_rejected_has_no_repair(tmp_path: Path) -> None:
 
 def test_the_runs_link_filters_on_the_repair_tag() -> None:
     assert repair_runs_path(GAP) == ("/runs?q%5B0%5D=tag%3Aforecastops%2Frepaired_day%3D2025-05-01")
+
+
+def test_the_newest_day_rejected_gets_its_own_cycle_run(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    before = DELIVERED_AT - timedelta(hours=1)
+    _write(lake, FEATURES_TABLE, _day(-1), before)  # yesterday's cycle; the gap's was stopped
+    _write(lake, DRIFT_TABLE, _day(-1), before)
+    _deliver(lake)
+    plan = plan_repair(lake, GAP, WINDOWS)
+    assert plan is not None
+    assert plan.retrain_cutoff == GAP
+    assert plan.monitoring_days == (GAP,)
+    assert plan.left_stale == ()
