@@ -21,13 +21,12 @@ from forecastops.pipeline.alerts import contract_break_key
 from forecastops.pipeline.cycle import FEATURES_TABLE
 from forecastops.pipeline.ingest import RAW_SALES_TABLE
 from forecastops.pipeline.monitoring import DRIFT_TABLE, PERFORMANCE_TABLE
-from forecastops.pipeline.repair import repair_runs_path
+from forecastops.pipeline.repair import RepairWindows, plan_repair, repair_runs_path
 from forecastops.stores.alerts.store import AlertStore
 from forecastops.stores.lake import Lake
+from resources.alerts import AlertStoreResource
 from sensors.repair import SENSOR_ACTOR
 from tests.dagster.pipeline import pipeline_definitions, pipeline_settings
-
-pytestmark = pytest.mark.slow
 
 START = date(2025, 1, 1)
 CUTOFF = START + timedelta(days=130)
@@ -45,6 +44,7 @@ def _tick(defs: dg.Definitions, instance: dg.DagsterInstance, home: Path) -> dg.
         return sensor.evaluate_tick(context)
 
 
+@pytest.mark.slow
 def test_a_redelivered_day_is_repaired_once_and_its_alert_actioned(tmp_path: Path) -> None:
     write_landing_files(
         SimulationSpec(start=START, end=CUTOFF, stores=2, products=6, seed=3), tmp_path / "landing"
@@ -82,6 +82,19 @@ def test_a_redelivered_day_is_repaired_once_and_its_alert_actioned(tmp_path: Pat
         )
         first = _tick(defs, instance, tmp_path)
         second = _tick(defs, instance, tmp_path)
+        # the requested monitoring run, executed, leaves nothing stale for its day
+        [monitor] = [r for r in first.run_requests or [] if r.job_name == MONITORING_JOB]
+        assert (
+            defs.resolve_job_def(MONITORING_JOB)
+            .execute_in_process(
+                instance=instance, partition_key=monitor.partition_key, tags=monitor.tags
+            )
+            .success
+        )
+        after = plan_repair(
+            lake, GAP, RepairWindows(training_days=90, drift_days=90, health_days=90)
+        )
+        assert after is not None and CUTOFF not in after.stale_monitoring_days
 
     requests = sorted(first.run_requests or [], key=lambda request: request.job_name or "")
     assert [(r.job_name, r.partition_key) for r in requests] == [
@@ -99,3 +112,21 @@ def test_a_redelivered_day_is_repaired_once_and_its_alert_actioned(tmp_path: Pat
     notes = actioned.notes or ""
     assert all((r.run_key or "") in notes for r in requests)
     assert repair_runs_path(GAP) in notes
+
+
+def test_an_unreachable_alert_store_skips_naming_it_without_its_password(tmp_path: Path) -> None:
+    defs = pipeline_definitions(tmp_path)
+    resources = build_resources(pipeline_settings(tmp_path))
+    resources["alert_store"] = AlertStoreResource(
+        url="postgresql+psycopg://ops:s3cret@127.0.0.1:1/alerts"
+    )
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_sensor_context(
+            instance=instance, definitions=defs, resources=resources
+        ) as context,
+    ):
+        result = defs.resolve_sensor_def("repair_sensor").evaluate_tick(context)
+    assert not result.run_requests
+    assert result.skip_message is not None and "Alert store unavailable" in result.skip_message
+    assert "s3cret" not in result.skip_message
