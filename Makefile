@@ -9,6 +9,13 @@ BIN := $(VENV)/bin
 export FORECASTOPS_HOME ?= $(CURDIR)/.forecastops
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
+# After `make demo`, the UI's partitions start where the demo's data starts (it records the
+# day); a FORECASTOPS_START_DATE of your own wins.
+DEMO_START_FILE := $(FORECASTOPS_HOME)/demo_start_date
+ifneq ($(wildcard $(DEMO_START_FILE)),)
+ui up: export FORECASTOPS_START_DATE ?= $(shell cat $(DEMO_START_FILE))
+endif
+
 .PHONY: setup browser demo ui test lint format bench clean
 
 # uv installs the locked dependencies; it comes from the registry into a private tools venv so
@@ -43,8 +50,11 @@ $(CHROMIUM):
 demo: setup
 	$(BIN)/python -m forecast_jobs.demo
 
-ui: setup
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(FORECASTOPS_HOME)/dagster} $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+# The Dagster UI (with its daemon) and the MLflow UI, in the background on the settings' host and
+# ports (FORECASTOPS_SERVICE_HOST, FORECASTOPS_WEBSERVER_PORT, FORECASTOPS_MLFLOW_PORT): the same
+# services as `make up` (forecastops up), so the links in asset metadata and alerts open. Stop
+# them with `make down`.
+ui: up
 
 lint: setup
 	$(BIN)/ruff format --check .

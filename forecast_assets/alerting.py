@@ -18,11 +18,18 @@ if TYPE_CHECKING:
     from forecastops.pipeline.alerts import AlertDraft
 
 
-def run_links(context: dg.AssetExecutionContext, asset: str) -> "list[AlertLink]":
-    """The run that produced the signal and the asset's page in the Dagster UI."""
+def run_links(
+    context: dg.AssetExecutionContext, alert_store: AlertStoreResource, asset: str
+) -> "list[AlertLink]":
+    """The run that produced the signal and the asset's page (at the run's partition) in the
+    Dagster UI, as absolute URLs under the alert store's `dagster_ui`."""
     from forecastops.pipeline.alerts import dagster_asset_link, dagster_run_link
 
-    return [dagster_run_link(context.run_id), dagster_asset_link(asset)]
+    partition = context.partition_key if context.has_partition_key else None
+    return [
+        dagster_run_link(context.run_id, alert_store.dagster_ui),
+        dagster_asset_link(asset, alert_store.dagster_ui, partition),
+    ]
 
 
 def record_alerts(

@@ -8,7 +8,7 @@ from datetime import date
 import dagster as dg
 
 from forecast_assets.ingest import raw_sales
-from forecast_assets.metadata import markdown_table, png_markdown
+from forecast_assets.metadata import markdown_table, mlflow_links, png_markdown
 from forecast_assets.model import TRAINING_LOOKBACK_PARTITIONS
 from forecast_assets.partitions import daily_partitions, trailing_window
 from forecastops.stores.registry_tags import champion_backtest_tag
@@ -54,13 +54,10 @@ def champion_backtest(
         result, storage.lake.partition_path(CHAMPION_BACKTEST_TABLE, cutoff) / "backtest.png"
     )
     overall = result.metrics[result.metrics["level"] == "overall"]
-    version_url = registry.version_url(scored.version)
     return dg.MaterializeResult(
         metadata={
             "champion_version": scored.version,
-            "mlflow_version": dg.MetadataValue.url(version_url)
-            if version_url.startswith("http")
-            else dg.MetadataValue.text(version_url),
+            **mlflow_links(registry.version_pages(scored.version)),
             "configuration": f"{scored.candidate}, {scored.window_days}-day window",
             "feature_set_version": (
                 f"champion {scored.feature_set_version or 'untagged'}, scored with "

@@ -110,7 +110,9 @@ def raw_sales(
     except (FileNotFoundError, LandingFileError) as error:  # nothing was written
         raise dg.Failure(description=str(error)) from error
     alerts = record_alerts(
-        context, alert_store, contract_break_alerts(outcomes, run_links(context, "raw_sales"))
+        context,
+        alert_store,
+        contract_break_alerts(outcomes, run_links(context, alert_store, "raw_sales")),
     )
     stored_rows = sum(o.contract.row_count for o in outcomes if o.passed)
     first = next((o.contract.validated for o in outcomes if o.passed), None)

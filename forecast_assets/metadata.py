@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING
 
-from dagster import TableColumn, TableSchema
+from dagster import MetadataValue, TableColumn, TableSchema
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import pandas as pd
+
+    from forecastops.stores.registry import VersionPages
 
 _DAGSTER_TYPES = {"i": "int", "u": "int", "f": "float", "b": "bool", "M": "datetime"}
 
@@ -38,3 +40,16 @@ def png_markdown(path: Path, title: str) -> str:
     """A PNG file as a markdown image embedded in the text (a data URI), for `MetadataValue.md`."""
     encoded = base64.b64encode(path.read_bytes()).decode()
     return f"![{title}](data:image/png;base64,{encoded})"
+
+
+def mlflow_links(pages: VersionPages) -> dict[str, MetadataValue]:
+    """A model version's MLflow UI pages as URL metadata: `mlflow_model_version`, `mlflow_run`,
+    `mlflow_experiment` and (when it has one) `mlflow_logged_model`."""
+    links: dict[str, MetadataValue] = {
+        "mlflow_model_version": MetadataValue.url(pages.model_version),
+        "mlflow_run": MetadataValue.url(pages.run),
+        "mlflow_experiment": MetadataValue.url(pages.experiment),
+    }
+    if pages.logged_model:
+        links["mlflow_logged_model"] = MetadataValue.url(pages.logged_model)
+    return links

@@ -12,7 +12,7 @@ import dagster as dg
 
 from forecast_assets.alerting import record_alerts, run_links
 from forecast_assets.ingest import raw_sales
-from forecast_assets.metadata import column_schema, markdown_table, png_markdown
+from forecast_assets.metadata import column_schema, markdown_table, mlflow_links, png_markdown
 from forecast_assets.partitions import daily_partitions, trailing_window
 from forecastops.stores.registry_tags import (
     CHAMPION,
@@ -22,6 +22,7 @@ from forecastops.stores.registry_tags import (
     TOP_FEATURES_TAG,
     backtest_tag,
     backtest_tags,
+    logged_model_name,
     registration_tags,
 )
 from resources.alerts import AlertStoreResource
@@ -37,6 +38,11 @@ TRAINING_WINDOW_CHECK = "training_window_delivered"
 LAG_WINDOW_CHECK = "lag_window_delivered"
 TOP_FEATURES = 10
 TRAINING_LOOKBACK_PARTITIONS = 180
+MODEL_PLANE_POOL = "model_plane"
+"""The Dagster pool of the assets that write the registry or read what a cycle just wrote
+(challenger, backtest, promotion decision, forecasts). The instance's dagster.yaml limits it to
+one run at a time (`concurrency.pools`, run granularity, enforced by the run queue), so two
+cycles never interleave registry writes; see docs/decisions/0017."""
 
 
 def _cutoff(context: dg.AssetExecutionContext) -> date:
@@ -87,7 +93,10 @@ def sales_features(
         context,
         alert_store,
         missing_data_alerts(
-            cutoff, overdue, policy.missing_days_alert_after, run_links(context, "raw_sales")
+            cutoff,
+            overdue,
+            policy.missing_days_alert_after,
+            run_links(context, alert_store, "raw_sales"),
         ),
     )
     return dg.MaterializeResult(
@@ -118,6 +127,7 @@ def sales_features(
     partitions_def=daily_partitions,
     deps=[sales_features],
     group_name="model",
+    pool=MODEL_PLANE_POOL,
     kinds={"lightgbm", "mlflow"},
 )
 def challenger_model(
@@ -140,7 +150,13 @@ def challenger_model(
         TRAINING_ROWS_METRIC,
         in_sample_wape,
     )
+    from forecastops.stores.registry import RegistryUnreachable
 
+    registry = mlflow_registry.registry
+    try:  # before training: MLflow's client would retry a dead server for minutes, after it
+        registry.check_reachable()
+    except RegistryUnreachable as error:
+        raise dg.Failure(str(error)) from None
     cutoff, policy = _cutoff(context), retrain.policy
     sales = history_until(
         storage.lake, cutoff, policy.training_window_days + policy.feature_spec.lookback_days
@@ -151,7 +167,6 @@ def challenger_model(
         window_days=policy.training_window_days,
     ).fit(sales)
     importance = model.feature_importance(TOP_FEATURES)
-    registry = mlflow_registry.registry
     champion = registry.alias_version(CHAMPION)
     champion_top = registry.version_tags(champion).get(TOP_FEATURES_TAG, "") if champion else ""
     top = ",".join(importance["feature"].head(3))
@@ -189,13 +204,12 @@ def challenger_model(
                 top3_vs_champion=top_vs_champion,
             ),
             actor=f"dagster:{context.run_id}",
+            logged_model_name=logged_model_name(policy.objective, policy.training_window_days),
         )
     return dg.MaterializeResult(
         metadata={
             "model_version": registered.version,
-            "mlflow_run": dg.MetadataValue.url(registered.run_url)
-            if registered.run_url and registered.run_url.startswith("http")
-            else dg.MetadataValue.text(registered.run_url or registered.run_id),
+            **mlflow_links(registered.pages),
             "model_uri": registered.model_uri,
             "top_features": dg.MetadataValue.md(markdown_table(importance)),
             "top3_vs_champion": top_vs_champion,
@@ -207,6 +221,7 @@ def challenger_model(
     partitions_def=daily_partitions,
     deps=[challenger_model],
     group_name="model",
+    pool=MODEL_PLANE_POOL,
     kinds={"pandas", "mlflow"},
 )
 def backtest(
@@ -230,11 +245,17 @@ def backtest(
     overall = result.metrics[result.metrics["level"] == "overall"]
     scores = overall_scores(result.metrics, challenger)
     metrics = {backtest_tag(name): value for name, value in scores.items()}
+    links: dict[str, dg.MetadataValue] = {}
     if version:
         registry.set_version_tags(version, backtest_tags(scores))
-        registry.log_to_version_run(version, metrics=metrics, artifacts={"backtest": plot})
+        logged = registry.log_to_version_run(version, metrics=metrics, artifacts={"backtest": plot})
+        links = {
+            **mlflow_links(registry.version_pages(version)),
+            "plot_in_mlflow": dg.MetadataValue.url(logged["backtest"]),
+        }
     return dg.MaterializeResult(
         metadata={
+            **links,
             "ranking": dg.MetadataValue.md(result.ranking().to_markdown()),
             "overall": dg.MetadataValue.md(
                 markdown_table(overall[["candidate", "wape", "mae", "rmse", "bias", "mase", "n"]])
@@ -252,6 +273,7 @@ def backtest(
     partitions_def=daily_partitions,
     deps=[backtest],
     group_name="model",
+    pool=MODEL_PLANE_POOL,
     kinds={"mlflow"},
     check_specs=[
         dg.AssetCheckSpec(
@@ -293,7 +315,7 @@ def promotion_decision(
         actor=f"dagster:{context.run_id}",
     )
     decision = outcome.decision
-    links = run_links(context, "promotion_decision")
+    links = run_links(context, alert_store, "promotion_decision")
     links.append(mlflow_version_link(challenger, registry.version_url(challenger)))
     alert = record_alerts(
         context,
@@ -313,6 +335,7 @@ def promotion_decision(
         metadata={
             "promoted": decision.promote,
             "challenger_version": challenger,
+            **mlflow_links(registry.version_pages(challenger)),
             "champion_version": outcome.champion_after or "none",
             "decision": dg.MetadataValue.md(decision.to_markdown()),
         },
@@ -331,6 +354,7 @@ def promotion_decision(
     partitions_def=daily_partitions,
     deps=[promotion_decision],
     group_name="model",
+    pool=MODEL_PLANE_POOL,
     kinds={"pandas", "parquet"},
     check_specs=[
         dg.AssetCheckSpec(
@@ -390,6 +414,7 @@ def forecasts(
             "dagster/row_count": len(table),
             "dagster/column_schema": column_schema(table),
             "model_version": champion,
+            **mlflow_links(registry.version_pages(champion)),
             "horizon_days": policy.horizon_days,
             "total_p50": float(table["p50"].sum()),
             "missing_days_in_lag_window": missing,
@@ -404,3 +429,7 @@ def forecasts(
             )
         ],
     )
+
+
+RETRAIN_POOL_ASSETS = (challenger_model, backtest, promotion_decision, forecasts)
+"""The assets in `MODEL_PLANE_POOL`."""

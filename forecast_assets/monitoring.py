@@ -9,7 +9,7 @@ import dagster as dg
 
 from forecast_assets.alerting import record_alerts, run_links
 from forecast_assets.ingest import raw_sales
-from forecast_assets.metadata import markdown_table, png_markdown
+from forecast_assets.metadata import markdown_table, mlflow_links, png_markdown
 from forecast_assets.model import forecasts
 from forecast_assets.partitions import daily_partitions, trailing_window
 from forecastops.stores.registry_tags import (
@@ -23,6 +23,10 @@ from resources.policies import MonitoringPolicy, RetrainPolicy
 from resources.storage import LakeStorage, ReportsFolder
 
 DRIFT_CHECK = "no_data_drift"
+DRIFT_ARTIFACT = "drift"
+"""Run folder of the champion's MLflow run that holds each day's Evidently report."""
+HEALTH_ARTIFACT = "health"
+"""Run folder of the champion's MLflow run that holds each day's realized-accuracy plot."""
 DRIFT_LOOKBACK_PARTITIONS = 28
 
 
@@ -69,11 +73,19 @@ def drift_score(
     )
     html = reports.path_for(f"drift_{day.isoformat()}.html")
     result = score_drift(storage.lake, day, policy, reference, monitoring.drift, html)
-    links = run_links(context, "drift_score")
-    if champion:
+    links = run_links(context, alert_store, "drift_score")
+    mlflow: dict[str, dg.MetadataValue] = {}
+    report_url = None
+    if champion:  # the report belongs with the model it measures drift against
         links.append(mlflow_version_link(champion, registry.version_url(champion)))
+        report_url = registry.log_to_version_run(
+            champion, metrics={}, artifacts={DRIFT_ARTIFACT: html}
+        )[DRIFT_ARTIFACT]
+        mlflow = mlflow_links(registry.version_pages(champion))
     alert = record_alerts(
-        context, alert_store, [data_drift_alert(day, result, reference.source, html, links)]
+        context,
+        alert_store,
+        [data_drift_alert(day, result, reference.source, html, links, report_url)],
     )
     return dg.MaterializeResult(
         metadata={
@@ -85,7 +97,11 @@ def drift_score(
             "missing_days_skipped": window_missing_days(storage.lake, day, reference),
             "most_drifted": dg.MetadataValue.md(result.to_markdown()),
             "null_rates": dg.MetadataValue.md(markdown_table(result.null_rates)),
-            "evidently_report": dg.MetadataValue.path(str(html)),
+            "evidently_report": dg.MetadataValue.url(report_url)
+            if report_url
+            else dg.MetadataValue.path(str(html)),
+            "evidently_report_file": dg.MetadataValue.path(str(html)),
+            **mlflow,
         },
         check_results=[
             dg.AssetCheckResult(
@@ -135,7 +151,7 @@ def model_health(
     the days scored so far, the registry status, the day's drift score and the open alerts."""
     import json
 
-    from forecastops.domain.performance import DRIFTING
+    from forecastops.domain.performance import DRIFTING, status_since
     from forecastops.pipeline.alerts import performance_drift_alert
     from forecastops.pipeline.incident_report import open_alert_counts
     from forecastops.pipeline.monitoring import (
@@ -166,22 +182,29 @@ def model_health(
         alert_store,
         [
             performance_drift_alert(
-                day, champion, health.performance, run_links(context, "model_health")
+                day, champion, health.performance, run_links(context, alert_store, "model_health")
             )
         ],
     )
     history = performance_history(lake, champion)
-    trend_plot = (
-        png_markdown(
-            plot_performance_trend(history, reports.path_for(f"model_health_{day}.png")),
-            f"champion v{champion} realized accuracy",
-        )
+    since = (
+        status_since(history.set_index("partition_date")["model_status"], day)
         if not history.empty
-        else "_No scored days yet._"
+        else None
     )
+    verdict = health.verdict(champion, since)
+    trend_plot, plot_page = "_No scored days yet._", {}
+    if not history.empty:
+        plot = plot_performance_trend(history, reports.path_for(f"model_health_{day}.png"))
+        trend_plot = png_markdown(plot, f"champion v{champion} realized accuracy")
+        logged = registry.log_to_version_run(
+            champion, metrics={}, artifacts={HEALTH_ARTIFACT: plot}
+        )
+        plot_page = {"trend_plot_in_mlflow": dg.MetadataValue.url(logged[HEALTH_ARTIFACT])}
     alerts = open_alert_counts(alert_store.store)
     return dg.MaterializeResult(
         metadata={
+            "verdict": verdict,
             "champion_version": champion,
             "model_status": health.status,
             "overall_degradation": summary["overall_degradation"],
@@ -195,6 +218,8 @@ def model_health(
             "drift_alarm": bool(drift["alarm"]) if drift else None,
             "trend": health.trend or "not enough scored days",
             "trend_plot": dg.MetadataValue.md(trend_plot),
+            **plot_page,
+            **mlflow_links(registry.version_pages(champion)),
             "open_alerts": alerts["total"],
             "open_alerts_by_severity": dg.MetadataValue.json(alerts),
         },
@@ -203,6 +228,7 @@ def model_health(
                 check_name=HEALTH_CHECK,
                 passed=health.status != DRIFTING,
                 severity=dg.AssetCheckSeverity.WARN,
+                description=verdict,
                 metadata={"model_status": health.status, **alert},
             )
         ],

@@ -21,11 +21,14 @@ from forecast_assets.monitoring import drift_score, model_health
 from forecast_assets.reports import incident_report
 from forecast_jobs.jobs import (
     daily_cycle_job,
+    health_refresh_job,
     ingest_job,
     monitoring_job,
+    open_alerts_job,
     retrain_job,
     weekly_backtest_job,
 )
+from forecast_jobs.operator_jobs import alert_action_job, queue_retrain_job
 from forecast_jobs.registry_jobs import promote_model_job, rollback_model_job
 from forecast_jobs.schedules import (
     daily_cycle_schedule,
@@ -39,6 +42,7 @@ from resources.policies import MonitoringPolicy, RetrainPolicy
 from resources.storage import LakeStorage, LandingSalesSource, ReportsFolder
 from sensors.alert_notifier import alert_notifier
 from sensors.drift_retrain import drift_retrain_sensor
+from sensors.refresh import champion_health_refresh, open_alerts_refresh
 from sensors.repair import build_repair_sensor
 from sensors.run_failure import run_failure_alerts
 
@@ -88,12 +92,14 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             artifact_location=from_environment(
                 settings.mlflow_artifact_uri, f"{ENV_PREFIX}MLFLOW_ARTIFACT_ROOT"
             ),
+            ui_url=settings.mlflow_ui,
         ),
         "retrain": RetrainPolicy.from_settings(settings),
         "monitoring": MonitoringPolicy.from_settings(settings),
         # A PostgreSQL URL may carry a password: when the URL is set, the UI shows the variable.
         "alert_store": AlertStoreResource(
-            url=from_environment(settings.alerts_url, f"{ENV_PREFIX}ALERTS_DB_URL")
+            url=from_environment(settings.alerts_url, f"{ENV_PREFIX}ALERTS_DB_URL"),
+            dagster_ui=settings.dagster_ui,
         ),
         # The notification URLs carry tokens: set, the UI shows the variable.
         "notifier": AlertNotifierResource(
@@ -116,8 +122,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             daily_cycle_job,
             monitoring_job,
             weekly_backtest_job,
+            health_refresh_job,
+            open_alerts_job,
             promote_model_job,
             rollback_model_job,
+            alert_action_job,
+            queue_retrain_job,
         ],
         schedules=[daily_cycle_schedule, daily_ingest_schedule, weekly_backtest_schedule],
         sensors=[
@@ -125,6 +135,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             build_repair_sensor([retrain_job, monitoring_job]),
             run_failure_alerts,
             alert_notifier,
+            champion_health_refresh,
+            open_alerts_refresh,
         ],
         resources=build_resources(settings),
     )

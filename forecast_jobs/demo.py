@@ -35,6 +35,17 @@ DRIFT_DEMAND_FACTOR = 2.5
 """Demand multiplier of the drifted days."""
 
 
+START_DATE_FILE = "demo_start_date"
+"""Where the demo records the first day it simulated, in FORECASTOPS_HOME; `make ui` and
+`make up` read it into FORECASTOPS_START_DATE so the UI's partitions start where the data
+does (no phantom "missing" partitions before it)."""
+
+
+def demo_start(today: date | None = None) -> date:
+    """The first day the demo simulates: `DEMO_DAYS + DRIFT_DAYS` days ending yesterday."""
+    return (today or date.today()) - timedelta(days=DEMO_DAYS + DRIFT_DAYS)
+
+
 def demo_range(settings: Settings, days: int, today: date | None = None) -> tuple[date, date]:
     """The `days` days ending yesterday, never before the first partition."""
     last = (today or date.today()) - timedelta(days=1)
@@ -143,7 +154,8 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
         )
     cycle_ok = result.success and retrain is not None and retrain.success
     drift_ok = cycle_ok and drift_triggered_retrain(settings, spec, newest)
-    report_ok = write_incident_report(settings)
+    refreshed_ok = cycle_ok and refresh_monitoring(settings)
+    report_ok = write_incident_report(settings) and refreshed_ok
     if cycle_ok:
         print_status(settings, newest)
     cli = _command_path()
@@ -152,10 +164,34 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
         f"  {cli} status                       # this table; --format json for scripts\n"
         f"  {cli} alerts list --status all\n"
         f"  {cli} quality --date {newest.isoformat()}\n"
-        f"  make ui                                  # the Dagster UI: {settings.dagster_ui}"
+        f"  make ui                                  # the Dagster UI: {settings.dagster_ui}, "
+        f"MLflow UI: {settings.mlflow_ui} (make down stops them)"
     )
     if not (cycle_ok and drift_ok and report_ok):
         raise typer.Exit(1)
+
+
+def refresh_monitoring(settings: Settings) -> bool:
+    """Tick champion_health_refresh and open_alerts_refresh once, as the daemon would after
+    the drift retrain promoted a new champion and the alerts were actioned, and run what they
+    request, so model_health and open_alerts in the UI describe the serving champion and the
+    alerts as they are now. True when every run succeeded."""
+    import dagster as dg
+
+    from forecast_jobs.definitions import defs
+    from forecast_jobs.launch import QUIET_CONSOLE, tick_sensor_in_process
+    from sensors.refresh import CHAMPION_HEALTH_SENSOR, OPEN_ALERTS_SENSOR
+
+    outcomes = []
+    with dg.DagsterInstance.get() as instance:
+        for sensor in (CHAMPION_HEALTH_SENSOR, OPEN_ALERTS_SENSOR):
+            tick = tick_sensor_in_process(defs, sensor, instance, run_config=QUIET_CONSOLE)
+            for run in tick.runs:
+                typer.echo(
+                    f"{sensor}: {run.job_def.name} run {run.run_id}: {_verdict(run.success)}"
+                )
+            outcomes += [run.success for run in tick.runs]
+    return all(outcomes)
 
 
 def write_incident_report(settings: Settings) -> bool:
@@ -305,8 +341,13 @@ def main() -> None:
     from forecastops.stores.alerts.identity import AlertStoreUnavailableError
 
     quiet_libraries()
+    # The partitions start where the demo's data does, unless the operator chose a start date.
+    os.environ.setdefault("FORECASTOPS_START_DATE", demo_start().isoformat())
     try:
-        run_demo(load_settings())
+        settings = load_settings()
+        settings.home.mkdir(parents=True, exist_ok=True)
+        (settings.home / START_DATE_FILE).write_text(settings.start_date.isoformat() + "\n")
+        run_demo(settings)
     except SettingsError as error:
         typer.echo(f"Configuration error:\n{error}", err=True)
         raise SystemExit(2) from None

@@ -6,6 +6,7 @@ import warnings
 
 import dagster as dg
 
+from forecast_assets.alerts import open_alerts
 from forecast_assets.champion_backtest import champion_backtest
 from forecast_assets.ingest import raw_sales, sales_quality_report
 from forecast_assets.model import (
@@ -20,8 +21,10 @@ from forecast_assets.partitions import daily_partitions
 from forecast_assets.reports import incident_report
 from forecastops.domain.runs import (
     DAILY_CYCLE_JOB,
+    HEALTH_REFRESH_JOB,
     INGEST_JOB,
     MONITORING_JOB,
+    OPEN_ALERTS_JOB,
     RETRAIN_JOB,
     WEEKLY_BACKTEST_JOB,
 )
@@ -76,4 +79,19 @@ weekly_backtest_job = dg.define_asset_job(
     partitions_def=daily_partitions,
     description="The champion's own configuration backtested on the data up to the day; its "
     "scores go onto the champion as champion_backtest_* tags (the challenger is not touched).",
+)
+
+health_refresh_job = dg.define_asset_job(
+    HEALTH_REFRESH_JOB,
+    selection=dg.AssetSelection.assets(model_health),
+    partitions_def=daily_partitions,
+    description="Re-score the serving champion's health on a day (champion_health_refresh "
+    "requests it when the champion alias moves).",
+)
+
+open_alerts_job = dg.define_asset_job(
+    OPEN_ALERTS_JOB,
+    selection=dg.AssetSelection.assets(open_alerts),
+    description="Refresh the open alerts (open_alerts_refresh requests it when an alert is "
+    "raised or closed).",
 )

@@ -23,6 +23,11 @@ class AlertStoreResource(dg.ConfigurableResource):
     `$FORECASTOPS_HOME/alerts.db`)."""
 
     url: str
+    dagster_ui: str = Field(
+        "",
+        description="The Dagster UI's base URL (FORECASTOPS_DAGSTER_UI_URL): alerts link their "
+        "run and asset pages under it; empty: relative links.",
+    )
 
     @property
     def store(self) -> AlertStore:

@@ -22,6 +22,9 @@ class MlflowRegistry(dg.ConfigurableResource):
     artifact_location: str | None = None
     """Artifact root (URI) of the experiment when this resource creates it; set from
     FORECASTOPS_MLFLOW_ARTIFACT_ROOT."""
+    ui_url: str | None = None
+    """The MLflow UI's base URL for links in metadata and alerts (`Settings.mlflow_ui`,
+    FORECASTOPS_MLFLOW_UI_URL)."""
 
     @property
     def registry(self) -> ModelRegistry:
@@ -32,4 +35,5 @@ class MlflowRegistry(dg.ConfigurableResource):
             self.model_name,
             self.experiment,
             artifact_location=self.artifact_location,
+            ui_url=self.ui_url,
         )

@@ -51,7 +51,7 @@ def run_failure_alerts(
             f"{what} failed" + (f" for partition {partition}" if partition else ""), TITLE_MAX_CHARS
         ),
         message=failure_message(context, what, partition),
-        links=run_links(run.run_id, run.tags.get(DAGSTER_BACKFILL_TAG)),
+        links=run_links(run.run_id, run.tags.get(DAGSTER_BACKFILL_TAG), alert_store.dagster_ui),
         subject=shorten(f"{what}/{partition}" if partition else what, KEY_MAX_CHARS),
         dedup_key=f"run_failure:{run.run_id}",
         recommendation=(
@@ -73,13 +73,15 @@ def run_label(job_name: str, asset_selection: Collection[dg.AssetKey] | None) ->
     return f"materialization of {shown}{more}"
 
 
-def run_links(run_id: str, backfill_id: str | None) -> list[dict[str, str]]:
-    """The run's page in the Dagster UI (and its backfill's), relative to the UI's address."""
+def run_links(run_id: str, backfill_id: str | None, dagster_ui: str = "") -> list[dict[str, str]]:
+    """The run's page in the Dagster UI at `dagster_ui` (and its backfill's); empty
+    `dagster_ui`: paths relative to the UI."""
     from forecastops.pipeline.alerts import dagster_run_link
 
-    links = [dagster_run_link(run_id).to_dict()]
+    links = [dagster_run_link(run_id, dagster_ui).to_dict()]
     if backfill_id:
-        links.append({"label": "Dagster backfill", "url": f"/runs/b/{backfill_id}"})
+        base = dagster_ui.rstrip("/")
+        links.append({"label": "Dagster backfill", "url": f"{base}/runs/b/{backfill_id}"})
     return links
 
 

@@ -624,6 +624,39 @@ class Health:
             "trend": self.trend,
         }
 
+    def verdict(self, version: str, since: date | None = None) -> str:
+        """One line for an operator: the champion, its status since when, the numbers that
+        decided it and what to do."""
+        performance, recent = self.performance, self.recent
+        when = f" since {since.isoformat()}" if since is not None and since < self.as_of else ""
+        head = f"Champion v{version} is {self.status.replace('_', ' ')}{when}"
+        degradation = _number(performance.overall_degradation)
+        versus = (
+            f"MAE {degradation:+.0%} vs its backtest over the last {performance.days} scored days"
+            if degradation is not None
+            else ""
+        )
+        wape = (
+            f"; WAPE {recent.wape:.3f} over the last {RECENT_WINDOW_DAYS} days"
+            f" ({self.trend or 'no trend yet'})"
+            if recent.wape is not None
+            else ""
+        )
+        last = self.last_scored_day.isoformat() if self.last_scored_day else "none"
+        advice = {
+            HEALTHY: f": {versus}{wape}. Nothing to do.",
+            DEGRADING: f": {versus}{wape}. Watch it: at drifting a retrain is requested.",
+            DRIFTING: f": {versus}{wape}. Retrain: approve its performance_drift alert "
+            "(forecastops alerts list) or let drift_retrain_sensor request it.",
+            AWAITING_ACTUALS: f": no scored day in the last {RECENT_WINDOW_DAYS} (newest scored "
+            f"day: {last}). Deliver the landing files; it is scored as actuals arrive.",
+            INSUFFICIENT_DATA: f": too few scored days to judge ({performance.days} in the "
+            "window). It is judged once enough actuals arrive.",
+            NO_BASELINE: ": it has no backtest to compare with. Run retrain_job (or the weekly "
+            "backtest) for its cutoff.",
+        }
+        return head + advice.get(self.status, ".")
+
     def to_markdown(self, n: int = 10) -> str:
         """`PerformanceResult.to_markdown` with the recent window and the trend above it."""
         recent = self.recent
@@ -636,6 +669,19 @@ class Health:
             f"{last}; trend {self.trend or 'n/a'}."
         )
         return f"{line}\n\n{self.performance.to_markdown(n)}"
+
+
+def status_since(statuses: pd.Series, as_of: date) -> date | None:
+    """The first day of the run of equal statuses that ends at `as_of`: `statuses` is a model's
+    stored status per day (a date index); None when `as_of` has no stored status. Days not
+    stored in between do not break the run."""
+    known = statuses[statuses.index <= pd.Timestamp(as_of)].sort_index()
+    if known.empty or known.index[-1] != pd.Timestamp(as_of):
+        return None
+    current = known.iloc[-1]
+    changed = known[known != current]
+    after = known[known.index > changed.index[-1]] if not changed.empty else known
+    return after.index[0].date()
 
 
 def assess_health(

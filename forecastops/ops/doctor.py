@@ -7,9 +7,16 @@ head revision of its own migrations), the lake (writable), the landing folder (r
 the code location (loads, from ForecastOps' own top-level packages: no foreign `resources` or
 `sensors` package in their place, docs/decisions/0010).
 
+Then the debris a run that died leaves behind (docs/operations.md, "What survives what"): Dagster
+runs stuck in STARTED whose worker process is gone, MLflow runs left RUNNING, orphan model
+versions (registered, never judged by the gate, no alias, in no forecast, not archived) and a
+`challenger` alias on a version without backtest tags. A run still in progress is never debris.
+
 `repair` fixes what can be fixed without a person: it creates missing folders, writes
 `dagster.yaml` and runs Dagster's instance migration, MLflow's `mlflow db upgrade` and the alert
-store's `migrate` (which also creates it). It never touches a store that is unreachable, nor one
+store's `migrate` (which also creates it); it marks dead runs FAILED (Dagster and MLflow),
+archives orphan versions (tag `archived`) and takes the `challenger` alias off an unbacktested
+version. It never touches a store that is unreachable, nor one
 at a revision newer than this code knows: those need a person (start the server, create the
 database, fix the URL; run the newer version or restore a backup).
 
@@ -28,6 +35,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -41,6 +49,8 @@ from forecastops.stores.settings import ENV_PREFIX, MANAGED_MARKER, Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
+
+    from forecastops.stores.registry import ModelRegistry
 
 CONNECT_TIMEOUT_S = 3
 DAGSTER_ADMIN_TIMEOUT_S = 300
@@ -458,6 +468,221 @@ def check_code_location(settings: Settings) -> Verdict:
     return Verdict("code location", True, f"{CODE_LOCATION_MODULE} loads ({result.seconds:.1f} s)")
 
 
+# --- debris left by runs that died ----------------------------------------------------------
+
+STALE_UNLINKED_RUN_HOURS = 24
+"""An MLflow run RUNNING this long without a `dagster_run_id` tag (not started by a Dagster run,
+so nothing tells whether its process lives) is taken as left behind."""
+_runs_cache: dict[Path, dict[str, list[dict[str, object]]]] = {}
+
+
+class NotChecked(Exception):
+    """The debris of an item could not be looked for; the message says why."""
+
+
+def _dagster_runs(settings: Settings) -> dict[str, list[dict[str, object]]]:
+    """The instance's runs in progress and the dead ones (`forecast_jobs.instance_admin runs`),
+    read once per `diagnose`. An instance not set up yet has none (reading it would create it)."""
+    home = settings.dagster_home_path
+    if home in _runs_cache:
+        return _runs_cache[home]
+    report: dict[str, list[dict[str, object]]] = {"in_progress": [], "dead": []}
+    if settings.instance == "embedded":
+        ready = (home / "dagster.yaml").is_file() and (home / "history" / "runs.db").is_file()
+    else:
+        try:
+            ready = _read_database(settings.dagster_pg_url or "", _alembic_revision) is not None
+        except Unreachable as error:
+            raise NotChecked(f"the Dagster instance is unreachable ({error})") from None
+        ready = ready and "DAGSTER_PG_URL" in _read_text(home / "dagster.yaml")
+    if ready:
+        try:
+            report = json.loads(_run_dagster_admin("runs", settings).splitlines()[-1])
+        except (RuntimeError, ValueError, IndexError) as error:
+            raise NotChecked(f"reading the Dagster runs failed: {error}") from None
+    _runs_cache[home] = report
+    return report
+
+
+def _read_text(path: Path) -> str:
+    return path.read_text() if path.is_file() else ""
+
+
+def _in_progress(settings: Settings) -> set[str]:
+    report = _dagster_runs(settings)
+    dead = {str(run["run_id"]) for run in report["dead"]}
+    return {str(run["run_id"]) for run in report["in_progress"]} - dead
+
+
+def _registry(settings: Settings) -> ModelRegistry | None:
+    """The settings' registry; None when its SQLite file does not exist (nothing to check).
+    Raises `RegistryUnreachable` when the store does not answer within seconds."""
+    from forecastops.stores.registry import ModelRegistry
+
+    uri = settings.mlflow_uri
+    if uri.startswith(_SQLITE_PREFIX) and not Path(uri.removeprefix(_SQLITE_PREFIX)).is_file():
+        return None
+    registry = ModelRegistry(
+        uri,
+        settings.model_name,
+        settings.experiment_name,
+        artifact_location=settings.mlflow_artifact_uri,
+    )
+    # Fail fast: MLflow's own client retries a database or server that is down for minutes.
+    registry.check_reachable()
+    return registry
+
+
+def _debris_verdict(
+    item: str, find: Callable[[Settings], list[str]], fix: str, settings: Settings
+) -> Verdict:
+    """OK when `find` finds nothing; FAIL listing what it found (repairable), or FAIL when it
+    could not look (a store is down: see its own verdict)."""
+    from forecastops.stores.registry import RegistryError
+
+    try:
+        found = find(settings)
+    except (NotChecked, RegistryError, Unreachable) as error:
+        return Verdict(item, False, f"not checked: {_short(error)}", "fix the items above first")
+    except (OSError, ValueError) as error:  # e.g. a forecasts partition the lake cannot read
+        return Verdict(item, False, f"not checked: {_short(error)}")
+    if not found:
+        return Verdict(item, True, "none")
+    return Verdict(item, False, f"{len(found)}: {'; '.join(found)}", fix, repairable=True)
+
+
+def _dead_runs(settings: Settings) -> list[str]:
+    return [
+        f"run {run['run_id']} of {run['job']} is STARTED but its worker (pid {run['pid']}) is gone"
+        for run in _dagster_runs(settings)["dead"]
+    ]
+
+
+def _left_running(settings: Settings) -> list[tuple[str, str]]:
+    """(MLflow run id, why it is left behind) of each RUNNING run no live process owns."""
+    from forecastops.stores.registry_tags import DAGSTER_RUN_ID_TAG
+
+    registry = _registry(settings)
+    if registry is None:
+        return []
+    running = registry.running_runs()
+    if not running:
+        return []
+    alive = _in_progress(settings)
+    stale = datetime.now(UTC) - timedelta(hours=STALE_UNLINKED_RUN_HOURS)
+    left = []
+    for run in running:
+        owner = run["tags"].get(DAGSTER_RUN_ID_TAG)
+        if owner and owner not in alive:
+            left.append((run["run_id"], f"its Dagster run {owner} is not in progress"))
+        elif not owner and datetime.fromisoformat(run["started"]) < stale:
+            left.append((run["run_id"], f"started {run['started']} by no Dagster run"))
+    return left
+
+
+def _mlflow_debris(settings: Settings) -> list[str]:
+    return [f"MLflow run {run_id} is RUNNING, but {why}" for run_id, why in _left_running(settings)]
+
+
+def _forecast_versions(settings: Settings) -> set[str]:
+    """Every model version that has a forecast in the lake."""
+    from forecastops.pipeline.cycle import FORECASTS_TABLE
+    from forecastops.stores.lake import Lake
+
+    lake = Lake(settings.lake_path)
+    days = lake.partition_days(FORECASTS_TABLE) if settings.lake_path.is_dir() else []
+    if not days:
+        return set()
+    table = lake.read_days(FORECASTS_TABLE, days, columns=["model_version"])
+    return {str(version) for version in table["model_version"].unique()}
+
+
+def _orphans(settings: Settings) -> list[str]:
+    """Versions registered by a cycle that died before the gate: no alias, no gate decision, no
+    forecast, not archived, their run not in progress. A rejected challenger is not one (the
+    gate judged it; it is the registry's history)."""
+    from forecastops.stores.registry_tags import ARCHIVED_TAG, DAGSTER_RUN_ID_TAG, DECISION_TAG
+
+    registry = _registry(settings)
+    if registry is None:
+        return []
+    candidates = [
+        version
+        for version in registry.versions()
+        if not version["aliases"]
+        and DECISION_TAG not in version["tags"]
+        and ARCHIVED_TAG not in version["tags"]
+    ]
+    if not candidates:
+        return []
+    alive, forecast = _in_progress(settings), _forecast_versions(settings)
+    return [
+        version["version"]
+        for version in candidates
+        if version["version"] not in forecast
+        and version["tags"].get(DAGSTER_RUN_ID_TAG) not in alive
+    ]
+
+
+def _orphan_debris(settings: Settings) -> list[str]:
+    return [
+        f"version {version} (never judged, no alias, no forecast)" for version in _orphans(settings)
+    ]
+
+
+def _unbacktested_challenger(settings: Settings) -> str | None:
+    """The version `challenger` names when it has no backtest tags and no run in progress is
+    backtesting it; else None."""
+    from forecastops.stores.registry_tags import BACKTEST_WAPE_TAG, CHALLENGER, DAGSTER_RUN_ID_TAG
+
+    registry = _registry(settings)
+    version = registry.alias_version(CHALLENGER) if registry else None
+    if registry is None or version is None:
+        return None
+    tags = registry.version_tags(version)
+    if BACKTEST_WAPE_TAG in tags or tags.get(DAGSTER_RUN_ID_TAG) in _in_progress(settings):
+        return None
+    return version
+
+
+def _challenger_debris(settings: Settings) -> list[str]:
+    version = _unbacktested_challenger(settings)
+    return [] if version is None else [f"challenger is version {version}, which has no backtest"]
+
+
+def check_dead_runs(settings: Settings) -> Verdict:
+    return _debris_verdict(
+        "stuck Dagster runs",
+        _dead_runs,
+        f"{FIX_HINT} (marks them FAILED; re-execute them from the UI if still needed)",
+        settings,
+    )
+
+
+def check_mlflow_runs(settings: Settings) -> Verdict:
+    return _debris_verdict(
+        "MLflow runs left RUNNING", _mlflow_debris, f"{FIX_HINT} (sets them FAILED)", settings
+    )
+
+
+def check_orphan_versions(settings: Settings) -> Verdict:
+    return _debris_verdict(
+        "orphan model versions",
+        _orphan_debris,
+        f"{FIX_HINT} (tags them `archived`; nothing is deleted)",
+        settings,
+    )
+
+
+def check_challenger_alias(settings: Settings) -> Verdict:
+    return _debris_verdict(
+        "challenger alias",
+        _challenger_debris,
+        f"{FIX_HINT} (takes the alias off; the next retrain sets it again)",
+        settings,
+    )
+
+
 CHECKS: tuple[Callable[[Settings], Verdict], ...] = (
     check_dagster_instance,
     check_mlflow_store,
@@ -465,11 +690,16 @@ CHECKS: tuple[Callable[[Settings], Verdict], ...] = (
     check_lake,
     check_landing,
     check_code_location,
+    check_dead_runs,
+    check_mlflow_runs,
+    check_challenger_alias,
+    check_orphan_versions,
 )
 
 
 def diagnose(settings: Settings) -> list[Verdict]:
     """Every item's verdict, in the order of `CHECKS`."""
+    _runs_cache.clear()  # read the Dagster runs afresh, once
     return [check(settings) for check in CHECKS]
 
 
@@ -507,12 +737,61 @@ def _migrate_alert_store(settings: Settings) -> str:
         return str(store.migrate())
 
 
+def _fail_dead_runs(settings: Settings) -> str:
+    failed = json.loads(_run_dagster_admin("fail-dead-runs", settings).splitlines()[-1])
+    return f"marked {len(failed)} run(s) FAILED: {', '.join(failed)}"
+
+
+def _fail_mlflow_runs(settings: Settings) -> str:
+    registry, left = _registry(settings), _left_running(settings)
+    if registry is None:
+        return "nothing to do"
+    for run_id, _why in left:
+        registry.fail_run(run_id)
+    return f"set {len(left)} MLflow run(s) FAILED: {', '.join(run_id for run_id, _ in left)}"
+
+
+def _archive(registry: ModelRegistry, versions: list[str], why: str) -> None:
+    from forecastops.stores.registry_tags import ARCHIVED_TAG
+
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    for version in versions:
+        registry.set_version_tags(version, {ARCHIVED_TAG: f"{stamp} forecastops doctor: {why}"})
+
+
+def _archive_orphans(settings: Settings) -> str:
+    from forecastops.stores.registry_tags import ARCHIVED_TAG
+
+    registry, orphans = _registry(settings), _orphans(settings)
+    if registry is None or not orphans:
+        return "nothing to do"
+    _archive(registry, orphans, "orphan (never judged, no alias, no forecast)")
+    return f"archived version(s) {', '.join(orphans)} (tag {ARCHIVED_TAG})"
+
+
+def _drop_challenger(settings: Settings) -> str:
+    """Take `challenger` off an unbacktested version and archive it: without the alias it is
+    an orphan (never judged, never served)."""
+    from forecastops.stores.registry_tags import CHALLENGER
+
+    registry, version = _registry(settings), _unbacktested_challenger(settings)
+    if registry is None or version is None:
+        return "nothing to do"
+    registry.remove_alias(CHALLENGER)
+    _archive(registry, [version], "challenger without a backtest (its cycle died)")
+    return f"took {CHALLENGER} off version {version} (no backtest) and archived it"
+
+
 REPAIRS: dict[Callable[[Settings], Verdict], Callable[[Settings], str]] = {
     check_dagster_instance: _migrate_dagster,
     check_mlflow_store: _upgrade_mlflow,
     check_alert_store: _migrate_alert_store,
     check_lake: _make_lake,
     check_landing: _make_landing,
+    check_dead_runs: _fail_dead_runs,
+    check_mlflow_runs: _fail_mlflow_runs,
+    check_orphan_versions: _archive_orphans,
+    check_challenger_alias: _drop_challenger,
 }
 
 

@@ -11,7 +11,7 @@ command creates the backfill and submits one run per partition to the instance's
 daemon (`forecastops up` or `make ui` starts one) starts them. How many run at once is the
 instance's business: the project's `dagster.yaml` (written into `DAGSTER_HOME` by `forecastops
 doctor --fix` and `make demo`) caps runs tagged `dagster/backfill` at one
-(`run_coordinator.config.tag_concurrency_limits`), so a long backfill never starves the daily
+(`concurrency.runs.tag_concurrency_limits`), so a long backfill never starves the daily
 schedule.
 
 Partitions. `retrain_job` is partitioned by day from `FORECASTOPS_START_DATE`; a day is a

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from forecastops.domain.alerts import AlertLink, AlertType, Severity, shorten
 from forecastops.domain.triggers import DATA_DRIFT, PERFORMANCE_DRIFT
 from forecastops.stores.alerts.store import TITLE_MAX_CHARS
+from forecastops.stores.ui_links import DagsterUi
 
 if TYPE_CHECKING:
     from forecastops.domain.alerts import Alert
@@ -102,18 +103,20 @@ def missing_data_key(day: date | str) -> str:
     return f"missing_data:raw_sales:{day}"
 
 
-def dagster_run_link(run_id: str) -> AlertLink:
-    """The run's page in the Dagster UI, relative to the UI's address."""
-    return AlertLink("Dagster run", f"/runs/{run_id}")
+def dagster_run_link(run_id: str, dagster_ui: str = "") -> AlertLink:
+    """The run's page in the Dagster UI at `dagster_ui` (`Settings.dagster_ui`; empty: a path
+    relative to the UI, which the notifier joins to it)."""
+    return AlertLink("Dagster run", DagsterUi(dagster_ui).run(run_id))
 
 
-def dagster_asset_link(asset: str) -> AlertLink:
-    """The asset's page in the Dagster UI (its checks and materializations by partition)."""
-    return AlertLink(f"Dagster asset {asset}", f"/assets/{asset}")
+def dagster_asset_link(asset: str, dagster_ui: str = "", partition: str | None = None) -> AlertLink:
+    """The asset's page in the Dagster UI (its checks and materializations; with `partition`,
+    that partition's)."""
+    return AlertLink(f"Dagster asset {asset}", DagsterUi(dagster_ui).asset(asset, partition))
 
 
 def mlflow_version_link(version: str, url: str) -> AlertLink:
-    """A model version's page in MLflow (`ModelRegistry.version_url`)."""
+    """A model version's page in the MLflow UI (`ModelRegistry.version_url`)."""
     return AlertLink(f"MLflow model version {version}", url)
 
 
@@ -127,12 +130,18 @@ def _approve_hint(day: date | str) -> str:
 
 
 def data_drift_alert(
-    day: date, result: DriftResult, reference: str, html_report: Path, links: Sequence[AlertLink]
+    day: date,
+    result: DriftResult,
+    reference: str,
+    html_report: Path,
+    links: Sequence[AlertLink],
+    report_url: str | None = None,
 ) -> AlertDraft | None:
     """A warning when the drift score of `day` alarms (`result.alarm`), else None.
 
     `reference`: what the current window was compared with (e.g. "champion v3");
-    `html_report`: Evidently's report, linked; `links`: the Dagster run and asset, MLflow."""
+    `html_report`: Evidently's report on this machine; `report_url`: its page in the MLflow UI
+    (linked instead of the file when given); `links`: the Dagster run and asset, MLflow."""
     if not result.alarm:
         return None
     return AlertDraft(
@@ -144,7 +153,7 @@ def data_drift_alert(
         f"{_approve_hint(day)}",
         subject=f"drift_score/{day}",
         dedup_key=drift_alert_key(DATA_DRIFT, day),
-        links=(*links, AlertLink("Evidently report", html_report.resolve().as_uri())),
+        links=(*links, AlertLink("Evidently report", report_url or html_report.resolve().as_uri())),
         recommendation=retrain_recommendation(day),
     )
 

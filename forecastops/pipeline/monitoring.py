@@ -358,18 +358,33 @@ def champion_health(lake: Lake, version: str, as_of: date) -> ChampionHealth | N
     )
 
 
+TREND_PLOT_WEEKS = 6
+"""Weeks of realized accuracy the health plot shows, up to its newest scored day."""
+
+
 def plot_performance_trend(history: pd.DataFrame, path: Path) -> Path:
-    """Write a 1000 x 500 px PNG of realized accuracy over time to `path` (parents created).
+    """Write a 1000 x 500 px PNG of realized accuracy over the last `TREND_PLOT_WEEKS` weeks
+    to `path` (parents created).
 
     `history`: `performance_history` rows. Top: MAE (units sold per series-day) over the last
     7 days and over the classified window, with the backtest MAE dashed. Bottom: WAPE over
     the last 7 days. One point per scored day.
     """
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure  # heavy import kept out of module load
 
+    newest = history["partition_date"].max()
+    first_shown = newest - pd.Timedelta(weeks=TREND_PLOT_WEEKS)
+    history = history[history["partition_date"] > first_shown]
     figure = Figure(figsize=TREND_PLOT_SIZE_INCHES, dpi=TREND_PLOT_DPI, layout="constrained")
     mae_axis, wape_axis = figure.subplots(2, 1, sharex=True)
     days = history["partition_date"]
+    # the axis spans the weeks shown, also with a single scored day (Matplotlib would pad a
+    # lone date by years)
+    mae_axis.set_xlim(first_shown, newest + pd.Timedelta(days=1))
+    locator = AutoDateLocator()
+    wape_axis.xaxis.set_major_locator(locator)
+    wape_axis.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     mae_axis.plot(days, history["mae_7d"], marker="o", label="MAE last 7 days")
     mae_axis.plot(days, history["overall_mae"], marker=".", label="MAE classified window")
     mae_axis.plot(days, history["baseline_mae"], color="grey", linestyle="--", label="backtest MAE")
@@ -379,7 +394,6 @@ def plot_performance_trend(history: pd.DataFrame, path: Path) -> Path:
     wape_axis.plot(days, history["wape_7d"], marker="o", color="C2", label="WAPE last 7 days")
     wape_axis.set_ylabel("WAPE")
     wape_axis.legend(loc="upper left", fontsize="small")
-    figure.autofmt_xdate()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png")
     return path

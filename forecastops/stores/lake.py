@@ -12,6 +12,14 @@ Frames go to Parquet through pyarrow exactly as `DataFrame.to_parquet(index=Fals
 is written with `write_partitions`, which converts each part once for all the days and writes
 the per-day slices: a backfill writes thousands of small files, and the per-file cost of
 converting a frame is what dominated it.
+
+A writer killed mid-write (SIGKILL, power loss) cannot clean up: it leaves its staging folder,
+and if it died between the two renames of a swap, the previous content under a `.retired-`
+name with no partition in its place. The next write to the table sweeps such debris of writers
+that are gone (`sweep_debris`): staging folders are removed, a retired partition with nothing
+in its place is put back. A folder's name carries its writer's host and pid, so a live writer's
+folders are never touched; another host's debris is swept once it is `FOREIGN_DEBRIS_AGE_S`
+old.
 """
 
 from __future__ import annotations
@@ -19,7 +27,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shutil
+import socket
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -44,11 +55,24 @@ PARQUET_COMPRESSION = "snappy"
 """The codec of every part; pandas' `to_parquet` default."""
 PANDAS_ATTRS_KEY = b"PANDAS_ATTRS"
 """Where pandas keeps `DataFrame.attrs` in a Parquet schema's metadata."""
+FOREIGN_DEBRIS_AGE_S = 24 * 3600
+"""Age after which staging/retired folders written from another host (a lake on shared storage)
+are taken as debris: their writer cannot be asked whether it lives."""
+_DEBRIS = re.compile(
+    rf"^(?P<kind>{re.escape(STAGING_PREFIX)}|{re.escape(RETIRED_PREFIX)})"
+    rf"(?P<name>{re.escape(PARTITION_PREFIX)}\d{{4}}-\d{{2}}-\d{{2}})-"
+    r"(?P<host>.+)\.(?P<pid>\d+)\.[0-9a-f]{32}$"
+)
 WRITE_WORKERS = 1
 """Threads that write the days of `write_partitions` by default. On the 2-core host a second
 thread cut the write phase alone by about 15% but made no measurable difference to a whole
 backfill run (benchmarks/ingest.py), so days are written in order; more threads pay off where
 each write waits on storage (a network file system)."""
+
+
+class LakeNotWritable(OSError):
+    """The lake's folder cannot be written; the message names the folder, the setting and the
+    fix. Raised before anything is written."""
 
 
 @dataclass(frozen=True)
@@ -96,8 +120,20 @@ class Lake:
             return []
         tables = _to_arrow_by_day(partitions)
         folder = self.table_path(table)
-        folder.mkdir(parents=True, exist_ok=True)
-        token = uuid.uuid4().hex
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f"{STAGING_PREFIX}probe-{_writer_token()}"
+            probe.mkdir()
+            probe.rmdir()
+        except OSError as error:
+            raise LakeNotWritable(
+                f"Cannot write table '{table}' of the lake {self.root} "
+                f"(FORECASTOPS_LAKE_DIR): {error.strerror or error} ({error.filename or folder}). "
+                "Point FORECASTOPS_LAKE_DIR at a folder this user can write to; nothing was "
+                "written."
+            ) from error
+        self.sweep_debris(table)
+        token = _writer_token()
         jobs = [
             (str(self.partition_path(table, day)), parts, token) for day, parts in tables.items()
         ]
@@ -108,6 +144,26 @@ class Lake:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 written = list(pool.map(lambda job: _replace_partition(*job), jobs))
         return [Path(path) for path in written]
+
+    def sweep_debris(self, table: str) -> list[str]:
+        """Remove what writers of `table` that are gone left behind (see the module): their
+        staging folders, and retired partitions whose partition exists again; a retired
+        partition with nothing in its place is put back. Returns the names it handled."""
+        folder = self.table_path(table)
+        if not folder.is_dir():
+            return []
+        handled = []
+        for child in folder.iterdir():
+            match = _DEBRIS.match(child.name)
+            if match is None or _writer_alive(match["host"], int(match["pid"]), child):
+                continue
+            final = folder / match["name"]
+            if match["kind"] == RETIRED_PREFIX and not final.exists():
+                os.replace(child, final)
+            else:
+                shutil.rmtree(child, ignore_errors=True)
+            handled.append(child.name)
+        return handled
 
     def delete_partition(self, table: str, day: date) -> bool:
         """Remove a partition if present; returns whether there was one."""
@@ -308,6 +364,29 @@ def _arrow_table(frame: pd.DataFrame) -> pa.Table:
         metadata = {**(table.schema.metadata or {}), PANDAS_ATTRS_KEY: json.dumps(frame.attrs)}
         table = table.replace_schema_metadata(metadata)
     return table
+
+
+def _writer_token() -> str:
+    """`<host>.<pid>.<uuid>`: whose staging/retired folder this is (`sweep_debris`)."""
+    return f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex}"
+
+
+def _writer_alive(host: str, pid: int, folder: Path) -> bool:
+    """Whether the writer that named `folder` may still be writing it."""
+    if host != socket.gethostname():
+        try:
+            return time.time() - folder.stat().st_mtime < FOREIGN_DEBRIS_AGE_S
+        except FileNotFoundError:
+            return True  # its writer just finished with it
+    if pid == os.getpid():
+        return True  # this process: another thread's write in progress
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def _replace_partition(final: str, parts: Mapping[str, pa.Table], token: str) -> str:

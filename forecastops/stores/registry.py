@@ -66,9 +66,12 @@ from forecastops.stores.registry_tags import (
     CHALLENGER,
     CHAMPION,
     DAGSTER_ROOT_RUN_ID_TAG,
+    EXPERIMENT_KIND_TAG,
     HISTORY_TAG_PREFIX,
+    MODEL_DEVELOPMENT,
     SHA256_TAG,
 )
+from forecastops.stores.ui_links import MlflowUi, without_credentials
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -82,12 +85,18 @@ HISTORY_TAG_MAX_CHARS = 5000
 ACTOR_MAX_CHARS = 200
 TRUNCATED = "...[truncated]"
 MODEL_ARTIFACT_NAME = "model"
-"""The name of the logged pyfunc model inside its run."""
+"""The name of a logged pyfunc model when the caller gives none."""
+DEFAULT_UI = "http://127.0.0.1:5000"
+"""The MLflow UI `forecastops up` serves with the default settings: the registry's UI when it
+is given none and tracking is not over http(s)."""
 PINNED_PACKAGES: tuple[str, ...] = ("lightgbm", "pandas", "numpy", "scikit-learn")
 """Logged as `package==<installed version>` requirements of the pyfunc model (MLflow adds its
 own pin); listing them avoids MLflow's requirement inference, which takes seconds."""
 _HTTP_SCHEMES = ("http://", "https://")
 _SQLITE_PREFIX = "sqlite:///"
+CONNECT_TIMEOUT_S = 3
+"""How long `ModelRegistry.check_reachable` waits for the tracking server or database. MLflow's
+own client retries an unreachable server with backoff for minutes; the check answers first."""
 
 
 class RegistryError(RuntimeError):
@@ -98,19 +107,33 @@ class RegistryError(RuntimeError):
         super().__init__(mask_urls_in(message))
 
 
+class RegistryUnreachable(RegistryError):
+    """The tracking server or database did not answer within `CONNECT_TIMEOUT_S`."""
+
+
 @dataclass(frozen=True)
 class RegisteredVersion:
     """A model version `register_challenger` created.
 
-    `model_uri`: `models:/<model_name>/<version>`. `run_url`: the MLflow UI page of the run that
-    logged it when the tracking URI is http(s); otherwise a description of where the run is
-    (`run <id> of experiment <id> in <tracking URI>`); the URI's password masked either way.
+    `model_uri`: `models:/<model_name>/<version>`; `pages`: its pages in the MLflow UI.
     """
 
     version: str
     run_id: str
     model_uri: str
-    run_url: str | None
+    pages: VersionPages
+
+
+@dataclass(frozen=True)
+class VersionPages:
+    """The MLflow UI pages of one model version (`forecastops.stores.ui_links` shapes): the
+    version, the run that logged it, its experiment and its logged model (None for a version
+    registered without one)."""
+
+    model_version: str
+    run: str
+    experiment: str
+    logged_model: str | None
 
 
 @dataclass(frozen=True)
@@ -221,6 +244,37 @@ def _error_code(error: BaseException) -> str | None:
     return code if isinstance(code, str) else None
 
 
+def _ask_health(uri: str, timeout_s: float) -> None:
+    """GET the server's `/health` (it needs no login: asked without the URI's user part, so no
+    credential is sent); raises on no answer or an error status."""
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(uri)
+    host = parts.netloc.rpartition("@")[2]
+    health = urllib.parse.urlunsplit(
+        (parts.scheme, host, parts.path.rstrip("/") + "/health", "", "")
+    )
+    with urllib.request.urlopen(health, timeout=timeout_s) as response:
+        response.read()
+
+
+def _select_one(uri: str, timeout_s: float) -> None:
+    """`SELECT 1` on the database at `uri`, connecting for at most `timeout_s` (PostgreSQL)."""
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(uri)
+    connect_args = (
+        {"connect_timeout": int(timeout_s)} if url.get_backend_name() == "postgresql" else {}
+    )
+    engine = sa.create_engine(url, connect_args=connect_args)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    finally:
+        engine.dispose()
+
+
 def _default_artifact_location(tracking_uri: str) -> str | None:
     """For a SQLite store, an `artifacts` folder beside the database file (so the store is one
     folder); otherwise None (the tracking server's default)."""
@@ -261,6 +315,12 @@ class ModelRegistry:
     `artifact_location`: where the experiment stores artifacts when this class creates it
     (ignored for an existing experiment). Default: for `sqlite:///<dir>/<file>.db`,
     `<dir>/artifacts`; for other URIs the tracking server's default.
+
+    `ui_url`: the MLflow UI's base URL, for the links to its pages (`Settings.mlflow_ui`).
+    Default: the tracking URI when it is http(s) (without credentials), else `DEFAULT_UI`.
+
+    The experiment is a model-development experiment (tag `mlflow.experimentKind`), set when
+    this class creates it or first uses one without the tag.
     """
 
     def __init__(
@@ -270,14 +330,41 @@ class ModelRegistry:
         experiment: str = "forecastops",
         *,
         artifact_location: str | None = None,
+        ui_url: str | None = None,
     ) -> None:
         self.tracking_uri = tracking_uri
         self.model_name = model_name
         self.experiment = experiment
         self.artifact_location = artifact_location or _default_artifact_location(tracking_uri)
+        self.ui = MlflowUi(
+            ui_url
+            or (
+                without_credentials(tracking_uri)
+                if tracking_uri.startswith(_HTTP_SCHEMES)
+                else DEFAULT_UI
+            )
+        )
         self._mlflow_client: MlflowClient | None = None
 
     # -- MLflow plumbing ------------------------------------------------------------------
+
+    def check_reachable(self, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+        """Raise `RegistryUnreachable` (naming the masked URI and the fix) unless the store
+        answers within `timeout_s`: an http(s) server's `/health`, a database's `SELECT 1`.
+        A SQLite file needs no server (MLflow creates it). Called before work that would
+        otherwise be lost when the registration finds MLflow down."""
+        uri = self.tracking_uri
+        try:
+            if uri.startswith(_HTTP_SCHEMES):
+                _ask_health(uri, timeout_s)
+            elif not uri.startswith(_SQLITE_PREFIX) and "://" in uri:
+                _select_one(uri, timeout_s)
+        except Exception as error:
+            raise RegistryUnreachable(
+                f"The MLflow store MLFLOW_TRACKING_URI={mask_url(uri)} did not answer within "
+                f"{timeout_s:g} s ({type(error).__name__}: {error}). Start the tracking server "
+                "or database, or correct MLFLOW_TRACKING_URI; nothing was trained or registered."
+            ) from None
 
     def _client(self) -> MlflowClient:
         if self._mlflow_client is None:
@@ -293,10 +380,18 @@ class ModelRegistry:
 
         experiment = client.get_experiment_by_name(self.experiment)
         if experiment is not None:
+            if experiment.tags.get(EXPERIMENT_KIND_TAG) is None:  # created before the tag
+                client.set_experiment_tag(
+                    experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_DEVELOPMENT
+                )
             return str(experiment.experiment_id)
         try:
             return str(
-                client.create_experiment(self.experiment, artifact_location=self.artifact_location)
+                client.create_experiment(
+                    self.experiment,
+                    artifact_location=self.artifact_location,
+                    tags={EXPERIMENT_KIND_TAG: MODEL_DEVELOPMENT},
+                )
             )
         except MlflowException as error:  # created meanwhile by another process
             experiment = client.get_experiment_by_name(self.experiment)
@@ -337,19 +432,35 @@ class ModelRegistry:
         """The tracking URI with its password masked: what messages, links and tags show."""
         return mask_url(self.tracking_uri)
 
-    def _run_url(self, experiment_id: str, run_id: str) -> str:
-        if self.tracking_uri.startswith(_HTTP_SCHEMES):
-            base = self.display_uri.rstrip("/")
-            return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
-        return f"run {run_id} of experiment {experiment_id} in {self.display_uri}"
-
     def version_url(self, version: str) -> str:
-        """Where an operator looks at a version: its page in the MLflow UI when tracking is
-        an HTTP server, else its model URI and the tracking store (password masked)."""
-        if self.tracking_uri.startswith(_HTTP_SCHEMES):
-            base = self.display_uri.rstrip("/")
-            return f"{base}/#/models/{self.model_name}/versions/{version}"
-        return f"models:/{self.model_name}/{version} in {self.display_uri}"
+        """The version's page in the MLflow UI."""
+        return self.ui.model_version(self.model_name, str(version))
+
+    def version_pages(self, version: str) -> VersionPages:
+        """The MLflow UI pages of `version`: it, its run, experiment and logged model.
+        Raises `RegistryError` when the version or its run cannot be read."""
+        client = self._client()
+        try:
+            model_version = client.get_model_version(self.model_name, str(version))
+            run_id = model_version.run_id
+            if run_id is None:
+                raise ValueError("the version has no MLflow run")
+            experiment_id = str(client.get_run(run_id).info.experiment_id)
+        except Exception as error:
+            raise RegistryError(
+                f"Reading the run of version {version} of {self._where()} failed: {error}"
+            ) from error
+        return self._pages(str(version), experiment_id, run_id, _logged_model_id(model_version))
+
+    def _pages(
+        self, version: str, experiment_id: str, run_id: str, model_id: str | None
+    ) -> VersionPages:
+        return VersionPages(
+            model_version=self.version_url(version),
+            run=self.ui.run(experiment_id, run_id),
+            experiment=self.ui.experiment(experiment_id),
+            logged_model=self.ui.logged_model(experiment_id, model_id) if model_id else None,
+        )
 
     def _where(self) -> str:
         return f"model {self.model_name!r} at {self.display_uri}"
@@ -365,6 +476,7 @@ class ModelRegistry:
         tags: Mapping[str, str],
         artifacts: Mapping[str, Path] = MappingProxyType({}),
         actor: str | None = None,
+        logged_model_name: str = MODEL_ARTIFACT_NAME,
     ) -> RegisteredVersion:
         """Log and register the model in `model_dir`, then point `challenger` at it.
 
@@ -372,7 +484,8 @@ class ModelRegistry:
         booster file + its spec JSON); run `params` (values logged as text), `metrics` (floats),
         `tags` (logged on the run and set on the model version); `artifacts`: extra files or
         folders for the run, `name -> path`, logged under the run folder `name/` (plots, CSVs);
-        `actor` of the alias move (default: the OS user).
+        `actor` of the alias move (default: the OS user); `logged_model_name`: the name of the
+        MLflow logged model (`registry_tags.logged_model_name`, e.g. `lightgbm_tweedie_w120`).
 
         One MLflow run logs the params, metrics, tags and artifacts and the pyfunc model
         (`forecastops.stores.pyfunc_model.DemandForecastPyfunc`, with `model_dir` as its artifact,
@@ -397,6 +510,7 @@ class ModelRegistry:
         run_id: str | None = None
         experiment_id = ""
         version: str | None = None
+        model_id: str | None = None
         try:
             import mlflow
 
@@ -433,7 +547,7 @@ class ModelRegistry:
                     else:
                         client.log_artifact(run_id, str(path), artifact_path=name)
                 info = mlflow.pyfunc.log_model(
-                    name=MODEL_ARTIFACT_NAME,
+                    name=logged_model_name,
                     python_model=DemandForecastPyfunc(booster.name),
                     artifacts={MODEL_DIR_ARTIFACT: str(model_dir)},
                     pip_requirements=pinned_requirements(),
@@ -447,11 +561,12 @@ class ModelRegistry:
                     source=info.model_uri,
                     run_id=run_id,
                     tags={**{key: str(value) for key, value in tags.items()}, SHA256_TAG: sha256},
-                    run_link=self._run_url(experiment_id, run_id)
+                    run_link=self.ui.run(experiment_id, run_id)
                     if self.tracking_uri.startswith(_HTTP_SCHEMES)
                     else None,
                     model_id=info.model_id,
                 )
+                model_id = info.model_id
                 version = str(created.version)
                 _link_logged_model(client, info.model_id, self.model_name, version)
         except Exception as error:
@@ -472,7 +587,7 @@ class ModelRegistry:
             version=version,
             run_id=run_id,
             model_uri=f"models:/{self.model_name}/{version}",
-            run_url=self._run_url(experiment_id, run_id),
+            pages=self._pages(version, experiment_id, run_id, model_id),
         )
 
     def _delete_version_quietly(self, version: str) -> str:
@@ -521,23 +636,82 @@ class ModelRegistry:
         *,
         metrics: Mapping[str, float],
         artifacts: Mapping[str, Path] = MappingProxyType({}),
-    ) -> None:
+    ) -> dict[str, str]:
         """Add metrics and files (`name -> path`, logged under `name/`) to the MLflow run that
-        produced `version`, e.g. its backtest results. Raises `RegistryError` on failure."""
+        produced `version`, e.g. its backtest results or the day's drift report. The metrics
+        are also the logged model's (MLflow 3 `model_id`), so its page shows them.
+
+        Returns `name -> the artifact's page in the MLflow UI`. Raises `RegistryError`."""
         client = self._client()
         try:
-            run_id = client.get_model_version(self.model_name, str(version)).run_id
+            model_version = client.get_model_version(self.model_name, str(version))
+            run_id = model_version.run_id
             if run_id is None:
                 raise ValueError("the version has no MLflow run")
+            experiment_id = str(client.get_run(run_id).info.experiment_id)
             for key, value in metrics.items():
-                client.log_metric(run_id, key, float(value))
+                client.log_metric(
+                    run_id, key, float(value), model_id=_logged_model_id(model_version)
+                )
+            pages = {}
             for name, path in artifacts.items():
                 client.log_artifact(run_id, str(path), artifact_path=name)
+                pages[name] = self.ui.run_artifact(experiment_id, run_id, f"{name}/{path.name}")
         except Exception as error:
             raise RegistryError(
                 f"Logging {sorted(metrics)} and {sorted(artifacts)} to the run of version "
                 f"{version} of {self._where()} failed: {error}. Aliases were left unchanged."
             ) from error
+        return pages
+
+    # -- runs left behind -------------------------------------------------------------------
+
+    def running_runs(self) -> list[dict[str, Any]]:
+        """The experiment's MLflow runs still marked RUNNING: `{"run_id": str, "tags": {str:
+        str}, "started": ISO 8601 UTC str}`, oldest first (none when there is no experiment)."""
+        client = self._client()
+        try:
+            experiment = client.get_experiment_by_name(self.experiment)
+            if experiment is None:
+                return []
+            runs = client.search_runs(
+                [experiment.experiment_id],
+                filter_string="attributes.status = 'RUNNING'",
+                max_results=1000,
+                order_by=["attributes.start_time ASC"],
+            )
+        except Exception as error:
+            raise RegistryError(
+                f"Listing the running runs of {self._where()} failed: {error}"
+            ) from error
+        return [
+            {
+                "run_id": run.info.run_id,
+                "tags": dict(run.data.tags),
+                "started": datetime.fromtimestamp(run.info.start_time / 1000, UTC).isoformat(),
+            }
+            for run in runs
+        ]
+
+    def fail_run(self, run_id: str) -> None:
+        """End MLflow run `run_id` as FAILED (a run whose process died left it RUNNING)."""
+        try:
+            self._client().set_terminated(run_id, status="FAILED")
+        except Exception as error:
+            raise RegistryError(
+                f"Marking run {run_id} of {self._where()} FAILED failed: {error}"
+            ) from error
+
+    def remove_alias(self, alias: str) -> None:
+        """Take `alias` off whatever version it names (a no-op when it is not set). Not an
+        `AliasMove` (a move names the version it goes to); the caller reports the removal."""
+        if alias not in ALIASES:
+            raise RegistryError(f"Unknown alias {alias!r}; {self.model_name} uses {list(ALIASES)}.")
+        try:
+            if self.alias_version(alias) is not None:
+                self._client().delete_registered_model_alias(self.model_name, alias)
+        except Exception as error:
+            raise RegistryError(f"Removing {alias!r} of {self._where()} failed: {error}") from error
 
     # -- aliases --------------------------------------------------------------------------
 
@@ -783,6 +957,17 @@ class ModelRegistry:
                 f"(its pyfunc is {type(wrapper).__name__})."
             )
         return wrapper.forecaster
+
+
+def _logged_model_id(model_version: Any) -> str | None:
+    """The id of the logged model a version was registered from, or None (a version made from
+    a run artifact). MLflow's SQL registry does not keep `model_id`; the version's `source`,
+    `models:/<model_id>` (`register_challenger` registers the logged model's URI), carries it."""
+    if model_version.model_id:
+        return str(model_version.model_id)
+    rest = str(model_version.source or "").removeprefix("models:/")
+    is_model_id = str(model_version.source or "").startswith("models:/") and "/" not in rest
+    return rest if is_model_id and rest else None
 
 
 def _link_logged_model(client: MlflowClient, model_id: str, name: str, version: str) -> None:

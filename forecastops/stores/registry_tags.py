@@ -23,6 +23,7 @@ orphans the versions registered before: add a name, never rename one.
 | `promotion_decision` | promotion_decision | `promoted` / `rejected` |
 | `champion_backtest_wape`, ... `_mase` | champion_backtest | the champion's weekly score |
 | `champion_backtest_cutoff` | champion_backtest | the last day that score saw, `YYYY-MM-DD` |
+| `archived` | `forecastops doctor --fix` | why the version was archived (an orphan) |
 
 `window_days` is the tag's name for the setting `training_window_days`: the tag predates the
 setting's name and versions in existing registries carry it, so the stored name stays.
@@ -50,6 +51,21 @@ ALIASES: tuple[str, ...] = (CHAMPION, CHALLENGER)
 
 HISTORY_TAG_PREFIX = "alias_move."
 """Registered-model tags with this prefix are the alias history (`forecastops.stores.registry`)."""
+
+# -- experiment tags -----------------------------------------------------------------------
+
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+"""MLflow 3's record of what an experiment is for (its UI reads it to choose between GenAI
+and machine-learning views)."""
+MODEL_DEVELOPMENT = "custom_model_development"
+"""The `EXPERIMENT_KIND_TAG` value of a classic (non-GenAI) model-development experiment."""
+
+
+def logged_model_name(objective: str, window_days: int) -> str:
+    """The name of the logged model of a challenger, e.g. `lightgbm_tweedie_w120`: its family
+    and training window, so MLflow's model list tells the configurations apart."""
+    return f"lightgbm_{objective}_w{window_days}"
+
 
 # -- model-version tags written at registration --------------------------------------------
 
@@ -83,6 +99,10 @@ DECISION_TAG = "promotion_decision"
 PROMOTED = "promoted"
 REJECTED = "rejected"
 DECISION_VALUES: tuple[str, ...] = (PROMOTED, REJECTED)
+ARCHIVED_TAG = "archived"
+"""Set on an orphan version (never judged by the gate, no alias, no forecasts) by `forecastops
+doctor --fix`: why and when it was archived. MLflow 3 has no archived state for a version
+(stages are deprecated), so the mark is a tag; the version and its run stay."""
 
 
 def _score_tag(prefix: str, metric: str) -> str:
@@ -138,6 +158,7 @@ VERSION_TAGS: frozenset[str] = frozenset(
         *(backtest_tag(metric) for metric in BACKTEST_METRICS),
         DECISION_TAG,
         *CHAMPION_BACKTEST_TAGS,
+        ARCHIVED_TAG,
     }
 )
 """Every model-version tag ForecastOps writes."""

@@ -38,6 +38,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from forecastops.domain.secrets import mask_url, mask_urls_in
+from forecastops.stores.ui_links import without_credentials
 
 if TYPE_CHECKING:
     from forecastops.domain.drift import DriftPolicy
@@ -378,6 +379,12 @@ class Settings(BaseSettings, PolicySettings):
         description="Base URL of the Dagster UI as operators reach it (links in alerts and "
         "notifications). Default: http://<FORECASTOPS_SERVICE_HOST>:<FORECASTOPS_WEBSERVER_PORT>.",
     )
+    mlflow_ui_url: str | None = Field(
+        None,
+        description="Base URL of the MLflow UI as operators reach it (links in asset metadata "
+        "and alerts). Default: MLFLOW_TRACKING_URI when it is http(s) (without its "
+        "credentials), else http://<FORECASTOPS_SERVICE_HOST>:<FORECASTOPS_MLFLOW_PORT>.",
+    )
     alert_notify_urls: str | None = Field(
         None,
         description="Where new warning/critical alerts and their resolution are posted: one or "
@@ -448,13 +455,11 @@ class Settings(BaseSettings, PolicySettings):
             )
         return value
 
-    @field_validator("dagster_ui_url")
+    @field_validator("dagster_ui_url", "mlflow_ui_url")
     @classmethod
     def _an_http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError(
-                "give the UI's address with its scheme, e.g. http://dagster.example:3000"
-            )
+            raise ValueError("give the UI's address with its scheme, e.g. http://ui.example:3000")
         return value.rstrip("/") if value else value
 
     @field_validator("alert_notify_urls")
@@ -557,6 +562,17 @@ class Settings(BaseSettings, PolicySettings):
     def dagster_ui(self) -> str:
         """The Dagster UI's base URL, without a trailing slash."""
         return self.dagster_ui_url or f"http://{self.service_host}:{self.webserver_port}"
+
+    @property
+    def mlflow_ui(self) -> str:
+        """The MLflow UI's base URL, without a trailing slash or credentials: the setting, else
+        the tracking server when tracking is over http(s), else where `forecastops up` serves
+        the UI."""
+        if self.mlflow_ui_url:
+            return self.mlflow_ui_url
+        if self.mlflow_uri.startswith(("http://", "https://")):
+            return without_credentials(self.mlflow_uri)
+        return f"http://{self.service_host}:{self.mlflow_port}"
 
     def writable_folders(self) -> dict[str, Path]:
         """The folders ForecastOps writes to, keyed by the env var that sets each."""

@@ -78,3 +78,11 @@ def ingest_and_train_champion(
         instance=instance, partition_key=DRIFT_TRAINED_AT.isoformat()
     )
     return ingest, retrain
+
+
+def op_failure(result: dg.ExecuteInProcessResult, op: str) -> str:
+    """The description of the `dagster.Failure` that failed `op` in a failed run."""
+    assert not result.success
+    failure = result.failure_data_for_node(op)
+    assert failure is not None and failure.user_failure_data is not None
+    return str(failure.user_failure_data.description)

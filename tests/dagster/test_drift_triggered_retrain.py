@@ -25,6 +25,7 @@ from tests.dagster.pipeline import (
     DRIFTED_DAY,
     ingest_and_train_champion,
     pipeline_definitions,
+    pipeline_settings,
     tracking_uri,
     write_drifted_landing,
 )
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_injected_drift_alerts_and_retrains_through_the_sensor(tmp_path: Path) -> None:
+    settings = pipeline_settings(tmp_path)
     write_drifted_landing(tmp_path)
     defs = pipeline_definitions(tmp_path)
     day = DRIFTED_DAY.isoformat()
@@ -57,11 +59,25 @@ def test_injected_drift_alerts_and_retrains_through_the_sensor(tmp_path: Path) -
         name: store.get(checks[name].metadata["alert_ids"].value[0])
         for name in (DRIFT_CHECK, HEALTH_CHECK)
     }
+    # the drift report and the health plot are artifacts of the champion's run, linked by URL
+    [drift] = monitoring.asset_materializations_for_node("drift_score")
+    [health] = monitoring.asset_materializations_for_node("model_health")
+    report = drift.metadata["evidently_report"]
+    assert isinstance(report, dg.UrlMetadataValue)
+    assert report.value.startswith(f"{settings.mlflow_ui}/#/experiments/")
+    assert f"/artifacts/drift/drift_{day}.html?workflowType=machine_learning" in report.value
+    for metadata in (drift.metadata, health.metadata):
+        assert isinstance(metadata["mlflow_model_version"], dg.UrlMetadataValue)
+        assert isinstance(metadata["mlflow_run"], dg.UrlMetadataValue)
+    assert "/artifacts/health/model_health_" in health.metadata["trend_plot_in_mlflow"].value
     assert raised[DRIFT_CHECK].type is AlertType.DATA_DRIFT
+    assert report.value in {link.url for link in raised[DRIFT_CHECK].links}
     assert raised[HEALTH_CHECK].type is AlertType.PERFORMANCE_DRIFT
     for alert in raised.values():
         assert alert.recommendation == {"action": "retrain", "partition": day}
-        assert f"/runs/{monitoring.run_id}" in {link.url for link in alert.links}
+        assert f"{settings.dagster_ui}/runs/{monitoring.run_id}" in {
+            link.url for link in alert.links
+        }
 
     # the one retrain answers both of the day's drift alerts: approving either cannot repeat it
     trigger = request.tags[TRIGGER_TAG]
@@ -94,4 +110,4 @@ def test_injected_drift_alerts_and_retrains_through_the_sensor(tmp_path: Path) -
     ]
     assert gate_alert.severity is Severity.INFO
     assert gate_alert.title == f"Champion moved to v{after} (was v{before}) at {day}"
-    assert f"/runs/{retrain.run_id}" in {link.url for link in gate_alert.links}
+    assert f"{settings.dagster_ui}/runs/{retrain.run_id}" in {link.url for link in gate_alert.links}

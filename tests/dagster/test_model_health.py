@@ -39,3 +39,9 @@ def test_a_demand_shift_after_training_makes_the_champion_drift(tmp_path: Path) 
     assert summary["model_status"].item() == "drifting"
     assert summary["overall_degradation"].item() > 0.15
     assert summary["scored_days"].item() == 14
+    [materialization] = result.asset_materializations_for_node("model_health")
+    verdict = str(materialization.metadata["verdict"].value)
+    assert next(iter(materialization.metadata)) == "verdict"  # the page leads with it
+    assert verdict.startswith("Champion v1 is drifting: MAE +")
+    assert "approve its performance_drift alert" in verdict
+    assert checks[HEALTH_CHECK].description == verdict

@@ -25,6 +25,7 @@ from forecastops.pipeline.operations import (
 from forecastops.stores.registry import ModelRegistry
 from forecastops.stores.registry_tags import CHALLENGER, CHAMPION, TRAINING_DATA_TAG
 from resources.mlflow_registry import MlflowRegistry
+from tests.dagster.pipeline import op_failure
 from tests.registry_helpers import CUTOFF, trained_challengers
 
 
@@ -56,13 +57,6 @@ def _run(
         resources={"mlflow_registry": MlflowRegistry(tracking_uri=registry.tracking_uri)},
         raise_on_error=False,
     )
-
-
-def _failure(result: dg.ExecuteInProcessResult, op: str) -> str:
-    assert not result.success
-    failure = result.failure_data_for_node(op)
-    assert failure is not None and failure.user_failure_data is not None
-    return str(failure.user_failure_data.description)
 
 
 def aliases(registry: ModelRegistry) -> dict[str, str | None]:
@@ -117,7 +111,7 @@ def test_promote_job_refusals_name_the_config_field_and_change_nothing(
 ) -> None:
     before = (aliases(registry), len(registry.history()))
 
-    description = _failure(_run(promote_model_job, registry, PROMOTE_OP, **config), PROMOTE_OP)
+    description = op_failure(_run(promote_model_job, registry, PROMOTE_OP, **config), PROMOTE_OP)
 
     assert named in description
     assert (aliases(registry), len(registry.history())) == before
@@ -128,7 +122,7 @@ def test_rollback_job_without_a_previous_champion_fails_and_changes_nothing(
 ) -> None:
     before = (aliases(registry), len(registry.history()))
 
-    description = _failure(_run(rollback_model_job, registry, ROLLBACK_OP), ROLLBACK_OP)
+    description = op_failure(_run(rollback_model_job, registry, ROLLBACK_OP), ROLLBACK_OP)
 
     assert description.startswith("No previous champion to roll back to")
     assert (aliases(registry), len(registry.history())) == before

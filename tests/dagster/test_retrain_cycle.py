@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
+import mlflow
 import pandas as pd
 import pytest
 
@@ -20,11 +21,13 @@ from forecastops.stores.registry_tags import (
     BACKTEST_WAPE_TAG,
     DECISION_TAG,
     DECISION_VALUES,
+    EXPERIMENT_KIND_TAG,
+    MODEL_DEVELOPMENT,
     REGISTRATION_TAGS,
     SHA256_TAG,
     VERSION_TAGS,
 )
-from tests.dagster.pipeline import pipeline_definitions
+from tests.dagster.pipeline import pipeline_definitions, pipeline_settings
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +37,18 @@ CUTOFF = START + timedelta(days=DAYS - 1)
 
 
 @pytest.fixture(scope="module")
-def cycle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dg.Definitions]:
+def cycle(
+    cycle_run: tuple[Path, dg.Definitions, dg.ExecuteInProcessResult],
+) -> tuple[Path, dg.Definitions]:
+    workdir, defs, _ = cycle_run
+    return workdir, defs
+
+
+@pytest.fixture(scope="module")
+def cycle_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, dg.Definitions, dg.ExecuteInProcessResult]:
+    """Two daily retrains; the folder, the definitions and the second retrain's result."""
     workdir = tmp_path_factory.mktemp("cycle")
     spec = SimulationSpec(start=START, end=CUTOFF, stores=2, products=8, seed=5)
     write_landing_files(spec, workdir / "landing")
@@ -50,7 +64,45 @@ def cycle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dg.Definition
             instance=instance, partition_key=CUTOFF.isoformat()
         )
     assert first.success and second.success
-    return workdir, defs
+    return workdir, defs, second
+
+
+def test_the_model_assets_link_their_mlflow_pages(
+    cycle_run: tuple[Path, dg.Definitions, dg.ExecuteInProcessResult],
+) -> None:
+    workdir, _, second = cycle_run
+    settings = pipeline_settings(workdir)
+    registry = ModelRegistry(settings.mlflow_uri)
+    client = mlflow.MlflowClient(settings.mlflow_uri)
+    experiment = client.get_experiment_by_name(settings.experiment_name)
+    assert experiment.tags[EXPERIMENT_KIND_TAG] == MODEL_DEVELOPMENT
+    ml = "?workflowType=machine_learning"
+    experiments = f"{settings.mlflow_ui}/#/experiments/{experiment.experiment_id}"
+    runs = f"{experiments}/runs"
+    champion = registry.alias_version("champion")
+    linked = {"challenger_model": "2", "backtest": "2", "promotion_decision": "2"}
+    for node, version in {**linked, "forecasts": champion}.items():
+        [materialization] = second.asset_materializations_for_node(node)
+        metadata = materialization.metadata
+        links = {key: metadata[key] for key in ("mlflow_model_version", "mlflow_run")}
+        assert all(isinstance(link, dg.UrlMetadataValue) for link in links.values()), node
+        assert links["mlflow_model_version"].value == (
+            f"{settings.mlflow_ui}/#/models/{settings.model_name}/versions/{version}{ml}"
+        )
+        [run_id] = [v["run_id"] for v in registry.versions() if v["version"] == version]
+        assert links["mlflow_run"].value == f"{runs}/{run_id}{ml}", node
+        assert metadata["mlflow_experiment"].value == f"{experiments}{ml}", node
+    [backtest] = second.asset_materializations_for_node("backtest")
+    assert backtest.metadata["plot_in_mlflow"].value.endswith(
+        f"/artifacts/backtest/backtest.png{ml}"
+    )
+    # the logged model is named after its configuration and carries its backtest scores
+    logged = backtest.metadata["mlflow_logged_model"].value.split("/models/")[1].removesuffix(ml)
+    model = client.get_logged_model(logged)
+    assert model.name == f"lightgbm_{settings.objective}_w{settings.training_window_days}"
+    on_model = {metric.key: metric.value for metric in model.metrics}
+    tags = registry.version_tags("2")
+    assert on_model[BACKTEST_WAPE_TAG] == pytest.approx(float(tags[BACKTEST_WAPE_TAG]), abs=1e-6)
 
 
 def test_the_first_model_becomes_champion_and_forecasts_carry_lineage(

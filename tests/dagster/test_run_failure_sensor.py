@@ -72,10 +72,14 @@ class Evaluated:
     reacted_again: list[str]
 
 
+DAGSTER_UI = "http://dagster.example:3000"
+"""Where the alerts' links point (`FORECASTOPS_DAGSTER_UI_URL`)."""
+
+
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evaluated]:
     url = f"sqlite:///{tmp_path_factory.mktemp('run-failure') / 'alerts.db'}"
-    resource = AlertStoreResource(url=url)
+    resource = AlertStoreResource(url=url, dagster_ui=DAGSTER_UI)
     with dg.instance_for_test() as instance:
         cursor, _ = _tick(instance, resource, None)  # the first tick only sets the cursor
         retrain = (
@@ -142,7 +146,9 @@ def test_a_failed_retrain_alert_names_job_partition_step_and_error(evaluated: Ev
         alert.message
     )
     assert "Stack Trace" not in alert.message
-    assert [(link.label, link.url) for link in alert.links] == [("Dagster run", f"/runs/{run_id}")]
+    assert [(link.label, link.url) for link in alert.links] == [
+        ("Dagster run", f"{DAGSTER_UI}/runs/{run_id}")
+    ]
     assert alert.recommendation == {"action": "retrain", "partition": CUTOFF}
 
 
@@ -161,9 +167,9 @@ def test_the_sensor_runs_by_default_and_needs_only_the_alert_store() -> None:
 
 
 def test_a_backfill_run_links_its_backfill_and_a_range_run_names_its_range() -> None:
-    assert run_links("r1", "bkfl") == [
-        {"label": "Dagster run", "url": "/runs/r1"},
-        {"label": "Dagster backfill", "url": "/runs/b/bkfl"},
+    assert run_links("r1", "bkfl", DAGSTER_UI) == [
+        {"label": "Dagster run", "url": f"{DAGSTER_UI}/runs/r1"},
+        {"label": "Dagster backfill", "url": f"{DAGSTER_UI}/runs/b/bkfl"},
     ]
     range_tags = {
         "dagster/asset_partition_range_start": "2025-01-01",

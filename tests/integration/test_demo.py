@@ -18,6 +18,7 @@ MAX_DEMO_LINES = 150
 def test_the_demo_runs_end_to_end_and_prints_only_its_summary(tmp_path: Path) -> None:
     env = isolated_env(tmp_path / "home")
     env.pop("DAGSTER_HOME")  # the demo prepares its own instance under FORECASTOPS_HOME
+    env.pop("FORECASTOPS_START_DATE")  # the demo's partitions start where its data starts
     result = subprocess.run(
         [str(BIN / "python"), "-m", "forecast_jobs.demo"],
         cwd=REPO_ROOT,
@@ -41,3 +42,7 @@ def test_the_demo_runs_end_to_end_and_prints_only_its_summary(tmp_path: Path) ->
     assert any(line.startswith("champion") for line in lines)
     assert any(line.split()[:2] == ["model_status", "awaiting_actuals"] for line in lines)
     assert ".venv/bin/forecastops alerts list --status all" in screen
+    # no phantom partitions: the first partition is the first simulated day, recorded for make ui
+    [ingested] = [line for line in lines if line.strip().startswith("partitions ")]
+    first_day = ingested.split()[1].split("..")[0]
+    assert (tmp_path / "home" / "demo_start_date").read_text().strip() == first_day

@@ -61,7 +61,14 @@ ASSETS_BY_GROUP = {
     "monitoring": ["drift_score", "model_health", "open_alerts"],
 }
 SCHEDULES = ["daily_cycle_schedule", "daily_ingest_schedule", "weekly_backtest_schedule"]
-SENSORS = ["drift_retrain_sensor", "repair_sensor", "run_failure_alerts", "alert_notifier"]
+SENSORS = [
+    "drift_retrain_sensor",
+    "repair_sensor",
+    "run_failure_alerts",
+    "alert_notifier",
+    "champion_health_refresh",
+    "open_alerts_refresh",
+]
 
 
 @pytest.fixture(scope="module")

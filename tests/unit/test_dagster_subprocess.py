@@ -62,7 +62,7 @@ def test_the_command_gets_the_settings_homes_and_the_installed_packages_only(
 
 
 def test_the_written_workspace_loads_the_repos_code_location(tmp_path: Path) -> None:
-    """Same module and location name as the repo's workspace.yaml (`make ui`), so schedules,
+    """Same module and location name as the repo's workspace.yaml (`dagster dev`), so schedules,
     sensors and backfills keep one code location whichever of the two a process loads."""
     repo_workspace = Path(forecastops.__file__).parents[1] / "workspace.yaml"
     home = tmp_path / "not-yet-created"

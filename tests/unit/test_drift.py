@@ -35,9 +35,8 @@ UNITS_FEATURES = {f"lag_{lag}" for lag in SPEC.lags} | {
 
 
 @cache
-def _windows(cutoff: date, drift: DriftScenario | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Features of the champion's training window (120 days up to `cutoff`) and of the 28
-    days after it, from one simulation (drifted from `drift.start` when given)."""
+def _sales(cutoff: date, drift: DriftScenario | None = None) -> pd.DataFrame:
+    """Simulated sales from 200 days before `cutoff` to the end of the current window."""
     spec = SimulationSpec(
         start=cutoff - timedelta(days=200),
         end=cutoff + timedelta(days=CURRENT_DAYS),
@@ -46,7 +45,13 @@ def _windows(cutoff: date, drift: DriftScenario | None = None) -> tuple[pd.DataF
         seed=SEED,
         drift=drift,
     )
-    sales = simulate_sales(spec)
+    return simulate_sales(spec)
+
+
+def _windows(cutoff: date, drift: DriftScenario | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features of the champion's training window (120 days up to `cutoff`) and of the 28
+    days after it, from one simulation (drifted from `drift.start` when given)."""
+    sales = _sales(cutoff, drift)
     reference = build_training_frame(
         sales, SPEC, start=cutoff - timedelta(days=REFERENCE_DAYS - 1), end=cutoff
     )
@@ -227,14 +232,7 @@ def test_missing_days_are_skipped_not_read_as_days_without_demand() -> None:
     rows on the missing ones, NaN lags that read them), so demand does not seem to fall; had
     the days been read as 0 sold for every series, the target would shift by about -4/28."""
     cutoff = SPRING
-    spec = SimulationSpec(
-        start=cutoff - timedelta(days=200),
-        end=cutoff + timedelta(days=CURRENT_DAYS),
-        stores=STORES,
-        products=PRODUCTS,
-        seed=SEED,
-    )
-    sales = simulate_sales(spec)
+    sales = _sales(cutoff)
     gone = [cutoff + timedelta(days=offset) for offset in (10, 11, 12, 13)]
     rejected = sales[~sales["date"].isin(pd.to_datetime(gone))]
     zeroed = sales.assign(

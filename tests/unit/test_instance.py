@@ -66,3 +66,31 @@ def test_a_postgres_url_without_the_psycopg2_driver_is_refused(
     monkeypatch.setenv("DAGSTER_PG_URL", "postgresql://postgres@127.0.0.1:5432/dagster")
     with pytest.raises(SettingsError, match=r"postgresql\+psycopg2://"):
         load_settings()
+
+
+@pytest.mark.parametrize("instance", sorted(INSTANCE_TEMPLATES))
+def test_both_instances_hold_the_model_plane_to_one_run_and_keep_the_backfill_limit(
+    tmp_path: Path, instance: str
+) -> None:
+    from forecast_assets.model import MODEL_PLANE_POOL, RETRAIN_POOL_ASSETS
+
+    settings = own_home(tmp_path, instance=instance, dagster_pg_url="postgresql+psycopg2://x@h/d")
+    config = yaml.safe_load((prepare_dagster_home(settings) / "dagster.yaml").read_text())
+    # Dagster validates the concurrency section against run_coordinator.config when it loads.
+    assert config["concurrency"]["pools"] == {"granularity": "run", "default_limit": 1}
+    assert {"key": "dagster/backfill", "limit": 1 if instance == "embedded" else 2} in config[
+        "concurrency"
+    ]["runs"]["tag_concurrency_limits"]
+    assert "config" not in config["run_coordinator"]
+    assert {asset.op.pool for asset in RETRAIN_POOL_ASSETS} == {MODEL_PLANE_POOL}
+
+
+def test_dagster_accepts_the_concurrency_section_with_the_queued_coordinator(
+    tmp_path: Path,
+) -> None:
+    home = prepare_dagster_home(own_home(tmp_path))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        concurrency = instance.get_concurrency_config()
+    assert concurrency.pool_config.default_pool_limit == 1
+    assert concurrency.pool_config.pool_granularity.value == "run"  # type: ignore[union-attr]
+    assert concurrency.run_queue_config.max_concurrent_runs == 2  # type: ignore[union-attr]

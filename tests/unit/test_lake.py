@@ -215,3 +215,50 @@ def test_read_days_of_a_column_a_day_lacks_names_the_file(tmp_path: Path) -> Non
     lake.write_partition("t", DAY, {"data": _frame(2)})
     with pytest.raises(ValueError, match=r"day=2025-03-01/data\.parquet has no column\(s\) price"):
         lake.read_days("t", [DAY], columns=["store_id", "price"])
+
+
+def test_the_sweep_removes_only_dead_writers_debris_and_puts_a_lost_partition_back(
+    tmp_path: Path,
+) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import uuid
+
+    from forecastops.stores.lake import RETIRED_PREFIX, STAGING_PREFIX
+
+    lake = Lake(tmp_path)
+    day, other = date(2025, 1, 1), date(2025, 1, 2)
+    lake.write_partition("t", other, {"data": _frame(2)})
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # reaped: its pid names no process now
+
+    def folder(prefix: str, day: date, pid: int) -> Path:
+        path = lake.table_path("t") / (
+            f"{prefix}day={day.isoformat()}-{socket.gethostname()}.{pid}.{uuid.uuid4().hex}"
+        )
+        path.mkdir()
+        return path
+
+    dead_staging = folder(STAGING_PREFIX, other, dead.pid)
+    live_staging = folder(STAGING_PREFIX, other, os.getpid())  # a write in progress here
+    lost = folder(RETIRED_PREFIX, day, dead.pid)  # died between the two renames of a swap
+    _frame(3).to_parquet(lost / "data.parquet", index=False)
+    stale_retired = folder(RETIRED_PREFIX, other, dead.pid)
+
+    handled = lake.sweep_debris("t")
+
+    assert sorted(handled) == sorted(p.name for p in (dead_staging, lost, stale_retired))
+    assert live_staging.is_dir() and not dead_staging.exists() and not stale_retired.exists()
+    assert len(lake.read_partition("t", day)) == 3  # the lost partition is back
+    assert len(lake.read_partition("t", other)) == 2
+
+
+def test_an_unwritable_lake_names_the_setting_and_the_folder(tmp_path: Path) -> None:
+    from forecastops.stores.lake import LakeNotWritable
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(LakeNotWritable, match=r"FORECASTOPS_LAKE_DIR.*nothing was written"):
+        Lake(blocker / "lake").write_partition("t", date(2025, 1, 1), {"data": _frame(1)})

@@ -31,6 +31,7 @@ from forecastops.domain.performance import (
     classify_trend,
     realized_metrics,
     score_forecasts,
+    status_since,
 )
 from forecastops.domain.simulator import DriftScenario, SimulationSpec, simulate_sales
 
@@ -463,3 +464,39 @@ def test_without_a_backtest_the_model_has_no_baseline() -> None:
     assert health.status == NO_BASELINE
     assert health.recent.wape == pytest.approx(0.1)
     assert set(health.performance.series["status"]) == {NO_BASELINE}
+
+
+# -- the verdict line -------------------------------------------------------------------------
+
+
+def test_the_verdict_names_the_champion_its_status_since_when_and_what_to_do() -> None:
+    healthy = assess_health(
+        _hand_scored({"P1": 1.0, "P2": 1.0}, days=28), _hand_baseline({"P1": 1.0, "P2": 1.0}), AS_OF
+    )
+    drifting = assess_health(
+        _hand_scored({"P1": 2.0, "P2": 2.0}, days=28), _hand_baseline({"P1": 1.0, "P2": 1.0}), AS_OF
+    )
+    waiting = assess_health(
+        _hand_scored({"P1": 1.0}, days=7, end=AS_OF - timedelta(days=20)),
+        _hand_baseline({"P1": 1.0}),
+        AS_OF,
+    )
+
+    assert healthy.verdict("3").startswith("Champion v3 is healthy: MAE +0% vs its backtest")
+    assert healthy.verdict("3").endswith("Nothing to do.")
+    since = AS_OF - timedelta(days=4)
+    assert drifting.verdict("3", since).startswith(
+        f"Champion v3 is drifting since {since.isoformat()}: MAE +100% vs its backtest"
+    )
+    assert "approve its performance_drift alert" in drifting.verdict("3")
+    assert waiting.verdict("7").startswith("Champion v7 is awaiting actuals: no scored day")
+
+
+def test_status_since_is_the_start_of_the_run_ending_on_the_day() -> None:
+    days = pd.to_datetime(["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-05", "2026-11-06"])
+    statuses = pd.Series(["healthy", "drifting", "healthy", "healthy", "healthy"], index=days)
+
+    assert status_since(statuses, date(2026, 11, 6)) == date(2026, 11, 3)  # a gap is no change
+    assert status_since(statuses, date(2026, 11, 2)) == date(2026, 11, 2)
+    assert status_since(statuses, date(2026, 11, 4)) is None  # no status stored that day
+    assert status_since(statuses.iloc[3:], date(2026, 11, 6)) == date(2026, 11, 5)

@@ -13,6 +13,7 @@ from forecastops.domain.performance import DEGRADING, DRIFTING, PerformancePolic
 from forecastops.domain.promotion import PromotionDecision
 from forecastops.domain.triggers import DATA_DRIFT, PERFORMANCE_DRIFT
 from forecastops.pipeline.alerts import (
+    dagster_asset_link,
     dagster_run_link,
     data_drift_alert,
     drift_alert_key,
@@ -72,6 +73,25 @@ def test_a_drift_alarm_warns_links_the_evidently_report_and_recommends_retrainin
     assert [link.label for link in draft.links] == ["Dagster run", "Evidently report"]
     assert draft.links[-1].url == report.as_uri()
     assert str(report) in draft.message
+
+
+def test_a_drift_alert_links_the_report_in_mlflow_and_absolute_dagster_pages(
+    tmp_path: Path,
+) -> None:
+    ui = "http://dagster.example:3000"
+    page = "http://mlflow.example/#/experiments/1/runs/r/artifacts/drift/drift_2025-06-01.html"
+    links = [dagster_run_link("r1", ui), dagster_asset_link("drift_score", ui, "2025-06-01")]
+    report = tmp_path / "drift_2025-06-01.html"
+    draft = data_drift_alert(DAY, _drift(1.7, drifted=True), "champion v3", report, links, page)
+    assert draft is not None
+    assert [(link.label, link.url) for link in draft.links] == [
+        ("Dagster run", f"{ui}/runs/r1"),
+        (
+            "Dagster asset drift_score",
+            f"{ui}/assets/drift_score?view=partitions&partition=2025-06-01",
+        ),
+        ("Evidently report", page),
+    ]
 
 
 def test_no_alarm_no_drift_alert(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import pytest
 from forecastops.domain.features import build_training_frame, feature_columns
 from forecastops.domain.forecasters import LightGBMForecaster
 from forecastops.stores.registry import (
+    DEFAULT_UI,
     HISTORY_TAG_MAX_CHARS,
     TRUNCATED,
     AliasMove,
@@ -28,7 +29,13 @@ from forecastops.stores.registry import (
     file_sha256,
     find_booster,
 )
-from forecastops.stores.registry_tags import CHALLENGER, CHAMPION, HISTORY_TAG_PREFIX, SHA256_TAG
+from forecastops.stores.registry_tags import (
+    CHALLENGER,
+    CHAMPION,
+    EXPERIMENT_KIND_TAG,
+    HISTORY_TAG_PREFIX,
+    SHA256_TAG,
+)
 
 SERIES = (("S1", "P1"), ("S1", "P2"), ("S2", "P1"))
 DAYS = 100
@@ -130,6 +137,43 @@ def test_a_run_finds_the_version_it_registered_even_after_another_run_moved_the_
         registry.version_registered_in("x' or name = 'y")
 
 
+def test_metrics_logged_to_a_version_are_its_logged_models_and_files_get_ui_pages(
+    registry: ModelRegistry, model_dir: Path, tmp_path: Path
+) -> None:
+    registered = registry.register_challenger(
+        model_dir, params={}, metrics={}, tags=TAGS, logged_model_name="lightgbm_tweedie_w120"
+    )
+    report = tmp_path / "drift_2024-04-09.html"
+    report.write_text("<html></html>")
+
+    pages = registry.log_to_version_run(
+        "1", metrics={"backtest_wape": 0.25}, artifacts={"drift": report}
+    )
+
+    client = mlflow.MlflowClient(registry.tracking_uri)
+    model_id = registered.pages.logged_model.split("/models/")[1].split("?")[0]
+    on_model = {metric.key: metric.value for metric in client.get_logged_model(model_id).metrics}
+    assert on_model["backtest_wape"] == pytest.approx(0.25)
+    assert client.get_run(registered.run_id).data.metrics["backtest_wape"] == pytest.approx(0.25)
+    assert pages["drift"] == registered.pages.run.replace(
+        "?", "/artifacts/drift/drift_2024-04-09.html?"
+    )
+    downloaded = client.download_artifacts(registered.run_id, "drift", str(tmp_path / "got"))
+    assert (Path(downloaded) / report.name).read_text() == "<html></html>"
+
+
+def test_an_experiment_made_before_the_kind_tag_gets_it_on_first_use(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'old.db'}"
+    client = mlflow.MlflowClient(uri)
+    experiment_id = client.create_experiment("forecastops")
+    assert EXPERIMENT_KIND_TAG not in client.get_experiment(experiment_id).tags
+
+    assert ModelRegistry(uri)._experiment_id(client) == experiment_id
+
+    kind = client.get_experiment(experiment_id).tags[EXPERIMENT_KIND_TAG]
+    assert kind == "custom_model_development"
+
+
 def test_importing_the_registry_does_not_import_mlflow() -> None:
     code = "import sys, forecastops.stores.registry; print('mlflow' in sys.modules)"
     result = subprocess.run(
@@ -152,11 +196,25 @@ def test_register_sets_challenger_and_version_tags(
         tags=TAGS,
         artifacts={"reports": tmp_path / "backtest.csv"},
         actor="dagster:run-1",
+        logged_model_name="lightgbm_tweedie_w120",
     )
 
     assert registered.version == "1"
     assert registered.model_uri == "models:/demand_forecaster/1"
-    assert registered.run_url is not None and registered.run_id in registered.run_url
+    client = mlflow.MlflowClient(registry.tracking_uri)
+    experiment = client.get_experiment_by_name(registry.experiment)
+    assert experiment.tags[EXPERIMENT_KIND_TAG] == "custom_model_development"
+    model_id = client.get_model_version("demand_forecaster", "1").source.removeprefix("models:/")
+    assert client.get_logged_model(model_id).name == "lightgbm_tweedie_w120"
+    ml = "?workflowType=machine_learning"
+    base = f"{DEFAULT_UI}/#/experiments/{experiment.experiment_id}"
+    assert registered.pages == registry.version_pages("1")
+    assert registered.pages.run == f"{base}/runs/{registered.run_id}{ml}"
+    assert registered.pages.experiment == f"{base}{ml}"
+    assert registered.pages.logged_model == f"{base}/models/{model_id}{ml}"
+    assert (
+        registered.pages.model_version == f"{DEFAULT_UI}/#/models/demand_forecaster/versions/1{ml}"
+    )
     assert aliases(registry) == {CHAMPION: None, CHALLENGER: "1"}
     tags = registry.version_tags("1")
     assert tags == {**TAGS, SHA256_TAG: file_sha256(model_dir / "model.txt")}

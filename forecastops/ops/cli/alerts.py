@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
@@ -244,68 +244,41 @@ def action_alert(
             "Nothing changed.",
             param_hint="--approve/--dismiss",
         )
-    if notes is not None and not notes.strip():
-        raise typer.BadParameter(
-            "the notes are blank; say in a sentence what was done or why, or leave --notes out. "
-            "Nothing changed.",
-            param_hint="--notes",
-        )
     from forecastops.domain.triggers import approval_tags
+    from forecastops.ops.alert_actions import AlertActionRefused, close_alert
     from forecastops.ops.retrain_queue import RetrainLaunchError, RetrainRefused
 
     settings = settings_or_exit()
     with alert_errors():
         store = existing_alert_store(settings)
-        alert = _get_alert(store, alert_id, settings)
+        _get_alert(store, alert_id, settings)  # an unknown id is usage, also without a store
         assert store is not None  # _get_alert found the alert in it
-        days = _recommended_retrain(alert, settings) if approve and alert.is_open else None
-        if approve:
-            alert = store.action(alert_id, current_actor(), notes.strip() if notes else None)
-        else:
-            alert = store.dismiss(alert_id, current_actor(), notes.strip() if notes else None)
-    typer.echo(f"Alert {alert.id} {alert.status.value} by {alert.actor}: {alert.title}")
-    if days is None:
-        if approve and alert.recommendation is not None:
-            typer.echo(
-                f"Its recommendation {json.dumps(dict(alert.recommendation))} has no automatic "
-                "action; carry it out by hand."
+        try:
+            closed = close_alert(
+                store,
+                alert_id,
+                approve=approve,
+                actor=current_actor(),
+                notes=notes,
+                settings=settings,
             )
+        except AlertActionRefused as error:
+            if error.field == "notes":
+                raise typer.BadParameter(str(error), param_hint="--notes") from None
+            typer.echo(f"Refused: {error}", err=True)
+            raise typer.Exit(1) from None
+    typer.echo(closed.summary)
+    if closed.manual_recommendation:
+        typer.echo(closed.manual_recommendation)
+    if closed.retrain_days is None:
         return
+    days = closed.retrain_days
     try:
-        queue_retrain_or_exit(days, settings, approval_tags(alert))
+        queue_retrain_or_exit(days, settings, approval_tags(closed.alert))
     except (RetrainRefused, RetrainLaunchError, SettingsError) as error:
         typer.echo(
-            f"Alert {alert.id} is actioned, but its retrain was not queued: {error}\n"
+            f"Alert {closed.alert.id} is actioned, but its retrain was not queued: {error}\n"
             f"Queue it with: forecastops retrain --partitions {','.join(map(str, days))}",
             err=True,
         )
         raise typer.Exit(1) from None
-
-
-def _recommended_retrain(alert: Alert, settings: Settings) -> tuple[date, ...] | None:
-    """The days an open alert's recommendation asks to retrain, checked now so that an approval
-    which cannot be carried out changes nothing; None when it recommends no retrain."""
-    from forecastops.ops.retrain_queue import (
-        RetrainRefused,
-        instance_config_problem,
-        plan_partitions,
-    )
-
-    recommendation = alert.recommendation or {}
-    if recommendation.get("action") != "retrain":
-        return None
-    partition = recommendation.get("partition")
-    try:
-        if not isinstance(partition, str):
-            raise RetrainRefused(f"it names no partition day ({json.dumps(dict(recommendation))}).")
-        days = plan_partitions(partition, settings)
-        instance_config_problem(settings)
-    except RetrainRefused as error:
-        typer.echo(
-            f"Refused: alert {alert.id} recommends a retrain that cannot be queued: {error} "
-            "Nothing changed. Dismiss it (--dismiss --notes ...), or queue a retrain of a valid "
-            "day with `forecastops retrain` and then approve or dismiss it.",
-            err=True,
-        )
-        raise typer.Exit(1) from None
-    return days

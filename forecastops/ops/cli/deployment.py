@@ -52,12 +52,15 @@ def doctor(
         typer.Option(
             "--fix",
             help="Create missing folders, migrate the Dagster instance, upgrade the MLflow "
-            "store and migrate the alert store (creating it if new), then check again.",
+            "store and migrate the alert store (creating it if new), clear the debris of dead "
+            "runs (mark them FAILED, archive orphan versions, take challenger off an "
+            "unbacktested version), then check again.",
         ),
     ] = False,
 ) -> None:
-    """Check every dependency (databases reachable and migrated, folders, code location); one
-    verdict per item. Exits 0 only when everything is healthy."""
+    """Check every dependency (databases reachable and migrated, folders, code location) and
+    the debris dead runs leave (stuck runs, MLflow runs left RUNNING, challenger alias, orphan
+    versions); one verdict per item. Exits 0 only when everything is healthy."""
     healthy = _run_doctor(_diagnosed_settings(), fix)
     typer.echo("All healthy." if healthy else "Not healthy: see the FAIL lines above.")
     raise typer.Exit(0 if healthy else 1)

@@ -106,6 +106,7 @@ def existing_registry(settings: Settings) -> ModelRegistry | None:
         settings.model_name,
         settings.experiment_name,
         artifact_location=settings.mlflow_artifact_uri,
+        ui_url=settings.mlflow_ui,
     )
 
 
