@@ -23,6 +23,7 @@ from forecast_jobs.jobs import (
     daily_cycle_job,
     health_refresh_job,
     ingest_job,
+    monitoring_job,
     open_alerts_job,
     retrain_job,
     weekly_backtest_job,
@@ -42,6 +43,7 @@ from resources.storage import LakeStorage, LandingSalesSource, ReportsFolder
 from sensors.alert_notifier import alert_notifier
 from sensors.drift_retrain import drift_retrain_sensor
 from sensors.refresh import champion_health_refresh, open_alerts_refresh
+from sensors.repair import build_repair_sensor
 from sensors.run_failure import run_failure_alerts
 
 PIPELINE_ASSETS = (
@@ -118,6 +120,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ingest_job,
             retrain_job,
             daily_cycle_job,
+            monitoring_job,
             weekly_backtest_job,
             health_refresh_job,
             open_alerts_job,
@@ -129,6 +132,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=[daily_cycle_schedule, daily_ingest_schedule, weekly_backtest_schedule],
         sensors=[
             drift_retrain_sensor,
+            build_repair_sensor([retrain_job, monitoring_job]),
             run_failure_alerts,
             alert_notifier,
             champion_health_refresh,

@@ -23,6 +23,7 @@ from forecastops.domain.runs import (
     DAILY_CYCLE_JOB,
     HEALTH_REFRESH_JOB,
     INGEST_JOB,
+    MONITORING_JOB,
     OPEN_ALERTS_JOB,
     RETRAIN_JOB,
     WEEKLY_BACKTEST_JOB,
@@ -62,6 +63,14 @@ daily_cycle_job = dg.define_asset_job(
     partitions_def=daily_partitions,
     description="The whole day: ingest, the retrain cycle with its promotion gate, forecasts, "
     "the drift score, the champion's health and the incident report.",
+)
+
+monitoring_job = dg.define_asset_job(
+    MONITORING_JOB,
+    selection=dg.AssetSelection.assets(drift_score, model_health),
+    partitions_def=daily_partitions,
+    description="A day's monitoring alone: its drift score and the champion's health; what "
+    "repair_sensor re-runs for the days whose windows held a re-delivered day.",
 )
 
 weekly_backtest_job = dg.define_asset_job(

@@ -15,6 +15,7 @@ INGEST_JOB = "ingest_job"
 RETRAIN_JOB = "retrain_job"
 DAILY_CYCLE_JOB = "daily_cycle_job"
 WEEKLY_BACKTEST_JOB = "weekly_backtest_job"
+MONITORING_JOB = "monitoring_job"
 PROMOTE_MODEL_JOB = "promote_model_job"
 ROLLBACK_MODEL_JOB = "rollback_model_job"
 ALERT_ACTION_JOB = "alert_action_job"
@@ -29,6 +30,9 @@ TOP_DRIFTED_TAG = "forecastops/top_drifted_features"
 ALERT_IDS_TAG = "forecastops/alert_ids"
 """Run tag of a drift-triggered retrain: the ids of the day's drift alerts it answers ("2,3");
 of a retrain queued by approving an alert: that alert's id."""
+REPAIR_TAG = "forecastops/repaired_day"
+"""Run tag of a repair run (repair_sensor, `forecastops repair`): the re-delivered day whose
+stale downstream partitions it recomputes (decision 0020)."""
 KIND_TAG = "forecastops/kind"
 """What a non-asset job does, e.g. `registry` for promote/rollback."""
 

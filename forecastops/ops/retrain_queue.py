@@ -200,11 +200,14 @@ def instance_config_problem(settings: Settings) -> str | None:
 
 
 def backfill_command(
-    days: Sequence[date], workspace: Path, tags: Mapping[str, str] | None = None
+    days: Sequence[date],
+    workspace: Path,
+    tags: Mapping[str, str] | None = None,
+    job: str = RETRAIN_JOB,
 ) -> list[str]:
-    """The `dagster job backfill` command that queues one `retrain_job` run per day in the code
-    location of `workspace` (`forecastops.ops.dagster_bridge.write_workspace`), each run carrying
-    `tags` (if any) besides Dagster's own."""
+    """The `dagster job backfill` command that queues one `job` run (`retrain_job` unless said)
+    per day in the code location of `workspace` (`forecastops.ops.dagster_bridge.write_workspace`),
+    each run carrying `tags` (if any) besides Dagster's own."""
     return [
         sys.executable,
         "-m",
@@ -214,7 +217,7 @@ def backfill_command(
         "-w",
         str(workspace),
         "-j",
-        RETRAIN_JOB,
+        job,
         "--partitions",
         ",".join(day.isoformat() for day in days),
         *(["--tags", json.dumps(dict(tags), sort_keys=True)] if tags else []),
@@ -223,11 +226,16 @@ def backfill_command(
 
 
 def queue_retrain(
-    days: Sequence[date], settings: Settings, tags: Mapping[str, str] | None = None
+    days: Sequence[date],
+    settings: Settings,
+    tags: Mapping[str, str] | None = None,
+    job: str = RETRAIN_JOB,
 ) -> QueuedRetrain:
     """Queue one `retrain_job` run per day (already checked by `check_days`) in the instance at
     `settings.dagster_home_path` with the real `dagster job backfill`, each run tagged with
-    `tags` (e.g. `forecastops.domain.triggers.approval_tags`); returns the backfill.
+    `tags` (e.g. `forecastops.domain.triggers.approval_tags`); returns the backfill. `job`:
+    another daily-partitioned job to queue instead (`forecastops repair` queues
+    `monitoring_job` so).
 
     Raises `SettingsError` when the state folders cannot be created, `RetrainRefused` when the
     instance is misconfigured (`instance_config_problem`) and `RetrainLaunchError` when the
@@ -239,7 +247,7 @@ def queue_retrain(
     workspace = write_workspace(settings)
     try:
         result = run_dagster_command(
-            backfill_command(days, workspace, tags), settings, BACKFILL_TIMEOUT_S
+            backfill_command(days, workspace, tags, job), settings, BACKFILL_TIMEOUT_S
         )
     except DagsterCommandTimeout:
         raise RetrainLaunchError(

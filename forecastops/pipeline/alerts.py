@@ -15,7 +15,8 @@ store does not run anything: it keeps the alert, and the CLI moves it through it
 | run_failure | run_failure_alerts sensor | a run failed | critical | retrain (retrain_job) |
 
 (1) N = `FORECASTOPS_MISSING_DAYS_ALERT_AFTER`; the fix: deliver the file, re-materialize
-raw_sales for the day (by hand).
+raw_sales for the day (by hand). Then `repair_sensor` actions the open contract_break and
+missing_data alerts of the day once it passes the contract (`forecastops.pipeline.repair`).
 
 "Drifting" is `forecastops.domain.performance`'s class: MAE more than 15 % worse than the backtest.
 
@@ -90,6 +91,16 @@ def drift_alert_key(trigger: str, day: date | str) -> str:
     """The dedup key of the drift alert a retrain `trigger` (DATA_DRIFT / PERFORMANCE_DRIFT)
     answers, for `day`: how the retrain sensor finds the alert its run acts on."""
     return f"{trigger}:{DRIFT_ALERT_ASSETS[trigger]}:{day}"
+
+
+def contract_break_key(day: date | str) -> str:
+    """The dedup key of the contract_break alert of `day` (one open alert per day)."""
+    return f"contract_break:raw_sales:{day}"
+
+
+def missing_data_key(day: date | str) -> str:
+    """The dedup key of the missing_data alert of the missing `day` itself."""
+    return f"missing_data:raw_sales:{day}"
 
 
 def dagster_run_link(run_id: str, dagster_ui: str = "") -> AlertLink:
@@ -185,9 +196,11 @@ def contract_break_alerts(
             message=f"`{o.source}` (sha256 {o.source_sha256[:12]}) was rejected: nothing "
             f"downstream runs from {o.day} and the drift retrain sensor ignores it.\n\n"
             f"{o.contract.to_markdown()}\n\nFix or re-deliver the file, then re-materialize "
-            f"raw_sales for {o.day}.",
+            f"raw_sales for {o.day} (ingest_job); repair_sensor then re-runs what was computed "
+            "without it and actions this alert (`forecastops repair --date "
+            f"{o.day}` does it by hand).",
             subject=f"raw_sales/{o.day}",
-            dedup_key=f"contract_break:raw_sales:{o.day}",
+            dedup_key=contract_break_key(o.day),
             links=tuple(links),
         )
         for o in outcomes
@@ -252,7 +265,7 @@ def missing_data_alerts(
             f"folder, re-materialize raw_sales for {day} (`dg launch --job ingest_job "
             f"--partition {day}`), then retrain the newest day.",
             subject=f"raw_sales/{day}",
-            dedup_key=f"missing_data:raw_sales:{day}",
+            dedup_key=missing_data_key(day),
             links=tuple(links),
             recommendation={
                 "action": "deliver_and_materialize",

@@ -63,6 +63,7 @@ ASSETS_BY_GROUP = {
 SCHEDULES = ["daily_cycle_schedule", "daily_ingest_schedule", "weekly_backtest_schedule"]
 SENSORS = [
     "drift_retrain_sensor",
+    "repair_sensor",
     "run_failure_alerts",
     "alert_notifier",
     "champion_health_refresh",

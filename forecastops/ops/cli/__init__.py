@@ -7,7 +7,15 @@ written before the input has been checked.
 """
 
 # Each command group registers its commands on `app` when imported, in this (help) order.
-from forecastops.ops.cli import alerts, data, deployment, registry, report, retrain  # noqa: F401
+from forecastops.ops.cli import (  # noqa: F401
+    alerts,
+    data,
+    deployment,
+    registry,
+    repair,
+    report,
+    retrain,
+)
 from forecastops.ops.cli.shared import app
 
 __all__ = ["app"]
