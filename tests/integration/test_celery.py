@@ -1,0 +1,180 @@
+"""Steps on real dagster-celery workers: Redis at 127.0.0.1:6379 (database 5 only, flushed before
+and after), a throwaway PostgreSQL Dagster instance the workers and the run share, and two
+worker processes started with the command and environment `forecastops up` uses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from dagster import EventLogEntry
+
+from forecastops.ops.services import celery_workers
+from forecastops.stores.settings import load_settings
+from tests.integration.celery_job import STEPS
+from tests.integration.postgres import fresh_database
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BROKER = "redis://127.0.0.1:6379/5"
+"""A database of its own: the test flushes only it."""
+DOWN_BROKER = "redis://:s3cret-word@127.0.0.1:1/0"
+READY_TIMEOUT_S = 120
+INSTANCE_YAML = """telemetry:
+  enabled: false
+storage:
+  postgres:
+    postgres_url:
+      env: DAGSTER_PG_URL
+"""
+
+
+def _flush_broker_database() -> None:
+    import redis
+
+    client = redis.Redis.from_url(BROKER, socket_connect_timeout=3)
+    try:
+        client.flushdb()
+    except redis.ConnectionError as error:
+        message = (
+            f"Redis on 127.0.0.1:6379 is unreachable ({error}); "
+            "start it: redis-server --daemonize yes"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    finally:
+        client.close()
+
+
+@dataclass(frozen=True)
+class Deployment:
+    home: Path
+    rendezvous: Path
+    worker_logs: tuple[Path, ...]
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    for process in processes:  # the celery pool children of a group leader that died first
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+    _flush_broker_database()
+    with fresh_database("forecastops_celery") as dagster_db:
+        home = tmp_path / "dagster"
+        home.mkdir()
+        (home / "dagster.yaml").write_text(INSTANCE_YAML)
+        rendezvous = tmp_path / "rendezvous"
+        rendezvous.mkdir()
+        for name, value in {
+            "DAGSTER_HOME": str(home),
+            "DAGSTER_PG_URL": dagster_db.replace("postgresql://", "postgresql+psycopg2://"),
+            "FORECASTOPS_HOME": str(tmp_path),
+            "FORECASTOPS_EXECUTOR": "celery",
+            "FORECASTOPS_CELERY_BROKER_URL": BROKER,
+            "FORECASTOPS_TEST_RENDEZVOUS": str(rendezvous),
+        }.items():
+            monkeypatch.setenv(name, value)
+        workers = celery_workers(load_settings())
+        assert len(workers) == 2
+        processes: list[subprocess.Popen[bytes]] = []
+        logs = tuple(tmp_path / f"{worker.name}.log" for worker in workers)
+        try:
+            for worker, log_path in zip(workers, logs, strict=True):
+                with log_path.open("ab") as log:
+                    processes.append(
+                        subprocess.Popen(
+                            worker.command,
+                            cwd=REPO_ROOT,
+                            # The workers import the test job by module name.
+                            env={
+                                **os.environ,
+                                **dict(worker.extra_env),
+                                "PYTHONPATH": str(REPO_ROOT),
+                            },
+                            stdin=subprocess.DEVNULL,
+                            stdout=log,
+                            stderr=subprocess.STDOUT,
+                            start_new_session=True,
+                        )
+                    )
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            waiting = list(logs)
+            while waiting:
+                for process, log_path in zip(processes, logs, strict=True):
+                    assert process.poll() is None, log_path.read_text(errors="replace")[-3000:]
+                waiting = [
+                    path for path in waiting if " ready." not in path.read_text(errors="replace")
+                ]
+                assert time.monotonic() < deadline, f"workers not ready: {waiting}"
+                if waiting:
+                    time.sleep(0.2)
+            yield Deployment(tmp_path, rendezvous, logs)
+        finally:
+            _stop(processes)
+            _flush_broker_database()
+
+
+def _run(home: Path) -> tuple[bool, list[EventLogEntry]]:
+    import dagster as dg
+
+    from tests.integration.celery_job import rendezvous_job
+
+    with (
+        dg.DagsterInstance.from_config(str(home)) as instance,
+        dg.execute_job(dg.reconstructable(rendezvous_job), instance=instance) as result,
+    ):
+        return result.success, list(instance.all_logs(result.run_id))
+
+
+def test_two_workers_each_run_one_step(deployment: Deployment) -> None:
+    success, records = _run(deployment.home / "dagster")
+    assert success, "\n".join(str(r.user_message) for r in records)[-4000:]
+    handed_over = {
+        r.step_key: r.dagster_event.event_specific_data.metadata["Celery worker"].value
+        for r in records
+        if r.dagster_event is not None and "Executing steps" in (r.dagster_event.message or "")
+    }
+    assert set(handed_over) == set(STEPS), handed_over
+    hostnames = set(handed_over.values())
+    assert len(hostnames) == 2, handed_over
+    assert {name.split("@")[0] for name in hostnames} == {"forecastops-1", "forecastops-2"}
+    step_pids = {int(path.read_text()) for path in deployment.rendezvous.iterdir()}
+    assert len(step_pids) == 2 and os.getpid() not in step_pids
+
+
+def test_a_broker_that_is_down_fails_the_run_naming_it_masked(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORECASTOPS_CELERY_BROKER_URL", DOWN_BROKER)
+    success, records = _run(deployment.home / "dagster")
+    assert not success
+    text = "\n".join(
+        f"{r.user_message} {r.dagster_event.message if r.dagster_event else ''} "
+        f"{r.dagster_event.event_specific_data if r.dagster_event else ''}"
+        for r in records
+    )
+    assert "the Celery broker redis://:***@127.0.0.1:1/0 does not answer" in text, text[-3000:]
+    assert "s3cret-word" not in text
+    assert not list(deployment.rendezvous.iterdir()), "a step ran although the broker is down"
