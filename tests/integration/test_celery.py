@@ -136,7 +136,9 @@ def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Depl
             _flush_broker_database()
 
 
-def _run(home: Path) -> tuple[bool, list[EventLogEntry]]:
+def _run(home: Path) -> tuple[bool, list[EventLogEntry], str]:
+    """Run the rendezvous job; (success, its event log, what Dagster stored of the run: its run
+    config and job snapshot, serialized)."""
     import dagster as dg
 
     from tests.integration.celery_job import rendezvous_job
@@ -145,11 +147,18 @@ def _run(home: Path) -> tuple[bool, list[EventLogEntry]]:
         dg.DagsterInstance.from_config(str(home)) as instance,
         dg.execute_job(dg.reconstructable(rendezvous_job), instance=instance) as result,
     ):
-        return result.success, list(instance.all_logs(result.run_id))
+        from dagster._serdes import serialize_value
+
+        run = instance.get_run_by_id(result.run_id)
+        assert run is not None and run.job_snapshot_id is not None
+        stored = serialize_value(run) + serialize_value(
+            instance.get_job_snapshot(run.job_snapshot_id)
+        )
+        return result.success, list(instance.all_logs(result.run_id)), stored
 
 
 def test_two_workers_each_run_one_step(deployment: Deployment) -> None:
-    success, records = _run(deployment.home / "dagster")
+    success, records, _ = _run(deployment.home / "dagster")
     assert success, "\n".join(str(r.user_message) for r in records)[-4000:]
     handed_over = {
         r.step_key: r.dagster_event.event_specific_data.metadata["Celery worker"].value
@@ -168,8 +177,11 @@ def test_a_broker_that_is_down_fails_the_run_naming_it_masked(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FORECASTOPS_CELERY_BROKER_URL", DOWN_BROKER)
-    success, records = _run(deployment.home / "dagster")
+    success, records, stored = _run(deployment.home / "dagster")
     assert not success
+    # The executor's broker is {"env": FORECASTOPS_CELERY_BROKER_URL}: the run config and the job
+    # snapshot Dagster keeps name the variable, never its value.
+    assert "s3cret-word" not in stored
     text = "\n".join(
         f"{r.user_message} {r.dagster_event.message if r.dagster_event else ''} "
         f"{r.dagster_event.event_specific_data if r.dagster_event else ''}"
@@ -178,3 +190,21 @@ def test_a_broker_that_is_down_fails_the_run_naming_it_masked(
     assert "the Celery broker redis://:***@127.0.0.1:1/0 does not answer" in text, text[-3000:]
     assert "s3cret-word" not in text
     assert not list(deployment.rendezvous.iterdir()), "a step ran although the broker is down"
+
+
+def test_the_doctor_reports_the_broker_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from forecastops.ops.doctor import check_celery_broker
+
+    _flush_broker_database()
+    monkeypatch.setenv("FORECASTOPS_EXECUTOR", "celery")
+    monkeypatch.setenv("FORECASTOPS_CELERY_BROKER_URL", BROKER)
+    up = check_celery_broker(load_settings())
+    assert up.healthy, up.line
+    assert "FORECASTOPS_CELERY_BROKER_URL=redis://127.0.0.1:6379/5 answers" in up.line
+    monkeypatch.setenv("FORECASTOPS_CELERY_BROKER_URL", DOWN_BROKER)
+    started = time.monotonic()
+    down = check_celery_broker(load_settings())
+    assert not down.healthy
+    assert time.monotonic() - started < 15
+    assert "redis://:***@127.0.0.1:1/0 does not answer" in down.line
+    assert "s3cret-word" not in down.line and "fix:" in down.line
