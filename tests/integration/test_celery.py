@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from dagster import EventLogEntry
 
-from forecastops.ops.services import celery_workers
+from forecastops.ops.services import celery_workers, pid_file, stop, write_pid_file
 from forecastops.stores.settings import load_settings
 from tests.integration.celery_job import STEPS
 from tests.integration.postgres import fresh_database
@@ -60,6 +60,7 @@ class Deployment:
     home: Path
     rendezvous: Path
     worker_logs: tuple[Path, ...]
+    worker_groups: tuple[int, ...]
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -96,7 +97,9 @@ def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Depl
             "FORECASTOPS_TEST_RENDEZVOUS": str(rendezvous),
         }.items():
             monkeypatch.setenv(name, value)
-        workers = celery_workers(load_settings())
+        settings = load_settings()
+        settings.logs_path.mkdir(parents=True)
+        workers = celery_workers(settings)
         assert len(workers) == 2
         processes: list[subprocess.Popen[bytes]] = []
         logs = tuple(tmp_path / f"{worker.name}.log" for worker in workers)
@@ -119,6 +122,7 @@ def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Depl
                             start_new_session=True,
                         )
                     )
+                write_pid_file(settings, worker, processes[-1])  # as `forecastops up` does
             deadline = time.monotonic() + READY_TIMEOUT_S
             waiting = list(logs)
             while waiting:
@@ -130,7 +134,7 @@ def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Depl
                 assert time.monotonic() < deadline, f"workers not ready: {waiting}"
                 if waiting:
                     time.sleep(0.2)
-            yield Deployment(tmp_path, rendezvous, logs)
+            yield Deployment(tmp_path, rendezvous, logs, tuple(p.pid for p in processes))
         finally:
             _stop(processes)
             _flush_broker_database()
@@ -208,3 +212,14 @@ def test_the_doctor_reports_the_broker_masked(monkeypatch: pytest.MonkeyPatch) -
     assert time.monotonic() - started < 15
     assert "redis://:***@127.0.0.1:1/0 does not answer" in down.line
     assert "s3cret-word" not in down.line and "fix:" in down.line
+
+
+def test_down_stops_the_workers_with_their_pool_processes(deployment: Deployment) -> None:
+    settings = load_settings()
+    workers = celery_workers(settings)
+    assert all(pid_file(settings, worker).is_file() for worker in workers)
+    assert set(stop(settings)) == {worker.name for worker in workers}
+    for group in deployment.worker_groups:  # dagster-celery, its celery and the pool children
+        with pytest.raises(ProcessLookupError):
+            os.killpg(group, 0)
+    assert not any(pid_file(settings, worker).exists() for worker in workers)
