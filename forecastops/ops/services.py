@@ -117,7 +117,8 @@ def services(settings: Settings) -> tuple[Service, ...]:
 def celery_workers(settings: Settings) -> tuple[Service, ...]:
     """The `FORECASTOPS_CELERY_WORKERS` dagster-celery workers of this machine with
     `FORECASTOPS_EXECUTOR=celery` (none otherwise): `forecastops-<i>@<host>`, one step at a time
-    each (`--concurrency=1`: N workers run N steps at once, whatever the cores).
+    each (`--concurrency=1`: N workers run N steps at once, whatever the cores), taking a step
+    only when idle (`--disable-prefetch`).
 
     The broker reaches them as Celery's own `CELERY_BROKER_URL` / `CELERY_RESULT_BACKEND`
     variables, never through `-y` config: `dagster-celery worker start` would write a config
@@ -131,7 +132,9 @@ def celery_workers(settings: Settings) -> tuple[Service, ...]:
             (
                 str(_BIN / "dagster-celery"),
                 *("worker", "start", "-A", "dagster_celery.app", "-n", f"forecastops-{index}"),
-                *("--", "--concurrency=1"),
+                # A busy worker reserves no further step (Redis brokers; ignored by others):
+                # a step waits on the queue for a free worker, never behind a long one.
+                *("--", "--concurrency=1", "--disable-prefetch"),
             ),
             marker="dagster-celery",
             extra_env=(
