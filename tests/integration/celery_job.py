@@ -47,3 +47,11 @@ def rendezvous_job() -> dg.JobDefinition:
         meet_b()
 
     return rendezvous
+
+
+def ingest_job() -> dg.JobDefinition:
+    """The code location's ingest_job, as a run process and the workers load it."""
+    from forecast_jobs.definitions import defs
+    from forecastops.domain.runs import INGEST_JOB
+
+    return defs.resolve_job_def(INGEST_JOB)

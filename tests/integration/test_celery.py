@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import suppress
@@ -223,3 +224,50 @@ def test_down_stops_the_workers_with_their_pool_processes(deployment: Deployment
         with pytest.raises(ProcessLookupError):
             os.killpg(group, 0)
     assert not any(pid_file(settings, worker).exists() for worker in workers)
+
+
+RUN_INGEST = """
+import sys
+import dagster as dg
+from tests.integration.celery_job import ingest_job
+with dg.DagsterInstance.get() as instance:
+    with dg.execute_job(
+        dg.reconstructable(ingest_job), instance=instance, tags={"dagster/partition": sys.argv[1]}
+    ) as result:
+        print(result.run_id)
+        sys.exit(0 if result.success else 1)
+"""
+
+
+def test_the_ingest_job_runs_its_asset_steps_on_the_workers(deployment: Deployment) -> None:
+    """The real code location: ingest_job's two assets, in a run process of their own (as the
+    daemon would start it), each executed by a worker."""
+    from datetime import date, timedelta
+
+    import dagster as dg
+
+    from forecastops.domain.simulator import SimulationSpec, write_landing_files
+
+    first = date(2025, 1, 1)
+    spec = SimulationSpec(start=first, end=first + timedelta(days=2), stores=2, products=3, seed=5)
+    write_landing_files(spec, deployment.home / "landing")
+    run = subprocess.run(
+        [sys.executable, "-c", RUN_INGEST, first.isoformat()],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    run_id = run.stdout.split()[-1]
+    with dg.DagsterInstance.from_config(str(deployment.home / "dagster")) as instance:
+        records = instance.all_logs(run_id)
+    workers = {
+        r.step_key: r.dagster_event.event_specific_data.metadata["Celery worker"].value
+        for r in records
+        if r.dagster_event is not None and "Executing steps" in (r.dagster_event.message or "")
+    }
+    assert set(workers) == {"raw_sales", "sales_quality_report"}, workers
+    assert all(name.startswith("forecastops-") for name in workers.values()), workers
+    assert list((deployment.home / "lake").rglob("*.parquet")), "the workers wrote no lake table"
