@@ -19,6 +19,7 @@ from forecast_assets.model import (
 )
 from forecast_assets.monitoring import drift_score, model_health
 from forecast_assets.reports import incident_report
+from forecast_jobs.executors import build_executor
 from forecast_jobs.jobs import (
     daily_cycle_job,
     health_refresh_job,
@@ -139,6 +140,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             open_alerts_refresh,
         ],
         resources=build_resources(settings),
+        executor=build_executor(settings),
     )
 
 

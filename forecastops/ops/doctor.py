@@ -697,10 +697,31 @@ CHECKS: tuple[Callable[[Settings], Verdict], ...] = (
 )
 
 
+def check_celery_broker(settings: Settings) -> Verdict:
+    """With FORECASTOPS_EXECUTOR=celery: does the broker answer (within a few seconds)?"""
+    from forecastops.stores.broker import PROBE_TIMEOUT_S, broker_problem
+
+    url = settings.celery_broker_url or ""
+    where = f"{ENV_PREFIX}CELERY_BROKER_URL={mask_url(url)}"
+    problem = broker_problem(url)
+    if problem is None:
+        return Verdict("celery broker", True, f"{where} answers")
+    return Verdict(
+        "celery broker",
+        False,
+        f"{problem} (waited {PROBE_TIMEOUT_S:g} s)",
+        f"start the broker (redis-server --daemonize yes) or fix {ENV_PREFIX}CELERY_BROKER_URL",
+    )
+
+
 def diagnose(settings: Settings) -> list[Verdict]:
-    """Every item's verdict, in the order of `CHECKS`."""
+    """Every item's verdict, in the order of `CHECKS`; the Celery broker's last when the
+    celery executor is selected (without it there is no broker to ask)."""
     _runs_cache.clear()  # read the Dagster runs afresh, once
-    return [check(settings) for check in CHECKS]
+    verdicts = [check(settings) for check in CHECKS]
+    if settings.executor == "celery":
+        verdicts.append(check_celery_broker(settings))
+    return verdicts
 
 
 # --- the repairs -------------------------------------------------------------------------------

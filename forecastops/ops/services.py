@@ -110,6 +110,41 @@ def services(settings: Settings) -> tuple[Service, ...]:
                 ("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false"),
             ),
         ),
+        *celery_workers(settings),
+    )
+
+
+def celery_workers(settings: Settings) -> tuple[Service, ...]:
+    """The `FORECASTOPS_CELERY_WORKERS` dagster-celery workers of this machine with
+    `FORECASTOPS_EXECUTOR=celery` (none otherwise): `forecastops-<i>@<host>`, one step at a time
+    each (`--concurrency=1`: N workers run N steps at once, whatever the cores), taking a step
+    only when idle (`--disable-prefetch`).
+
+    The broker reaches them as Celery's own `CELERY_BROKER_URL` / `CELERY_RESULT_BACKEND`
+    variables, never through `-y` config: `dagster-celery worker start` would write a config
+    file's broker URL in clear text into a Python module under the Dagster instance folder."""
+    if settings.executor != "celery" or settings.celery_broker_url is None:
+        return ()
+    broker = settings.celery_broker_url
+    return tuple(
+        Service(
+            f"celery-worker-{index}",
+            (
+                str(_BIN / "dagster-celery"),
+                *("worker", "start", "-A", "dagster_celery.app", "-n", f"forecastops-{index}"),
+                # A busy worker reserves no further step (Redis brokers; ignored by others):
+                # a step waits on the queue for a free worker, never behind a long one.
+                *("--", "--concurrency=1", "--disable-prefetch"),
+            ),
+            marker="dagster-celery",
+            extra_env=(
+                ("CELERY_BROKER_URL", broker),
+                ("CELERY_RESULT_BACKEND", broker),
+                # dagster-celery runs `celery` from PATH; ours is beside it in this environment.
+                ("PATH", os.pathsep.join((str(_BIN), os.environ.get("PATH", os.defpath)))),
+            ),
+        )
+        for index in range(1, settings.celery_workers + 1)
     )
 
 

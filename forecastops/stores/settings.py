@@ -395,6 +395,25 @@ class Settings(BaseSettings, PolicySettings):
     alert_notify_min_severity: Literal["warning", "critical"] = Field(
         "warning", description="The least severe alert the notifier posts."
     )
+    executor: Literal["in_process", "multiprocess", "celery"] = Field(
+        "multiprocess",
+        description="How a run executes its steps: one process (in_process), a child process "
+        "per step on the run's machine (multiprocess, Dagster's default), or on dagster-celery "
+        "workers fed by the broker at FORECASTOPS_CELERY_BROKER_URL (celery).",
+    )
+    celery_broker_url: str | None = Field(
+        None,
+        description="Celery broker of the celery executor and its workers, e.g. "
+        "redis://127.0.0.1:6379/0 (also the result backend). May carry a password: read from "
+        "the environment only, masked wherever shown. Required with FORECASTOPS_EXECUTOR=celery.",
+    )
+    celery_workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="dagster-celery worker processes `forecastops up` starts on this machine "
+        "(with FORECASTOPS_EXECUTOR=celery).",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -483,6 +502,28 @@ class Settings(BaseSettings, PolicySettings):
                 "to one interface's address, or to 0.0.0.0 to expose the UIs on purpose"
             )
         return host
+
+    @field_validator("celery_broker_url")
+    @classmethod
+    def _a_celery_broker(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in CELERY_BROKER_SCHEMES:
+            raise ValueError(
+                f"unsupported broker {mask_url(value)!r}; use one of "
+                f"{', '.join(s + '://' for s in sorted(CELERY_BROKER_SCHEMES))} "
+                "(e.g. redis://127.0.0.1:6379/0)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _celery_needs_a_broker(self) -> Settings:
+        # Refused here, not at the first run: without a broker dagster-celery would fall back
+        # to an AMQP broker on localhost and the run would hang or fail far from the cause.
+        if self.executor == "celery" and not self.celery_broker_url:
+            raise ValueError(
+                "FORECASTOPS_EXECUTOR=celery needs FORECASTOPS_CELERY_BROKER_URL "
+                "(e.g. redis://127.0.0.1:6379/0)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _postgres_needs_a_url(self) -> Settings:
@@ -614,6 +655,10 @@ ARTIFACT_SCHEME_CLIENTS = {
 }
 """Artifact URI scheme -> the package MLflow needs to write there."""
 KERNEL_FOLDERS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+CELERY_BROKER_SCHEMES = frozenset({"redis", "rediss", "amqp", "pyamqp"})
+"""The brokers whose client ForecastOps installs (redis via celery[redis]; amqp via kombu)."""
 
 
 def url_problem(url: str, schemes: frozenset[str]) -> str | None:

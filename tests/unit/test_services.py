@@ -189,3 +189,17 @@ def test_the_systemd_units_start_each_service_through_forecastops_serve() -> Non
         )
         started[name] = unit.name
     assert sorted(started) == sorted(s.name for s in services(Settings()))
+
+
+def test_celery_workers_get_the_broker_through_the_environment_only(tmp_path: Path) -> None:
+    broker = "redis://:s3cret-word@127.0.0.1:6379/0"
+    assert services(Settings(home=tmp_path))[-1].name == "mlflow"  # no workers by default
+    settings = Settings(
+        home=tmp_path, executor="celery", celery_broker_url=broker, celery_workers=3
+    )
+    workers = [s for s in services(settings) if s.name.startswith("celery-worker-")]
+    assert [w.name for w in workers] == [f"celery-worker-{i}" for i in (1, 2, 3)]
+    for worker in workers:
+        assert "s3cret-word" not in " ".join(worker.command)  # `ps` shows command lines
+        assert dict(worker.extra_env)["CELERY_BROKER_URL"] == broker
+        assert "-y" not in worker.command  # dagster-celery would write the URL into a file

@@ -126,3 +126,26 @@ def test_mlflow_in_its_own_database_on_the_dagster_server_is_fine(
     clean_env.setenv("DAGSTER_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/dagster")
     clean_env.setenv("MLFLOW_TRACKING_URI", "postgresql+psycopg2://postgres@127.0.0.1:5432/mlflow")
     assert load_settings().mlflow_uri.endswith("/mlflow")
+
+
+def test_celery_executor_needs_a_broker_named_by_its_variable(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().executor == "multiprocess"
+    clean_env.setenv("FORECASTOPS_EXECUTOR", "celery")
+    with pytest.raises(SettingsError, match="FORECASTOPS_CELERY_BROKER_URL"):
+        load_settings()
+
+
+def test_celery_broker_url_is_masked_when_refused_and_shown(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("FORECASTOPS_EXECUTOR", "celery")
+    clean_env.setenv("FORECASTOPS_CELERY_BROKER_URL", "http://user:s3cret@127.0.0.1:6379/0")
+    with pytest.raises(SettingsError, match="FORECASTOPS_CELERY_BROKER_URL") as refused:
+        load_settings()
+    assert "s3cret" not in str(refused.value)
+    clean_env.setenv("FORECASTOPS_CELERY_BROKER_URL", "redis://:s3cret@127.0.0.1:6379/5")
+    settings = load_settings()
+    assert settings.celery_workers == 2
+    assert "s3cret" not in repr(settings)
