@@ -114,7 +114,6 @@ def test_broken_databases_and_an_unwritable_lake_fail_their_items(
         "DAGSTER_PG_URL": postgres_urls["DAGSTER_PG_URL"].replace("//postgres@", "//nobody@"),
         # Nothing listens on port 1: the server is down.
         "MLFLOW_TRACKING_URI": postgres_urls["MLFLOW_TRACKING_URI"].replace(":5432/", ":1/"),
-        "FORECASTOPS_LAKE_DIR": str(blocker / "lake"),
     }
     result = run(["forecastops", "doctor", "--fix"], broken, MIGRATION_TIMEOUT_S)
     assert result.returncode == 1
@@ -122,12 +121,18 @@ def test_broken_databases_and_an_unwritable_lake_fail_their_items(
     assert 'role "nobody" does not exist' in found["Dagster instance (postgres)"], result.stdout
     assert "is unreachable" in found["MLflow store"]
     assert "Connection refused" in found["MLflow store"]
-    assert found["lake"].startswith(f"FAIL  lake: FORECASTOPS_LAKE_DIR={blocker / 'lake'}")
-    assert "could not fix lake" in result.stdout
-    # --fix repaired what it could: the alert store (created in its empty database) and the
-    # landing folder.
-    for healthy in ("settings", "alert store", "landing folder", "code location"):
+    # --fix repaired what it could: the alert store (created in its empty database), the lake
+    # and the landing folder.
+    for healthy in ("settings", "alert store", "lake", "landing folder", "code location"):
         assert found[healthy].startswith("OK"), result.stdout
+
+    # A lake that can never exist (under a file) is refused with the settings, naming it.
+    under_a_file = {**broken, "FORECASTOPS_LAKE_DIR": str(blocker / "lake")}
+    refused = run(["forecastops", "doctor", "--fix"], under_a_file, MIGRATION_TIMEOUT_S)
+    assert refused.returncode != 0
+    settings = verdicts(refused.stdout)["settings"]
+    assert settings.startswith("FAIL") and "FORECASTOPS_LAKE_DIR" in settings, refused.stdout
+    assert "which is a file, not a folder" in settings
 
 
 def test_mlflow_in_the_dagster_database_is_refused_before_any_check(tmp_path: Path) -> None:
