@@ -51,6 +51,17 @@ def _cutoff(context: dg.AssetExecutionContext) -> date:
     return date.fromisoformat(context.partition_key)
 
 
+def _require_reachable(registry: "ModelRegistry") -> None:
+    """Fail at once when MLflow does not answer: its client would retry a dead server for
+    minutes, and only after the model was trained."""
+    from forecastops.stores.registry import RegistryUnreachable
+
+    try:
+        registry.check_reachable()
+    except RegistryUnreachable as error:
+        raise dg.Failure(str(error)) from None
+
+
 def _own_challenger(context: dg.AssetExecutionContext, registry: "ModelRegistry") -> str | None:
     """The version `challenger_model` registered in this run (or in the run it re-executes):
     carried by the version's `dagster_root_run_id` tag, never read from the challenger alias,
@@ -136,6 +147,7 @@ def backtest(
     context: dg.AssetExecutionContext,
     storage: LakeStorage,
     retrain: RetrainPolicy,
+    mlflow_registry: MlflowRegistry,
 ) -> dg.MaterializeResult:
     """Rolling-origin backtest of every candidate family (seasonal naive, moving average,
     LightGBM tweedie and poisson): WAPE, MAE, RMSE, bias, MASE per series, store, product and
@@ -150,6 +162,8 @@ def backtest(
         run_cycle_backtest,
     )
 
+    # the cycle ends in MLflow: a dead server is found before minutes of fitting, not after
+    _require_reachable(mlflow_registry.registry)
     cutoff, policy = _cutoff(context), retrain.policy
     result, ranking = run_cycle_backtest(storage.lake, cutoff, policy)
     plot = plot_backtest(result, storage.lake.partition_path("backtest", cutoff) / "backtest.png")
@@ -219,13 +233,9 @@ def challenger_model(
         TRAINING_ROWS_METRIC,
         in_sample_wape,
     )
-    from forecastops.stores.registry import RegistryUnreachable
 
     registry = mlflow_registry.registry
-    try:  # before training: MLflow's client would retry a dead server for minutes, after it
-        registry.check_reachable()
-    except RegistryUnreachable as error:
-        raise dg.Failure(str(error)) from None
+    _require_reachable(registry)
     cutoff, policy, lake = _cutoff(context), retrain.policy, storage.lake
     ranking = stored_ranking(lake, cutoff)
     try:

@@ -210,7 +210,7 @@ def test_mlflow_unreachable_fails_the_retrain_before_training_naming_the_masked_
         elapsed = time.monotonic() - started
     assert not result.success
     assert elapsed < RETRAIN_DEADLINE_S, f"the retrain took {elapsed:.1f} s to fail"
-    text = _failure_text(result, "challenger_model")
+    text = _failure_text(result, "backtest")  # the first step that would fit a model
     assert f"MLFLOW_TRACKING_URI=http://forecaster:***@127.0.0.1:{port}" in text, text
     assert "nothing was trained or registered" in text
     assert "s3cret-pw" not in "".join(str(event) for event in result.all_events)
@@ -219,4 +219,4 @@ def test_mlflow_unreachable_fails_the_retrain_before_training_naming_the_masked_
         for event in result.all_events
         if event.is_step_materialization and event.asset_key
     }
-    assert materialized == {"sales_features"}  # no challenger, no gate, no alias moved
+    assert materialized == {"sales_features"}  # no backtest, no challenger, no alias moved
