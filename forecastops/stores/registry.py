@@ -442,11 +442,7 @@ class ModelRegistry:
         Raises `RegistryError` when the version or its run cannot be read."""
         client = self._client()
         try:
-            model_version = client.get_model_version(self.model_name, str(version))
-            run_id = model_version.run_id
-            if run_id is None:
-                raise ValueError("the version has no MLflow run")
-            experiment_id = str(client.get_run(run_id).info.experiment_id)
+            model_version, run_id, experiment_id = _version_run(client, self.model_name, version)
         except Exception as error:
             raise RegistryError(
                 f"Reading the run of version {version} of {self._where()} failed: {error}"
@@ -645,11 +641,7 @@ class ModelRegistry:
         Returns `name -> the artifact's page in the MLflow UI`. Raises `RegistryError`."""
         client = self._client()
         try:
-            model_version = client.get_model_version(self.model_name, str(version))
-            run_id = model_version.run_id
-            if run_id is None:
-                raise ValueError("the version has no MLflow run")
-            experiment_id = str(client.get_run(run_id).info.experiment_id)
+            model_version, run_id, experiment_id = _version_run(client, self.model_name, version)
             for key, value in metrics.items():
                 client.log_metric(
                     run_id, key, float(value), model_id=_logged_model_id(model_version)
@@ -1034,3 +1026,13 @@ def _uv_project_dir() -> str | None:
     if (root / "uv.lock").is_file() and (root / "pyproject.toml").is_file():
         return str(root)
     return None
+
+
+def _version_run(client: Any, model_name: str, version: str) -> tuple[Any, str, str]:
+    """(the model version, its MLflow run id, the run's experiment id); raises when the
+    version has no run."""
+    model_version = client.get_model_version(model_name, str(version))
+    run_id = model_version.run_id
+    if run_id is None:
+        raise ValueError("the version has no MLflow run")
+    return model_version, run_id, str(client.get_run(run_id).info.experiment_id)
