@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from forecast_assets.metadata import frame_table
 from resources.alerts import AlertStoreResource
 
 if TYPE_CHECKING:
@@ -45,7 +46,8 @@ def open_alerts(alert_store: AlertStoreResource) -> dg.MaterializeResult:
         metadata={
             "dagster/row_count": total,
             **{f"open_{severity}": counts[severity] for severity in SEVERITIES_WORST_FIRST},
-            "alerts": dg.MetadataValue.md(_alerts_table(listed, total)),
+            "alerts": _alerts_table(listed),
+            **_not_listed(len(listed), total),
             "alert_store": store.display_url,
         },
         check_results=[
@@ -61,45 +63,38 @@ def open_alerts(alert_store: AlertStoreResource) -> dg.MaterializeResult:
                 ),
                 metadata={
                     "open_critical": counts[Severity.CRITICAL],
-                    "critical_alerts": dg.MetadataValue.md(
-                        _alerts_table(critical, counts[Severity.CRITICAL])
-                    ),
+                    "critical_alerts": _alerts_table(critical),
+                    **_not_listed(len(critical), counts[Severity.CRITICAL]),
                 },
             )
         ],
     )
 
 
-def _alerts_table(alerts: "list[Alert]", total: int) -> str:
-    """`alerts` as a markdown table of `TABLE_COLUMNS`, with a note when `total` (the open
-    alerts of those severities) is more than the rows shown."""
+def _alerts_table(alerts: "list[Alert]") -> dg.MetadataValue:
+    """`alerts` as a native table of `TABLE_COLUMNS` (empty, with its columns, when none)."""
     import pandas as pd
 
-    if not alerts:
-        return "_(none)_"
     rows = pd.DataFrame(
         [
             {
                 "id": alert.id,
                 "severity": alert.severity.value,
                 "type": alert.type.value,
-                "title": _cell(alert.title),
-                "subject": _cell(alert.subject or ""),
+                "title": alert.title,
+                "subject": alert.subject or "",
                 "created_at": alert.created_at.strftime("%Y-%m-%d %H:%M UTC"),
                 "status": alert.status.value,
             }
             for alert in alerts
         ],
         columns=list(TABLE_COLUMNS),
-    )
-    table = rows.to_markdown(index=False)
-    if total > len(alerts):
-        table += (
-            f"\n\n_…and {total - len(alerts)} more open; `forecastops alerts list` lists them._"
-        )
-    return table
+    ).astype({"id": "int64"})
+    return frame_table(rows, max_rows=len(rows))
 
 
-def _cell(text: str) -> str:
-    """Text safe inside a markdown table cell: one line, pipes escaped."""
-    return " ".join(text.split()).replace("|", "\\|")
+def _not_listed(shown: int, total: int) -> dict[str, str]:
+    """A note when `total` open alerts are more than the `shown` rows."""
+    if total <= shown:
+        return {}
+    return {"not_listed": f"…and {total - shown} more open; `forecastops alerts list` lists them."}

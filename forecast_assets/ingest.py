@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from forecast_assets.alerting import record_alerts, run_links
-from forecast_assets.metadata import column_schema, markdown_table
+from forecast_assets.metadata import column_schema, frame_table, markdown_table, rounded
 from forecast_assets.partitions import daily_partitions, partition_days
 from forecastops.stores.settings import load_settings
 from resources.alerts import AlertStoreResource
@@ -288,7 +288,7 @@ def sales_quality_report(
                     "each day's full report: `forecastops quality --date YYYY-MM-DD`",
                 )
             ),
-            "zero_sales_share": float(latest.summary["zero_sales_share"]),
+            "zero_sales_share": rounded(float(latest.summary["zero_sales_share"])),
             "outlier_count": int(latest.summary["outlier_count"]),
         },
         check_results=[
@@ -296,7 +296,10 @@ def sales_quality_report(
                 check_name=ROW_COUNT_CHECK,
                 passed=off.empty,
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={"days_off": dg.MetadataValue.md(markdown_table(off, MAX_DAYS_LISTED))},
+                metadata={
+                    "days_off": frame_table(off, MAX_DAYS_LISTED),
+                    "days_off_count": len(off),
+                },
             )
         ],
     )

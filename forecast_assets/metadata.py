@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING
 
-from dagster import MetadataValue, TableColumn, TableSchema
+from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from forecastops.stores.registry import VersionPages
 
 _DAGSTER_TYPES = {"i": "int", "u": "int", "f": "float", "b": "bool", "M": "datetime"}
+
+SIGNIFICANT_DIGITS = 4
+"""Digits an operator reads on an asset page: 0.2843 and 1,235 units, not 1.497503256621798."""
+
+Cell = str | int | float | bool | None
 
 
 def column_schema(frame: pd.DataFrame) -> TableSchema:
@@ -27,11 +32,62 @@ def column_schema(frame: pd.DataFrame) -> TableSchema:
     )
 
 
+def rounded(value: float) -> float:
+    """`value` to `SIGNIFICANT_DIGITS` significant digits, but never rounding away whole units
+    (12,345.6 -> 12,346, 1.4975 -> 1.498, 0.000123456 -> 0.0001235); 0, NaN and inf unchanged."""
+    import math
+
+    if value == 0 or not math.isfinite(value):
+        return value
+    magnitude = math.floor(math.log10(abs(value)))
+    return round(value, max(0, SIGNIFICANT_DIGITS - 1 - magnitude))
+
+
+def _cell(value: object) -> Cell:
+    """A frame value as a table cell: floats rounded, a missing value empty (None, never 0),
+    numpy scalars as Python ones, infinities, timestamps and anything else as text."""
+    import math
+
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return rounded(value) if math.isfinite(value) else str(value)  # JSON has no inf
+    if isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, pd.Timestamp) and value == value.normalize():
+        return value.date().isoformat()  # a day, not midnight of it
+    return str(value)
+
+
+def frame_table(frame: pd.DataFrame, max_rows: int = 20) -> MetadataValue:
+    """A frame as a native Dagster table (sortable, not clipped, typed by `column_schema`), its
+    first `max_rows` rows with rounded floats; callers state how many rows there are in total
+    (e.g. `dagster/row_count`) when the frame can be longer."""
+    shown = frame.head(max_rows)
+    records = [
+        TableRecord(data={str(name): _cell(value) for name, value in row.items()})
+        for row in shown.to_dict(orient="records")
+    ]
+    return MetadataValue.table(records=records, schema=column_schema(frame))
+
+
 def markdown_table(frame: pd.DataFrame, max_rows: int = 20) -> str:
-    """A frame as a markdown table, cut to `max_rows` with a note saying how many were left out."""
+    """A frame as a markdown table (for tables inside prose), floats rounded, cut to `max_rows`
+    with a note saying how many were left out."""
     if frame.empty:
         return "_(none)_"
-    shown = frame.head(max_rows).to_markdown(index=False)
+    shown = (
+        frame.head(max_rows)
+        .map(lambda value: rounded(value) if isinstance(value, float) else value)
+        .to_markdown(index=False)
+    )
     left_out = len(frame) - max_rows
     return shown + (f"\n\n_…and {left_out} more rows._" if left_out > 0 else "")
 

@@ -13,7 +13,14 @@ import dagster as dg
 
 from forecast_assets.alerting import record_alerts, run_links
 from forecast_assets.ingest import raw_sales
-from forecast_assets.metadata import column_schema, markdown_table, mlflow_links, png_markdown
+from forecast_assets.metadata import (
+    column_schema,
+    frame_table,
+    markdown_table,
+    mlflow_links,
+    png_markdown,
+    rounded,
+)
 from forecast_assets.partitions import daily_partitions, trailing_window
 from forecastops.stores.registry_tags import (
     CHAMPION,
@@ -342,7 +349,7 @@ def challenger_model(
             "model_version": registered.version,
             **mlflow_links(registered.pages),
             "model_uri": registered.model_uri,
-            "top_features": dg.MetadataValue.md(markdown_table(importance)),
+            "top_features": frame_table(importance),
             "top3_vs_champion": top_vs_champion,
             "objective": choice.objective,
             "selected_by": choice.selected_by,
@@ -498,9 +505,9 @@ def forecasts(
             "model_version": champion,
             **mlflow_links(registry.version_pages(champion)),
             "horizon_days": policy.horizon_days,
-            "total_p50": float(table["p50"].sum()),
+            "total_p50": rounded(float(table["p50"].sum())),
             "missing_days_in_lag_window": missing,
-            "preview": dg.MetadataValue.md(markdown_table(table.head(10))),
+            "preview": frame_table(table, max_rows=10),
         },
         check_results=[
             dg.AssetCheckResult(

@@ -9,7 +9,7 @@ import dagster as dg
 
 from forecast_assets.alerting import record_alerts, run_links
 from forecast_assets.ingest import raw_sales
-from forecast_assets.metadata import markdown_table, mlflow_links, png_markdown
+from forecast_assets.metadata import frame_table, mlflow_links, png_markdown, rounded
 from forecast_assets.model import forecasts
 from forecast_assets.partitions import daily_partitions, trailing_window
 from forecastops.stores.registry_tags import (
@@ -89,14 +89,14 @@ def drift_score(
     )
     return dg.MaterializeResult(
         metadata={
-            "overall_score": result.overall_score,
-            "drift_share": result.drift_share,
-            "target_shift": result.target_shift,
+            "overall_score": rounded(result.overall_score),
+            "drift_share": rounded(result.drift_share),
+            "target_shift": rounded(result.target_shift),
             "alarm": result.alarm,
             "reference": reference.source,
             "missing_days_skipped": window_missing_days(storage.lake, day, reference),
             "most_drifted": dg.MetadataValue.md(result.to_markdown()),
-            "null_rates": dg.MetadataValue.md(markdown_table(result.null_rates)),
+            "null_rates": frame_table(result.null_rates),
             "evidently_report": dg.MetadataValue.url(report_url)
             if report_url
             else dg.MetadataValue.path(str(html)),
@@ -109,7 +109,7 @@ def drift_score(
                 passed=not result.alarm,
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={
-                    "overall_score": result.overall_score,
+                    "overall_score": rounded(result.overall_score),
                     "drifted_features": ", ".join(result.drifted_features) or "none",
                     **alert,
                 },

@@ -62,9 +62,9 @@ def test_open_alerts_lists_open_alerts_critical_first_and_the_check_warns(
     metadata, check = _materialize(url)
 
     assert (metadata["open_critical"], metadata["open_warning"], metadata["open_info"]) == (1, 1, 1)
-    table = str(metadata["alerts"])
-    header, _, *rows = table.splitlines()
-    assert [cell.strip() for cell in header.strip("|").split("|")] == [
+    table = metadata["alerts"]
+    assert isinstance(table, dg.TableMetadataValue) and table.schema is not None
+    assert [column.name for column in table.schema.columns] == [
         "id",
         "severity",
         "type",
@@ -73,12 +73,15 @@ def test_open_alerts_lists_open_alerts_critical_first_and_the_check_warns(
         "created_at",
         "status",
     ]
-    assert [int(row.strip("|").split("|")[0]) for row in rows] == [critical, warning, info]
-    assert "retrain_job failed \\| partition 2025-03-01" in table
-    assert "Already handled" not in table
+    assert [row.data["id"] for row in table.records] == [critical, warning, info]
+    assert table.records[0].data["title"] == "retrain_job failed | partition 2025-03-01"
+    assert "Already handled" not in [row.data["title"] for row in table.records]
     assert not check.passed
     assert "1 critical alert(s) open" in (check.description or "")
-    assert "retrain_job failed" in str(check.metadata["critical_alerts"].value)
+    critical_table = check.metadata["critical_alerts"]
+    assert isinstance(critical_table, dg.TableMetadataValue)
+    [critical_row] = critical_table.records
+    assert critical_row.data["title"].startswith("retrain_job failed")
 
 
 def test_without_open_critical_alerts_the_check_passes(url: str, store: AlertStore) -> None:
@@ -96,7 +99,9 @@ def test_an_empty_store_is_created_and_shows_no_alerts(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new' / 'alerts.db'}"
     metadata, check = _materialize(url)
     assert metadata["dagster/row_count"] == 0
-    assert metadata["alerts"] == "_(none)_"
+    table = metadata["alerts"]
+    assert isinstance(table, dg.TableMetadataValue) and table.records == []
+    assert "not_listed" not in metadata
     assert check.passed
 
 
@@ -104,11 +109,11 @@ def test_a_long_list_is_cut_with_a_note(url: str, store: AlertStore) -> None:
     for number in range(MAX_ALERTS_LISTED + 3):
         _raise(store, Severity.INFO, f"Alert {number}")
     metadata, _ = _materialize(url)
-    table = str(metadata["alerts"])
-    assert len([line for line in table.splitlines() if line.startswith("|")]) == (
-        MAX_ALERTS_LISTED + 2
-    )
-    assert "…and 3 more open" in table
+    table = metadata["alerts"]
+    assert isinstance(table, dg.TableMetadataValue)
+    assert len(table.records) == MAX_ALERTS_LISTED
+    assert metadata["dagster/row_count"] == MAX_ALERTS_LISTED + 3
+    assert str(metadata["not_listed"]).startswith("…and 3 more open")
 
 
 def test_the_resource_builds_one_store_per_url_and_creates_its_schema(tmp_path: Path) -> None:
