@@ -194,6 +194,8 @@ def backtest(
             ),
             "plot": dg.MetadataValue.md(png_markdown(plot, "backtest")),
             "fold_cutoffs": [c.isoformat() for c in result.cutoffs],
+            "fold_fits": result.fold_fits,
+            "fold_fits_reused": result.reused_fits,
             **{backtest_tag(k): dg.MetadataValue.float(v) for k, v in scores.items()},
             "winner": str(ranking.iloc[0]["candidate"]),
             "challenger_family": family,

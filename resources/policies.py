@@ -73,6 +73,8 @@ class RetrainPolicy(_PolicyResource):
     backtest_days: int = _knob("backtest_days")
     backtest_folds: int = _knob("backtest_folds")
     backtest_workers: int | None = _knob("backtest_workers")
+    backtest_fold_anchor: str = _knob("backtest_fold_anchor")
+    backtest_fold_cache: bool = _knob("backtest_fold_cache")
     missing_days_alert_after: int = _knob("missing_days_alert_after")
     min_wape_improvement: float = _knob("min_wape_improvement")
     max_store_degradation: float = _knob("max_store_degradation")

@@ -18,6 +18,13 @@ last with status `failed` and its error, and the others still rank; when every c
 fails, `BacktestFailedError` names each one's error), per-horizon-step residual quantiles for
 prediction intervals with their honestly measured coverage, and a PNG plot.
 
+Doing less each day (decision 0026): with `BacktestSpec.anchor_weekday` the folds end on a fixed
+weekday, so the daily cycles of one week share their fold cutoffs, and with a `FoldCache` a
+(candidate, fold) whose inputs are byte-identical to an earlier run's (same candidate, cutoff
+and a digest of the fold's history, future covariates and actuals) reuses that run's scored
+forecasts instead of refitting. A corrected late day changes the digest of every fold whose
+history or horizon holds it, so exactly those refit. The result equals a full refit.
+
 Everything is vectorised over series: the only Python loop is over folds x candidates, and its
 (fold, candidate) fits run on a pool of threads (`workers`). Each LightGBM fit uses one thread
 of its own and LightGBM releases the GIL while it boosts, so two workers on two cores halve the
@@ -27,6 +34,7 @@ bit-identical to a one-worker run: the results do not depend on the worker count
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -136,8 +144,18 @@ class BacktestSpec:
     evaluation_days: int = 90
     horizon: int = 28
     folds: int = 3
+    anchor_weekday: int | None = None
+    """None: the last fold's horizon ends on the last day of the data. 0-6 (Monday = 0): it
+    ends on the latest such weekday on or before it, so a week of daily cycles has the same
+    fold cutoffs (and a `FoldCache` refits nothing that did not change); the up to 6 newest
+    days are then not scored."""
 
     def __post_init__(self) -> None:
+        if self.anchor_weekday is not None and not 0 <= self.anchor_weekday <= 6:
+            raise ValueError(
+                "BacktestSpec.anchor_weekday must be None or a weekday 0-6 (Monday = 0), got "
+                f"{self.anchor_weekday}."
+            )
         if self.horizon < 1:
             raise ValueError(f"BacktestSpec.horizon must be >= 1 day, got {self.horizon}.")
         if self.folds < MIN_FOLDS:
@@ -166,8 +184,11 @@ class BacktestSpec:
         than `last_day - evaluation_days` (equal when `evaluation_days - horizon` divides by
         `folds - 1`). Fold `k` forecasts days `cutoff[k] + 1 .. cutoff[k] + horizon`. With the
         defaults (90, 28, 3), step = 31 and the cutoffs are `last_day - 90`, `- 59`, `- 28`.
+        With `anchor_weekday`, `last_day` is first moved back to the latest day of that weekday.
         """
         last = pd.Timestamp(last_day).date()
+        if self.anchor_weekday is not None:
+            last -= timedelta(days=(last.weekday() - self.anchor_weekday) % 7)
         return [
             last - timedelta(days=self.horizon + (self.folds - 1 - k) * self.step)
             for k in range(self.folds)
@@ -290,6 +311,13 @@ class BacktestResult:
     metrics: pd.DataFrame
     fold_metrics: pd.DataFrame
     failures: Mapping[str, str] = field(default_factory=dict)
+    reused_fits: int = 0
+    """(fold, candidate) fits taken from the `FoldCache` instead of refitted."""
+
+    @property
+    def fold_fits(self) -> int:
+        """(fold, candidate) pairs the backtest scored or tried, reused ones included."""
+        return len(self.cutoffs) * (len(self.candidates) + len(self.failures))
 
     @property
     def candidates(self) -> list[str]:
@@ -485,6 +513,45 @@ def _scored_fold(
     )
 
 
+class FoldCache(Protocol):
+    """Scored fold forecasts by key (see `fold_digest`); `get` returns None on a miss. A store
+    (the lake's `forecastops.stores.fold_cache`) implements it; its keys must also cover what
+    the key here cannot see: the candidates' code and configuration."""
+
+    def get(self, key: str) -> pd.DataFrame | None: ...
+
+    def put(self, key: str, scored: pd.DataFrame) -> None: ...
+
+
+def fold_digest(*frames: pd.DataFrame) -> str:
+    """A SHA-256 of the frames' columns, dtypes and values, row order included (pandas'
+    `hash_pandas_object`, which is stable across runs and platforms for the same values)."""
+    digest = hashlib.sha256()
+    for frame in frames:
+        digest.update(
+            repr([(str(name), str(dtype)) for name, dtype in frame.dtypes.items()]).encode()
+        )
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _reuse_or_fit(
+    cache: FoldCache,
+    key: str,
+    fit: Callable[[], pd.DataFrame | _FailedFit],
+    fold: int,
+) -> tuple[pd.DataFrame | _FailedFit, bool]:
+    """The cached scored forecasts of `key` (renumbered as `fold`, which depends on where the
+    cutoff sits today), else `fit()`, stored when it succeeded; and whether it was reused."""
+    cached = cache.get(key)
+    if cached is not None:
+        return cached.assign(fold=fold), True
+    outcome = fit()
+    if isinstance(outcome, pd.DataFrame):
+        cache.put(key, outcome.drop(columns="fold"))
+    return outcome, False
+
+
 def default_workers() -> int:
     """The CPUs this process may run on (its affinity mask, e.g. a container's CPU set)."""
     return len(os.sched_getaffinity(0))
@@ -555,6 +622,7 @@ def run_backtest(
     spec: BacktestSpec,
     window_days: int | None = None,
     workers: int | None = None,
+    cache: FoldCache | None = None,
 ) -> BacktestResult:
     """Rolling-origin backtest of every candidate on the last `spec.evaluation_days` of `sales`.
 
@@ -563,7 +631,9 @@ def run_backtest(
     forecaster (called once per fold). `window_days`: if given, each fold's history is only
     the last `window_days` days up to the cutoff (the production training window). `workers`:
     threads the (fold, candidate) fits run on, default `default_workers()`; the result is the
-    same for any count.
+    same for any count. `cache`: where (fold, candidate) scored forecasts are reused from and
+    stored (keyed by candidate, cutoff and `fold_digest` of the fold's inputs); the result is
+    the same as without it.
 
     Per fold and candidate the forecaster gets its own copy of the history (rows with
     `date <= cutoff`) for `fit` and `predict`, and the future rows (days `cutoff+1 ..
@@ -590,7 +660,7 @@ def run_backtest(
         )
     horizon = pd.Timedelta(days=spec.horizon)
     differences = SeasonalDifferences.of(sales)
-    fits: list[Callable[[], pd.DataFrame | _FailedFit]] = []
+    fits: list[Callable[[], tuple[pd.DataFrame | _FailedFit, bool]]] = []
     for fold, cutoff_day in enumerate(cutoffs):
         cutoff = pd.Timestamp(cutoff_day)
         seen = dates <= cutoff
@@ -608,8 +678,9 @@ def run_backtest(
         )
         fold_history = sales.loc[seen]
         fold_future = sales.loc[upcoming, list(FUTURE_COLUMNS)].reset_index(drop=True)
-        fits += [
-            partial(
+        digest = fold_digest(fold_history, fold_future, actuals) if cache else ""
+        for candidate, make_forecaster in forecasters.items():
+            fit = partial(
                 _fit_and_score,
                 candidate,
                 make_forecaster,
@@ -619,9 +690,12 @@ def run_backtest(
                 fold_future,
                 actuals,
             )
-            for candidate, make_forecaster in forecasters.items()
-        ]
-    outcomes = _run_in_threads(fits, default_workers() if workers is None else workers)
+            key = f"{candidate}-{cutoff.date().isoformat()}-{digest}"
+            fits.append(
+                partial(_reuse_or_fit, cache, key, fit, fold) if cache else partial(_fitted, fit)
+            )
+    ran = _run_in_threads(fits, default_workers() if workers is None else workers)
+    outcomes = [outcome for outcome, _ in ran]
     failed: dict[str, _FailedFit] = {}
     for outcome in outcomes:  # task order: each candidate's oldest failing fold
         if isinstance(outcome, _FailedFit):
@@ -655,7 +729,15 @@ def run_backtest(
         metrics=metrics,
         fold_metrics=metrics_by(predictions, ["candidate", "fold", "cutoff"]),
         failures=MappingProxyType({name: fit.describe() for name, fit in failed.items()}),
+        reused_fits=sum(reused for _, reused in ran),
     )
+
+
+def _fitted(
+    fit: Callable[[], pd.DataFrame | _FailedFit],
+) -> tuple[pd.DataFrame | _FailedFit, bool]:
+    """`fit()`, never reused (no cache)."""
+    return fit(), False
 
 
 def plot_backtest(result: BacktestResult, path: Path) -> Path:

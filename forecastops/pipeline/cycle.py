@@ -32,8 +32,9 @@ from forecastops.stores.lake import Lake
 from forecastops.stores.registry_tags import BACKTEST_METRICS, CONFIGURATION_TAGS
 
 if TYPE_CHECKING:
-    from forecastops.domain.backtest import BacktestResult
+    from forecastops.domain.backtest import BacktestResult, BacktestSpec
     from forecastops.domain.forecasters import Forecaster
+    from forecastops.stores.fold_cache import LakeFoldCache
     from forecastops.stores.settings import PolicySettings
 
 FEATURES_TABLE = "sales_features"
@@ -41,6 +42,8 @@ BACKTEST_TABLE = "backtest"
 DECISION_TABLE = "promotion_decision"
 FORECASTS_TABLE = "forecasts"
 INTERVAL_LEVELS = (0.1, 0.9)
+FOLD_ANCHOR_WEEKDAY = 6
+"""Sunday, the end of the retail week: where a weekly fold anchor ends the backtest's folds."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,11 @@ class CyclePolicy:
     backtest_workers: int | None = None
     """Threads of the backtest (`forecastops.domain.backtest.run_backtest`); None: all usable
     CPUs."""
+    backtest_fold_anchor: str = "daily"
+    """`daily`: the backtest's last fold ends at the cutoff; `weekly`: on the latest Sunday on
+    or before it, so a week's cycles share their folds (decision 0026)."""
+    backtest_fold_cache: bool = True
+    """Reuse the scored forecasts of (candidate, fold) pairs whose inputs did not change."""
     missing_days_alert_after: int = 3
     """A training-window day without data longer than this (days to the cutoff) raises a
     `missing_data` alert (`overdue_missing_days`)."""
@@ -76,6 +84,8 @@ class CyclePolicy:
             backtest_days=settings.backtest_days,
             backtest_folds=settings.backtest_folds,
             backtest_workers=settings.backtest_workers,
+            backtest_fold_anchor=settings.backtest_fold_anchor,
+            backtest_fold_cache=settings.backtest_fold_cache,
             missing_days_alert_after=settings.missing_days_alert_after,
             objective=settings.objective,
             promotion=settings.promotion_policy(),
@@ -88,8 +98,27 @@ class CyclePolicy:
 
     @property
     def history_days(self) -> int:
-        """Days of sales the backtest needs before the cutoff: evaluation + window + lags."""
-        return self.backtest_days + self.training_window_days + self.feature_spec.lookback_days
+        """Days of sales the backtest needs before the cutoff: evaluation + window + lags (+ the
+        up to 6 days a weekly fold anchor moves the folds back)."""
+        anchored = 6 if self.backtest_spec.anchor_weekday is not None else 0
+        return (
+            self.backtest_days
+            + anchored
+            + self.training_window_days
+            + self.feature_spec.lookback_days
+        )
+
+    @property
+    def backtest_spec(self) -> BacktestSpec:
+        """Where the backtest's folds sit (`forecastops.domain.backtest.BacktestSpec`)."""
+        from forecastops.domain.backtest import BacktestSpec
+
+        return BacktestSpec(
+            evaluation_days=self.backtest_days,
+            horizon=self.horizon_days,
+            folds=self.backtest_folds,
+            anchor_weekday=FOLD_ANCHOR_WEEKDAY if self.backtest_fold_anchor == "weekly" else None,
+        )
 
 
 LIGHTGBM_PREFIX = "lightgbm_"
@@ -208,15 +237,12 @@ def backtest_at(
 ) -> BacktestResult:
     """Rolling-origin backtest of `candidates` at `cutoff` on the lake's validated sales, laid
     out by `policy` (evaluation days, horizon, folds, training window, workers). Stores
-    nothing; raises `NotEnoughHistoryError` when the lake starts too late for the first fold."""
-    from forecastops.domain.backtest import BacktestSpec, run_backtest
+    nothing but the fold cache (`policy.backtest_fold_cache`, decision 0026); raises
+    `NotEnoughHistoryError` when the lake starts too late for the first fold."""
+    from forecastops.domain.backtest import run_backtest
 
     sales = history_until(lake, cutoff, policy.history_days)
-    spec = BacktestSpec(
-        evaluation_days=policy.backtest_days,
-        horizon=policy.horizon_days,
-        folds=policy.backtest_folds,
-    )
+    spec = policy.backtest_spec
     first_cutoff = spec.fold_cutoffs(cutoff)[0]
     if sales["date"].min().date() > first_cutoff - timedelta(days=policy.feature_spec.min_lag):
         raise NotEnoughHistoryError(
@@ -225,13 +251,28 @@ def backtest_at(
             f"{sales['date'].min().date().isoformat()}. Ingest more history or lower "
             "FORECASTOPS_BACKTEST_DAYS / FORECASTOPS_TRAINING_WINDOW_DAYS."
         )
-    return run_backtest(
+    cache = fold_cache(lake, policy) if policy.backtest_fold_cache else None
+    result = run_backtest(
         sales,
         candidates,
         spec,
         window_days=policy.training_window_days,
         workers=policy.backtest_workers,
+        cache=cache,
     )
+    if cache is not None:
+        cache.sweep()
+    return result
+
+
+def fold_cache(lake: Lake, policy: CyclePolicy) -> LakeFoldCache:
+    """The lake's fold cache for the candidates as `policy` configures them."""
+    from forecastops.stores.fold_cache import LakeFoldCache, candidates_namespace
+
+    namespace = candidates_namespace(
+        feature_set_version(policy.feature_spec), policy.training_window_days
+    )
+    return LakeFoldCache.in_lake(lake, namespace)
 
 
 def run_cycle_backtest(

@@ -90,6 +90,19 @@ class PolicySettings(BaseModel):
         description="Threads the backtest fits its (fold, candidate) models on; the models are "
         "the same for any count. Default: the CPUs this process may use.",
     )
+    backtest_fold_anchor: Literal["daily", "weekly"] = Field(
+        "daily",
+        description="Where the backtest's last fold ends: `daily` at the cutoff (every day's "
+        "folds are new, so every fold is refitted); `weekly` on the latest Sunday on or before "
+        "it, so the cycles of a week share their folds and, with the fold cache, refit only what "
+        "changed (the up to 6 newest days are then not scored).",
+    )
+    backtest_fold_cache: bool = Field(
+        True,
+        description="Reuse the scored forecasts of a (candidate, fold) whose inputs (the fold's "
+        "history, covariates and actuals, the candidate's code and configuration) are unchanged "
+        "since an earlier cycle, instead of refitting it; the results equal a full refit.",
+    )
     missing_days_alert_after: int = Field(
         3,
         ge=0,
@@ -260,6 +273,8 @@ RETRAIN_KNOBS: tuple[str, ...] = (
     "backtest_days",
     "backtest_folds",
     "backtest_workers",
+    "backtest_fold_anchor",
+    "backtest_fold_cache",
     "missing_days_alert_after",
     "min_wape_improvement",
     "max_store_degradation",

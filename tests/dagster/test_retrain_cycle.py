@@ -303,3 +303,25 @@ def test_a_retrain_that_reuses_the_champion_has_nothing_to_decide(
         assert registry.version_tags(version)[DECISION_TAG] == row["tags"][DECISION_TAG]
     finally:
         registry.move_alias("champion", champion, actor="test", reason="put it back")
+
+
+def test_a_backtest_rerun_on_unchanged_data_reuses_every_fold_fit_with_equal_scores(
+    cycle_run: tuple[Path, dg.Definitions, dg.ExecuteInProcessResult],
+) -> None:
+    workdir, defs, second = cycle_run
+    [first_backtest] = second.asset_materializations_for_node("backtest")
+    lake = Lake(workdir / "lake")
+    before = lake.read_partition(BACKTEST_TABLE, CUTOFF, "metrics")
+    with dg.instance_for_test() as instance:
+        again = defs.resolve_job_def("retrain_job").execute_in_process(
+            instance=instance,
+            partition_key=CUTOFF.isoformat(),
+            asset_selection=[dg.AssetKey("backtest")],
+        )
+    assert again.success
+    [rerun] = again.asset_materializations_for_node("backtest")
+    fits = rerun.metadata["fold_fits"].value
+    assert fits == first_backtest.metadata["fold_fits"].value == 12  # 3 folds x 4 families
+    assert first_backtest.metadata["fold_fits_reused"].value == 0
+    assert rerun.metadata["fold_fits_reused"].value == fits
+    pd.testing.assert_frame_equal(lake.read_partition(BACKTEST_TABLE, CUTOFF, "metrics"), before)

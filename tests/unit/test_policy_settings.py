@@ -35,6 +35,8 @@ NOT_DEFAULT: dict[str, tuple[str, Any]] = {
     "backtest_days": ("60", 60),
     "backtest_folds": ("4", 4),
     "backtest_workers": ("2", 2),
+    "backtest_fold_anchor": ("weekly", "weekly"),
+    "backtest_fold_cache": ("false", False),
     "missing_days_alert_after": ("7", 7),
     "min_wape_improvement": ("0.02", 0.02),
     "max_store_degradation": ("0.2", 0.2),
