@@ -306,6 +306,14 @@ class ExperimentStore:
         with self._session() as session:
             return [_to_experiment(row) for row in session.scalars(query)]
 
+    def newest_event_id(self) -> int:
+        """The id of the newest status change (a proposal included), 0 when there is none:
+        what a reader compares to see whether anything changed."""
+        from sqlalchemy import func
+
+        with self._session() as session:
+            return int(session.scalar(select(func.max(_EventRow.id))) or 0)
+
     # --- transitions ----------------------------------------------------------------------
 
     def approve(self, experiment_id: int, actor: str, notes: str | None = None) -> Experiment:
