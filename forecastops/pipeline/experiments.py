@@ -12,7 +12,8 @@ stored, pointing `_version_forecasts` at them scores a candidate that was never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -32,11 +33,17 @@ from forecastops.domain.experiments import (
     current_feature_set_version,
     decide,
 )
+from forecastops.domain.runs import (
+    EXPERIMENT_OBJECTIVE_TAG,
+    EXPERIMENT_RUN_TAG,
+    EXPERIMENT_WINDOW_TAG,
+)
 from forecastops.stores.lake import Lake
 from forecastops.stores.registry_tags import CHAMPION, EXPERIMENT_ID_TAG, TRAINING_CUTOFF_TAG
 from forecastops.stores.settings import PolicySettings, SettingsError, check_policy_knobs
 
 if TYPE_CHECKING:
+    from forecastops.pipeline.cycle import CyclePolicy
     from forecastops.stores.alerts.experiments import ExperimentStore
     from forecastops.stores.registry import AliasMove, ModelRegistry
 
@@ -80,6 +87,73 @@ def experiment_config(
     except SettingsError as error:
         raise InvalidExperimentError(str(error)) from None
     return check_config(config)
+
+
+def experiment_run_tags(experiment: Experiment) -> dict[str, str]:
+    """The run tags of the retrain that trains `experiment`'s configuration: its id, objective
+    and training window (`forecastops.domain.runs`). Only an approved experiment is trained
+    (`ExperimentTransitionError` otherwise)."""
+    if experiment.status is not ExperimentStatus.APPROVED:
+        raise ExperimentTransitionError(experiment, ExperimentCommand.START)
+    return {
+        EXPERIMENT_RUN_TAG: str(experiment.id),
+        EXPERIMENT_OBJECTIVE_TAG: experiment.config.objective,
+        EXPERIMENT_WINDOW_TAG: str(experiment.config.training_window_days),
+    }
+
+
+@dataclass(frozen=True)
+class RunExperiment:
+    """The experiment a retrain run trains (from its run tags): id, objective, window."""
+
+    experiment_id: int
+    objective: str
+    training_window_days: int
+
+    @property
+    def selected_by(self) -> str:
+        """Why the version has this configuration (its `selected_by` tag)."""
+        return (
+            f"experiment {self.experiment_id}: objective {self.objective}, window "
+            f"{self.training_window_days} days"
+        )
+
+
+def run_experiment(tags: Mapping[str, str]) -> RunExperiment | None:
+    """The experiment of a run with `tags` (`experiment_run_tags`), None for any other run.
+    Raises `InvalidExperimentError` for tags that do not name a trainable configuration."""
+    if EXPERIMENT_RUN_TAG not in tags:
+        return None
+    try:
+        experiment_id = int(tags[EXPERIMENT_RUN_TAG])
+        window = int(tags[EXPERIMENT_WINDOW_TAG])
+        objective = tags[EXPERIMENT_OBJECTIVE_TAG]
+    except (KeyError, ValueError) as error:
+        raise InvalidExperimentError(
+            f"The run's experiment tags are incomplete or not numbers ({error}): it needs "
+            f"{EXPERIMENT_RUN_TAG}, {EXPERIMENT_OBJECTIVE_TAG} and {EXPERIMENT_WINDOW_TAG}, as "
+            "`forecastops experiments start` sets them."
+        ) from None
+    try:
+        check_policy_knobs(
+            {"objective": objective, "training_window_days": window}, "run's experiment tags"
+        )
+    except SettingsError as error:
+        raise InvalidExperimentError(str(error)) from None
+    return RunExperiment(experiment_id, objective, window)
+
+
+def policy_for_run(policy: CyclePolicy, tags: Mapping[str, str]) -> CyclePolicy:
+    """`policy` with the objective and training window of the run's experiment, when the run
+    trains one (`run_experiment`); `policy` itself otherwise."""
+    experiment = run_experiment(tags)
+    if experiment is None:
+        return policy
+    return replace(
+        policy,
+        objective=experiment.objective,
+        training_window_days=experiment.training_window_days,
+    )
 
 
 def _version_forecasts(lake: Lake, version: str, first: date, last: date) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import getpass
 import json
 import re
 import shutil
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -17,14 +18,22 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
+import forecastops.ops.retrain_queue
+from forecastops.domain.runs import (
+    EXPERIMENT_OBJECTIVE_TAG,
+    EXPERIMENT_RUN_TAG,
+    EXPERIMENT_WINDOW_TAG,
+)
 from forecastops.ops.cli import app
+from forecastops.ops.retrain_queue import QueuedRetrain
 from forecastops.pipeline.cycle import FORECASTS_TABLE
 from forecastops.pipeline.ingest import RAW_SALES_TABLE
 from forecastops.stores.alerts.experiments import ExperimentStore
 from forecastops.stores.alerts.store import AlertStore
 from forecastops.stores.lake import Lake
 from forecastops.stores.registry import ModelRegistry
-from forecastops.stores.registry_tags import CHAMPION
+from forecastops.stores.registry_tags import CHAMPION, EXPERIMENT_ID_TAG
+from forecastops.stores.settings import Settings
 from tests.registry_helpers import CUTOFF, trained_challengers
 
 runner = CliRunner()
@@ -215,3 +224,61 @@ def test_bad_flags_and_illegal_moves_change_nothing(env: dict[str, str]) -> None
     assert late.exit_code == 1 and "Rejected is final" in flat(late.output)
     assert [event.command for event in store_of(env).get(1).events] == ["propose", "reject"]
     assert date.today() >= FIRST  # the simulated lake lies in the past
+
+
+def test_start_queues_the_configurations_retrain_and_its_registered_version_starts_the_test(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued: list[tuple[tuple[date, ...], dict[str, str] | None]] = []
+
+    def fake_queue(
+        days: Sequence[date], settings: Settings, tags: Mapping[str, str] | None = None
+    ) -> QueuedRetrain:  # the real backfill is tested in test_retrain_cli.py
+        queued.append((tuple(days), dict(tags) if tags else None))
+        return QueuedRetrain("expbkfl", tuple(days), settings.dagster_home_path)
+
+    monkeypatch.setattr(forecastops.ops.retrain_queue, "queue_retrain", fake_queue)
+    proposed = invoke(
+        env, "experiments", "propose", "--title", "Poisson", "--hypothesis", "h",
+        "--objective", "poisson", "--window-days", "56",
+    )  # fmt: skip
+    assert proposed.exit_code == 0, proposed.output
+    early = invoke(env, "experiments", "start", "1", "--date", CUTOFF.isoformat())
+    assert early.exit_code == 1 and "needs it approved" in flat(early.output)
+    assert queued == []
+    assert invoke(env, "experiments", "approve", "1").exit_code == 0
+
+    started = invoke(env, "experiments", "start", "1", "--date", CUTOFF.isoformat())
+
+    assert started.exit_code == 0, started.output
+    assert queued == [
+        (
+            (CUTOFF,),
+            {
+                EXPERIMENT_RUN_TAG: "1",
+                EXPERIMENT_OBJECTIVE_TAG: "poisson",
+                EXPERIMENT_WINDOW_TAG: "56",
+            },
+        )
+    ]
+    assert "queued as backfill expbkfl" in started.output
+    assert store_of(env).get(1).status == "in_progress"
+    listed = json.loads(invoke(env, "experiments", "list", "--format", "json").output)
+    assert listed[0]["status"] == "in_progress"  # no version tagged with it yet
+
+    # what the experiment's retrain run does when it registers its version
+    registry = ModelRegistry(env["MLFLOW_TRACKING_URI"])
+    registry.set_version_tags("2", {EXPERIMENT_ID_TAG: "1"})
+    listed = json.loads(invoke(env, "experiments", "list", "--format", "json").output)
+
+    experiment = store_of(env).get(1)
+    assert (listed[0]["status"], listed[0]["version"]) == ("shadow_testing", "2")
+    cutoff = date.fromisoformat(registry.version_tags("2")["training_cutoff"])
+    assert experiment.test_started_on == cutoff + timedelta(days=1)
+    assert [event.command for event in experiment.events] == [
+        "propose",
+        "approve",
+        "start",
+        "shadow",
+    ]
+    assert experiment.events[2].notes == f"retrain_job of {CUTOFF} queued as backfill expbkfl"

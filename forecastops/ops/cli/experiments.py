@@ -21,6 +21,7 @@ from forecastops.ops.cli.shared import (
     app,
     current_actor,
     existing_alert_store,
+    existing_registry,
     operation_errors,
     parse_day,
     registry_or_exit,
@@ -103,14 +104,30 @@ def _store(settings: Settings, *, create: bool) -> ExperimentStore | None:
 
 
 def _existing(settings: Settings, experiment_id: int) -> ExperimentStore:
-    """The store holding experiment `experiment_id`; an unknown id is usage (exit 2)."""
+    """The store holding experiment `experiment_id` (in_progress experiments whose version is
+    registered moved on to shadow_testing first); an unknown id is usage (exit 2)."""
     from forecastops.stores.alerts.experiments import ExperimentNotFoundError
 
     store = _store(settings, create=False)
     if store is None:
         raise ExperimentNotFoundError(experiment_id, mask_url(settings.alerts_url))
+    _sync(settings, store)
     store.get(experiment_id)
     return store
+
+
+def _sync(settings: Settings, store: ExperimentStore) -> None:
+    """Move in_progress experiments whose version is registered to shadow_testing
+    (`sync_experiment_versions`), so what is shown is current; nothing without a registry."""
+    from forecastops.domain.experiments import ExperimentStatus as Status
+    from forecastops.pipeline.experiments import sync_experiment_versions
+
+    if not store.list(status=Status.IN_PROGRESS, limit=1):
+        return
+    registry = existing_registry(settings)
+    if registry is not None:
+        with operation_errors():
+            sync_experiment_versions(store, registry, current_actor())
 
 
 def _when(moment: datetime) -> str:
@@ -238,6 +255,8 @@ def list_experiments(
     )
     with experiment_errors():
         store = _store(settings, create=False)
+        if store is not None:
+            _sync(settings, store)
         experiments = [] if store is None else store.list(status=statuses, limit=limit)
     if output is not OutputFormat.table:
         print_frame(experiments_frame(experiments), output)
@@ -284,6 +303,59 @@ def reject(
             experiment_id, current_actor(), notes
         )
     typer.echo(f"Experiment {experiment.id} is rejected.")
+
+
+@experiments_app.command("start")
+def start(
+    experiment_id: Annotated[int, _ID_ARGUMENT],
+    day: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            help="Training cutoff (YYYY-MM-DD). Default: yesterday in FORECASTOPS_TIMEZONE.",
+        ),
+    ] = None,
+) -> None:
+    """approved -> in_progress: queue the retrain that trains its configuration.
+
+    One retrain_job run for the cutoff, queued for the daemon as `forecastops retrain` does,
+    tagged with the experiment's id, objective and window; the version it registers is tagged
+    with the experiment's id, and the experiment moves to shadow_testing (its test period
+    starting the day after the cutoff) once that version is registered. Refused (exit 1),
+    with nothing queued, unless the experiment is approved.
+    """
+    from forecastops.ops.experiment_launch import start_experiment
+    from forecastops.ops.retrain_queue import RetrainLaunchError, RetrainRefused
+    from forecastops.stores.settings import SettingsError
+
+    settings = settings_or_exit()
+    cutoff = parse_day(day, "--date") if day is not None else None
+    with experiment_errors():
+        store = _existing(settings, experiment_id)
+        try:
+            launched = start_experiment(
+                store, experiment_id, settings, actor=current_actor(), day=cutoff
+            )
+        except RetrainRefused as error:
+            if error.usage:
+                message = f"{error} Nothing was queued."
+                raise typer.BadParameter(message, param_hint="--date") from None
+            typer.echo(f"Refused: {error} Nothing was queued.", err=True)
+            raise typer.Exit(1) from None
+        except SettingsError as error:
+            typer.echo(f"Configuration error:\n{error}", err=True)
+            raise typer.Exit(2) from None
+        except RetrainLaunchError as error:
+            typer.echo(f"Could not queue the retrain: {error}", err=True)
+            raise typer.Exit(1) from None
+    queued = launched.queued
+    typer.echo(
+        f"Experiment {experiment_id} is in_progress: retrain_job of "
+        f"{queued.partitions[0].isoformat()} queued as backfill {queued.backfill_id} "
+        f"(follow it in the UI at {queued.ui_path})."
+    )
+    if queued.warning:
+        typer.echo(f"Warning: {queued.warning}", err=True)
 
 
 @experiments_app.command("complete")
