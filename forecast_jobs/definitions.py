@@ -9,6 +9,7 @@ import dagster as dg
 
 from forecast_assets.alerts import open_alerts
 from forecast_assets.champion_backtest import champion_backtest
+from forecast_assets.experiments import experiments
 from forecast_assets.ingest import raw_sales, sales_quality_report
 from forecast_assets.model import (
     backtest,
@@ -58,6 +59,7 @@ PIPELINE_ASSETS = (
     drift_score,
     model_health,
     open_alerts,
+    experiments,
     incident_report,
     champion_backtest,
 )

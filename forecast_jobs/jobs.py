@@ -8,6 +8,7 @@ import dagster as dg
 
 from forecast_assets.alerts import open_alerts
 from forecast_assets.champion_backtest import champion_backtest
+from forecast_assets.experiments import experiments
 from forecast_assets.ingest import raw_sales, sales_quality_report
 from forecast_assets.model import (
     backtest,
@@ -91,7 +92,7 @@ health_refresh_job = dg.define_asset_job(
 
 open_alerts_job = dg.define_asset_job(
     OPEN_ALERTS_JOB,
-    selection=dg.AssetSelection.assets(open_alerts),
-    description="Refresh the open alerts (open_alerts_refresh requests it when an alert is "
-    "raised or closed).",
+    selection=dg.AssetSelection.assets(open_alerts, experiments),
+    description="Refresh the open alerts and the experiments (open_alerts_refresh requests it "
+    "when an alert is raised or closed or an experiment changes status).",
 )

@@ -1,6 +1,7 @@
 """Keep the monitoring pages about now: `champion_health_refresh` re-scores model_health when the
 champion changes (a promotion by the gate, a manual promote or a rollback), and
-`open_alerts_refresh` re-materializes open_alerts whenever an alert is raised or closed.
+`open_alerts_refresh` re-materializes open_alerts and experiments whenever an alert is raised or
+closed or an experiment changes status.
 
 Without them the UI kept describing a retired champion (the drift retrain promotes in
 retrain_job, which has no model_health) and an alert table that was only as new as its last
@@ -64,22 +65,28 @@ def champion_health_refresh(
     job_name=OPEN_ALERTS_JOB,
     minimum_interval_seconds=REFRESH_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Re-materializes open_alerts whenever an alert is raised, actioned or "
-    "dismissed, so its page and its no_critical_alerts check are current.",
+    description="Re-materializes open_alerts and experiments whenever an alert is raised, "
+    "actioned or dismissed or an experiment changes status, so their pages and the "
+    "no_critical_alerts check are current.",
 )
 def open_alerts_refresh(
     context: dg.SensorEvaluationContext, alert_store: AlertStoreResource
 ) -> dg.SensorResult | dg.SkipReason:
+    from forecastops.stores.alerts.experiments import ExperimentStore
     from forecastops.stores.alerts.identity import AlertStoreConfigError, AlertStoreUnavailableError
 
     try:
         store = alert_store.store
         resolved = store.newest_resolution()
-        state = f"raised #{store.newest_id()}, " + (
-            f"closed #{resolved[1]} at {resolved[0].isoformat()}" if resolved else "none closed"
+        state = (
+            f"raised #{store.newest_id()}, "
+            + (f"closed #{resolved[1]} at {resolved[0].isoformat()}" if resolved else "none closed")
+            + f", experiment change #{ExperimentStore(store).newest_event_id()}"
         )
     except (AlertStoreUnavailableError, AlertStoreConfigError) as error:
         return dg.SkipReason(f"The alert store cannot be read: {error}")
     if state == context.cursor:
-        return dg.SkipReason(f"No alert raised or closed since the last refresh ({state}).")
+        return dg.SkipReason(
+            f"No alert raised or closed, no experiment moved since the last refresh ({state})."
+        )
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=state)], cursor=state)

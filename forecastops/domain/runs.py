@@ -33,6 +33,13 @@ of a retrain queued by approving an alert: that alert's id."""
 REPAIR_TAG = "forecastops/repaired_day"
 """Run tag of a repair run (repair_sensor, `forecastops repair`): the re-delivered day whose
 stale downstream partitions it recomputes (decision 0020)."""
+EXPERIMENT_RUN_TAG = "forecastops/experiment_id"
+"""Run tag of a retrain launched for an experiment (`forecastops experiments start`): its id;
+the version the run registers carries it as `experiment_id`."""
+EXPERIMENT_OBJECTIVE_TAG = "forecastops/experiment_objective"
+EXPERIMENT_WINDOW_TAG = "forecastops/experiment_window_days"
+"""Run tags of an experiment's retrain: the configuration it trains (the LightGBM objective and
+the training window in days), instead of the `retrain` resource's."""
 KIND_TAG = "forecastops/kind"
 """What a non-asset job does, e.g. `registry` for promote/rollback."""
 

@@ -20,6 +20,7 @@ orphans the versions registered before: add a name, never rename one.
 | `top3_vs_champion` | challenger_model | those three against the champion's at the time |
 | `selected_by` | challenger_model | why this family, e.g. `backtest ranking: rank 1 of 4` |
 | `horizon_days` | challenger_model | the forecast and backtest horizon it was ranked on |
+| `experiment_id` | challenger_model | the experiment whose retrain trained it (only then) |
 | `reused_in.<root run id>` | challenger_model | the partition of a retrain that reused it |
 | `artifact_sha256` | the registry (`ModelRegistry.register_challenger`) | SHA-256 of the booster |
 | `backtest_wape`, `_mae`, `_rmse`, `_bias`, `_mase` | challenger_model | its family's score |
@@ -90,6 +91,9 @@ SELECTED_BY_TAG = "selected_by"
 (`forecastops.pipeline.cycle.choose_challenger`), or the setting when there was no ranking."""
 HORIZON_DAYS_TAG = "horizon_days"
 """The horizon (setting `horizon_days`) the version's family was backtested and chosen on."""
+EXPERIMENT_ID_TAG = "experiment_id"
+"""The experiment (`forecastops experiments`) whose retrain trained the version: its id, copied
+from the run tag `forecastops.domain.runs.EXPERIMENT_RUN_TAG`; written only on those versions."""
 SHA256_TAG = "artifact_sha256"
 """Hex SHA-256 of the booster file, computed by the registry when the version is registered."""
 
@@ -186,6 +190,7 @@ VERSION_TAGS: frozenset[str] = frozenset(
     {
         *REGISTRATION_TAGS,
         SHA256_TAG,
+        EXPERIMENT_ID_TAG,
         *(backtest_tag(metric) for metric in BACKTEST_METRICS),
         DECISION_TAG,
         *CHAMPION_BACKTEST_TAGS,

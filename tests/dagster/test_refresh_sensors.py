@@ -13,12 +13,16 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from forecast_assets.alerts import open_alerts
+from forecast_assets.experiments import experiments
 from forecastops.domain.alerts import AlertType, Severity
+from forecastops.pipeline.experiments import experiment_config
 from forecastops.pipeline.monitoring import PERFORMANCE_TABLE
+from forecastops.stores.alerts.experiments import ExperimentStore
 from forecastops.stores.alerts.store import AlertStore
 from forecastops.stores.lake import Lake
 from forecastops.stores.registry import ModelRegistry
 from forecastops.stores.registry_tags import CHAMPION
+from forecastops.stores.settings import PolicySettings
 from resources.alerts import AlertStoreResource
 from resources.mlflow_registry import MlflowRegistry
 from resources.storage import LakeStorage
@@ -84,12 +88,33 @@ def test_open_alerts_is_refreshed_when_an_alert_is_raised_or_closed(tmp_path: Pa
         after_raise, cursor, _ = _tick(open_alerts_refresh, cursor, **resources)
         store.dismiss(raised.id, "ops", None)
         after_close, cursor, _ = _tick(open_alerts_refresh, cursor, **resources)
-        unchanged, _, _ = _tick(open_alerts_refresh, cursor, **resources)
+        unchanged, cursor, _ = _tick(open_alerts_refresh, cursor, **resources)
+        experiment = ExperimentStore(store).propose(
+            title="Poisson",
+            hypothesis="Poisson fits sparse products.",
+            proposer="alice",
+            config=experiment_config(PolicySettings(), objective="poisson"),
+            test_period_days=14,
+        )
+        after_proposal, cursor, _ = _tick(open_alerts_refresh, cursor, **resources)
+        ExperimentStore(store).approve(experiment.id, "bob")
+        after_approval, cursor, _ = _tick(open_alerts_refresh, cursor, **resources)
 
     assert len(first) == 1 and quiet == [] and "No alert raised or closed" in str(skip)
-    assert [r.run_key for r in after_raise] == [f"raised #{raised.id}, none closed"]
+    assert [r.run_key for r in after_raise] == [
+        f"raised #{raised.id}, none closed, experiment change #0"
+    ]
     assert len(after_close) == 1 and f"closed #{raised.id}" in str(after_close[0].run_key)
     assert unchanged == []
-    refreshed = dg.materialize([open_alerts], resources=resources)
+    assert [r.run_key.rsplit(", ", 1)[1] for r in after_proposal + after_approval] == [
+        "experiment change #1",
+        "experiment change #2",
+    ]
+    refreshed = dg.materialize([open_alerts, experiments], resources=resources)
     [materialization] = refreshed.asset_materializations_for_node("open_alerts")
     assert materialization.metadata["dagster/row_count"].value == 0  # the dismissal shows
+    [shown] = refreshed.asset_materializations_for_node("experiments")
+    assert shown.metadata["experiments_approved"].value == 1
+    [row] = shown.metadata["experiments"].value.records
+    assert (row.data["id"], row.data["status"], row.data["objective"]) == (1, "approved", "poisson")
+    assert row.data["improvement_pct"] is None  # not completed: unknown, not 0

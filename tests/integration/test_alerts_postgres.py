@@ -22,6 +22,7 @@ from forecastops.domain.alerts import (
     AlertType,
     Severity,
 )
+from forecastops.stores.alerts.experiments import EVENTS_TABLE, EXPERIMENTS_TABLE
 from forecastops.stores.alerts.identity import TABLE_NAME, AlertNotFoundError, AlertSchemaError
 from forecastops.stores.alerts.migrations import BASELINE_REVISION, VERSION_TABLE, head_revision
 from forecastops.stores.alerts.store import AlertStore, AlertTransitionError
@@ -69,7 +70,12 @@ def test_both_url_spellings_connect_through_psycopg3(database: str, scheme: str)
 def test_create_schema_from_many_stores_at_once_on_postgres(database: str) -> None:
     stores = [AlertStore(url_of(database)) for _ in range(WORKERS)]
     with stores[0].engine.begin() as connection:
-        connection.execute(text(f"DROP TABLE IF EXISTS {TABLE_NAME}, {VERSION_TABLE}"))
+        connection.execute(
+            text(
+                f"DROP TABLE IF EXISTS {EVENTS_TABLE}, {EXPERIMENTS_TABLE}, {TABLE_NAME}, "
+                f"{VERSION_TABLE}"
+            )
+        )
     barrier = threading.Barrier(WORKERS)
 
     def create(worker: int) -> None:

@@ -58,7 +58,7 @@ ASSETS_BY_GROUP = {
         "forecasts",
         "champion_backtest",
     ],
-    "monitoring": ["drift_score", "model_health", "open_alerts"],
+    "monitoring": ["drift_score", "experiments", "model_health", "open_alerts"],
 }
 SCHEDULES = ["daily_cycle_schedule", "daily_ingest_schedule", "weekly_backtest_schedule"]
 SENSORS = [

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from forecastops.domain.alerts import AlertStatus, AlertType
+from forecastops.stores.alerts.experiments import EVENTS_TABLE, EXPERIMENTS_TABLE
 from forecastops.stores.alerts.identity import TABLE_NAME, URL_VARIABLE, AlertSchemaError
 from forecastops.stores.alerts.migrations import (
     BASELINE_REVISION,
@@ -25,7 +26,7 @@ from forecastops.stores.alerts.store import AlertStore, _AlertRow
 from tests.alert_races import WORKERS, drift_alert
 from tests.alert_schema import LATEST_INDEX, index_names, make_legacy_store, table_names
 
-HEAD = "0003_missing_data_type"
+HEAD = "0004_experiments"
 
 
 def sqlite_url(folder: Path) -> str:
@@ -58,9 +59,14 @@ def legacy_store_with_alerts(folder: Path) -> tuple[str, list[int]]:
     return url, [closed.id, still_open.id]
 
 
-def test_the_head_revision_is_the_missing_data_type_after_the_latest_index() -> None:
+def test_the_head_revision_is_the_experiments_after_the_missing_data_type() -> None:
     assert head_revision() == HEAD
-    assert known_revisions() == {BASELINE_REVISION, "0002_latest_index", HEAD}
+    assert known_revisions() == {
+        BASELINE_REVISION,
+        "0002_latest_index",
+        "0003_missing_data_type",
+        HEAD,
+    }
 
 
 def test_a_new_store_is_created_at_head_with_exactly_the_models_schema(tmp_path: Path) -> None:
@@ -71,11 +77,14 @@ def test_a_new_store_is_created_at_head_with_exactly_the_models_schema(tmp_path:
         alert = drift_alert(store, dedup_key="k")
         assert store.latest("k") == alert
 
-    model = _AlertRow.__table__
-    expected = {TABLE_NAME: str(CreateTable(model).compile(dialect=sqlite.dialect()))} | {
-        str(index.name): str(CreateIndex(index).compile(dialect=sqlite.dialect()))
-        for index in model.indexes
-    }
+    expected = {}
+    for model in _AlertRow.metadata.sorted_tables:  # the alerts and the experiments tables
+        expected[model.name] = str(CreateTable(model).compile(dialect=sqlite.dialect()))
+        expected |= {
+            str(index.name): str(CreateIndex(index).compile(dialect=sqlite.dialect()))
+            for index in model.indexes
+        }
+    assert set(expected) >= {TABLE_NAME, EXPERIMENTS_TABLE, EVENTS_TABLE}
     assert schema_sql(tmp_path / "alerts.db") == {
         name: " ".join(sql.split()) for name, sql in expected.items()
     }

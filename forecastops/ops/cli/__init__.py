@@ -1,6 +1,6 @@
 """`forecastops`: the one command-line entry point (simulate a retailer, query the lake,
 operate the model registry: promote, rollback, history, status, forecasts, reproduce; write
-the incident report; queue retrains; list, read and act on alerts).
+the incident report; queue retrains; list, read and act on alerts; run experiments).
 
 Every bad flag or setting stops with a message that names it and says what to do; nothing is
 written before the input has been checked.
@@ -11,6 +11,7 @@ from forecastops.ops.cli import (  # noqa: F401
     alerts,
     data,
     deployment,
+    experiments,
     registry,
     repair,
     report,

@@ -10,6 +10,7 @@ store may share a database with MLflow or Dagster (which both keep `alembic_vers
 | `0001_baseline` | the table and the three indexes `create_schema()` made before migrations |
 | `0002_latest_index` | index (dedup_key, created_at, id) so `AlertStore.latest` needs no scan |
 | `0003_missing_data_type` | alert type `missing_data` (new type CHECK; SQLite rebuilds the table) |
+| `0004_experiments` | the experiments table and its events (audit) table (`experiments.py`) |
 
 A database states one of these `SchemaState`s:
 
