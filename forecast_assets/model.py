@@ -13,7 +13,13 @@ import dagster as dg
 
 from forecast_assets.alerting import record_alerts, run_links
 from forecast_assets.ingest import raw_sales
-from forecast_assets.metadata import column_schema, markdown_table, mlflow_links, png_markdown
+from forecast_assets.metadata import (
+    column_schema,
+    markdown_table,
+    mlflow_links,
+    overall_table_markdown,
+    png_markdown,
+)
 from forecast_assets.partitions import daily_partitions, trailing_window
 from forecastops.stores.registry_tags import (
     CHAMPION,
@@ -150,9 +156,10 @@ def backtest(
     mlflow_registry: MlflowRegistry,
 ) -> dg.MaterializeResult:
     """Rolling-origin backtest of every candidate family (seasonal naive, moving average,
-    LightGBM tweedie and poisson): WAPE, MAE, RMSE, bias, MASE per series, store, product and
-    overall, a ranking with why the winner won (a candidate that failed is listed as failed
-    with its error), interval coverage and a plot. The challenger is the LightGBM family it
+    LightGBM tweedie and poisson): WAPE, MAE, RMSE, bias, MASE, MAPE, stockout-miss and
+    overstock rates per series, store, product and overall, a ranking with why the winner won
+    (a candidate that failed is listed as failed with its error), interval coverage and a
+    plot. The challenger is the LightGBM family it
     ranks best (decision 0019)."""
     from forecastops.domain.backtest import plot_backtest
     from forecastops.pipeline.cycle import (
@@ -179,9 +186,7 @@ def backtest(
     return dg.MaterializeResult(
         metadata={
             "ranking": dg.MetadataValue.md(explained.to_markdown()),
-            "overall": dg.MetadataValue.md(
-                markdown_table(overall[["candidate", "wape", "mae", "rmse", "bias", "mase", "n"]])
-            ),
+            "overall": dg.MetadataValue.md(overall_table_markdown(overall)),
             "interval_coverage": dg.MetadataValue.md(
                 result.coverage(family).to_markdown() if scored else "no candidate scored"
             ),
