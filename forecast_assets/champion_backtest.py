@@ -8,7 +8,7 @@ from datetime import date
 import dagster as dg
 
 from forecast_assets.ingest import raw_sales
-from forecast_assets.metadata import markdown_table, mlflow_links, png_markdown
+from forecast_assets.metadata import mlflow_links, overall_table_markdown, png_markdown
 from forecast_assets.model import TRAINING_LOOKBACK_PARTITIONS
 from forecast_assets.partitions import daily_partitions, trailing_window
 from forecastops.stores.registry_tags import champion_backtest_tag
@@ -63,9 +63,7 @@ def champion_backtest(
                 f"champion {scored.feature_set_version or 'untagged'}, scored with "
                 f"{scored.scored_feature_set_version}"
             ),
-            "overall": dg.MetadataValue.md(
-                markdown_table(overall[["candidate", "wape", "mae", "rmse", "bias", "mase", "n"]])
-            ),
+            "overall": dg.MetadataValue.md(overall_table_markdown(overall)),
             "plot": dg.MetadataValue.md(png_markdown(plot, "champion backtest")),
             "fold_cutoffs": [c.isoformat() for c in result.cutoffs],
             "seasonal_naive_wape": dg.MetadataValue.float(scored.seasonal_naive_wape),

@@ -92,6 +92,17 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = 20) -> str:
     return shown + (f"\n\n_…and {left_out} more rows._" if left_out > 0 else "")
 
 
+def overall_table_markdown(overall: pd.DataFrame) -> str:
+    """A backtest's overall metrics (one row per candidate: every `METRIC_COLUMNS` metric, the
+    ranking's order) as a markdown table, followed by why each unknown metric is unknown (e.g.
+    MAPE without a day with demand)."""
+    from forecastops.domain.metrics import METRIC_COLUMNS, undefined_notes
+
+    notes = undefined_notes(overall, "candidate")
+    table = markdown_table(overall[["candidate", *METRIC_COLUMNS]])
+    return table + (f"\n\nUnknown metrics:\n{notes}" if notes else "")
+
+
 def png_markdown(path: Path, title: str) -> str:
     """A PNG file as a markdown image embedded in the text (a data URI), for `MetadataValue.md`."""
     encoded = base64.b64encode(path.read_bytes()).decode()

@@ -18,6 +18,7 @@ from forecast_assets.metadata import (
     frame_table,
     markdown_table,
     mlflow_links,
+    overall_table_markdown,
     png_markdown,
     rounded,
 )
@@ -157,9 +158,10 @@ def backtest(
     mlflow_registry: MlflowRegistry,
 ) -> dg.MaterializeResult:
     """Rolling-origin backtest of every candidate family (seasonal naive, moving average,
-    LightGBM tweedie and poisson): WAPE, MAE, RMSE, bias, MASE per series, store, product and
-    overall, a ranking with why the winner won (a candidate that failed is listed as failed
-    with its error), interval coverage and a plot. The challenger is the LightGBM family it
+    LightGBM tweedie and poisson): WAPE, MAE, RMSE, bias, MASE, MAPE, stockout-miss and
+    overstock rates per series, store, product and overall, a ranking with why the winner won
+    (a candidate that failed is listed as failed with its error), interval coverage and a
+    plot. The challenger is the LightGBM family it
     ranks best (decision 0019)."""
     from forecastops.domain.backtest import plot_backtest
     from forecastops.pipeline.cycle import (
@@ -186,9 +188,7 @@ def backtest(
     return dg.MaterializeResult(
         metadata={
             "ranking": dg.MetadataValue.md(explained.to_markdown()),
-            "overall": dg.MetadataValue.md(
-                markdown_table(overall[["candidate", "wape", "mae", "rmse", "bias", "mase", "n"]])
-            ),
+            "overall": dg.MetadataValue.md(overall_table_markdown(overall)),
             "interval_coverage": dg.MetadataValue.md(
                 result.coverage(family).to_markdown() if scored else "no candidate scored"
             ),

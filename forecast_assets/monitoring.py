@@ -144,14 +144,15 @@ def model_health(
 ) -> dg.MaterializeResult:
     """The champion's health on the day, by the one realized-accuracy definition
     (`forecastops.domain.performance`): its stored forecasts scored against the delivered
-    actuals, WAPE/MAE over the last 7 days and its trend, the 28-day MAE against its backtest
-    classified per series and for the model (healthy / degrading / drifting, or
-    awaiting_actuals / insufficient_data / no_baseline), stored in the lake (the record
+    actuals, WAPE/MAE, MAPE, stockout-miss and overstock rates over the last 7 days and its
+    trend, the 28-day MAE against its backtest classified per series and for the model
+    (healthy / degrading / drifting, or awaiting_actuals / insufficient_data / no_baseline),
+    stored in the lake (the record
     `forecastops status` prints for the same day); with a plot of its realized accuracy over
     the days scored so far, the registry status, the day's drift score and the open alerts."""
     import json
 
-    from forecastops.domain.performance import DRIFTING, status_since
+    from forecastops.domain.performance import DRIFTING, OPERATIONAL_METRICS, status_since
     from forecastops.pipeline.alerts import performance_drift_alert
     from forecastops.pipeline.incident_report import open_alert_counts
     from forecastops.pipeline.monitoring import (
@@ -211,6 +212,13 @@ def model_health(
             "wape_7d": summary["wape_7d"],
             "mae_7d": summary["mae_7d"],
             "days_scored_7d": summary["days_scored_7d"],
+            **{
+                f"{name}_7d": dg.MetadataValue.float(
+                    float("nan") if summary[f"{name}_7d"] is None else summary[f"{name}_7d"]
+                )
+                for name in OPERATIONAL_METRICS
+            },
+            "unknown_metrics_7d": summary["unknown_7d"] or "none",
             "last_scored_day": summary["last_scored_day"] or "none",
             "performance": dg.MetadataValue.md(health.to_markdown()),
             "registry_status": dg.MetadataValue.json(json.loads(json.dumps(status, default=str))),

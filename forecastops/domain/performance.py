@@ -43,15 +43,23 @@ shows. MAE is in units sold per series-day; WAPE, bias and degradations are unit
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from forecastops.domain.metrics import ACTUAL, FORECAST, MASE_SCALE, SERIES_KEY, TARGET, metrics_by
+from forecastops.domain.metrics import (
+    ACTUAL,
+    FORECAST,
+    MASE_SCALE,
+    SERIES_KEY,
+    TARGET,
+    metrics_by,
+    undefined_reason,
+)
 
 HEALTHY = "healthy"
 DEGRADING = "degrading"
@@ -103,10 +111,17 @@ REALIZED_COLUMNS: tuple[str, ...] = (
     "mae",
     "rmse",
     "bias",
+    "mape",
+    "stockout_miss_rate",
+    "overstock_rate",
     "n",
+    "n_demand",
     "days",
 )
 """Columns of `realized_metrics`."""
+OPERATIONAL_METRICS: tuple[str, ...] = ("mape", "stockout_miss_rate", "overstock_rate")
+"""The metrics of `forecastops.domain.metrics` beside WAPE/MAE that the health reports per
+window (`<metric>_7d` in `Health.summary()`): how the P50 serves stocking decisions."""
 DEGRADATION_DECIMALS = 9
 """Degradations are rounded to this many decimals before the thresholds, so a realized MAE
 of 2.3 against a baseline of 2.0 counts as exactly 15 % (float division gives 0.1499...)."""
@@ -281,9 +296,10 @@ def realized_metrics(
     `scored`: `score_forecasts` output. Rows dated after `as_of` are ignored.
     Returns columns `REALIZED_COLUMNS`: `as_of` (date), `window_days`, `level` (overall |
     store | series), `store_id`, `product_id` (the level's keys; None where not part of it),
-    `wape`, `mae`, `rmse`, `bias` (see `forecastops.domain.metrics.metrics_by`), `n` (scored rows)
-    and `days` (distinct scored days; for a series equal to `n`). A window without scored
-    rows still has its overall row, with `n = 0` and NaN metrics.
+    `wape`, `mae`, `rmse`, `bias`, `mape`, `stockout_miss_rate`, `overstock_rate` (see
+    `forecastops.domain.metrics.metrics_by`), `n` (scored rows), `n_demand` (scored rows with
+    units sold > 0) and `days` (distinct scored days; for a series equal to `n`). A window
+    without scored rows still has its overall row, with `n = 0` and NaN metrics.
     """
     _check_columns(scored, (*ROW_KEY, ACTUAL, FORECAST), "scored", "pass score_forecasts output.")
     if not windows or min(windows) < 1:
@@ -515,13 +531,18 @@ def classify(
 class WindowAccuracy:
     """Realized accuracy over the days `first`..`last` (inclusive): `days_scored` delivered
     days with a scored forecast, their pooled `wape` (unitless) and `mae` (units sold per
-    series-day); both None when no day was scored (or WAPE without demand to weigh by)."""
+    series-day); both None when no day was scored (or WAPE without demand to weigh by).
+    `operational`: each of `OPERATIONAL_METRICS` -> its value over the window (None when
+    unknown) and `unknown_because` -> why each unknown one is (e.g. no day with demand for
+    MAPE; see `forecastops.domain.metrics.undefined_reason`)."""
 
     first: date
     last: date
     days_scored: int
     wape: float | None
     mae: float | None
+    operational: Mapping[str, float | None] = field(default_factory=dict)
+    unknown_because: Mapping[str, str] = field(default_factory=dict)
 
 
 def _number(value: Any) -> float | None:
@@ -533,12 +554,15 @@ def _number(value: Any) -> float | None:
 def _window_accuracy(realized: pd.DataFrame, as_of: date, window: int) -> WindowAccuracy:
     overall = realized[(realized["window_days"] == window) & (realized["level"] == "overall")]
     row = overall.iloc[0]
+    reasons = {name: undefined_reason(name, row) for name in OPERATIONAL_METRICS}
     return WindowAccuracy(
         first=as_of - timedelta(days=window - 1),
         last=as_of,
         days_scored=int(row["days"]),
         wape=_number(row["wape"]),
         mae=_number(row["mae"]),
+        operational={name: _number(row[name]) for name in OPERATIONAL_METRICS},
+        unknown_because={name: reason for name, reason in reasons.items() if reason},
     )
 
 
@@ -573,6 +597,8 @@ HEALTH_FIELDS: tuple[str, ...] = (
     "previous_wape_7d",
     "previous_days_scored_7d",
     "trend",
+    *(f"{name}_7d" for name in OPERATIONAL_METRICS),
+    "unknown_7d",
 )
 """The keys of `Health.summary()`, in order: what `model_health` stores, `forecastops status`
 prints and the incident report shows."""
@@ -606,7 +632,10 @@ class Health:
         """The health as one JSON-ready record with the keys `HEALTH_FIELDS` (dates as ISO
         text, unknown numbers None). MAEs are in units sold per series-day; WAPEs and the
         degradation are unitless ratios; `scored_days` counts the classified window's scored
-        days, `days_scored_7d` the recent window's."""
+        days, `days_scored_7d` the recent window's. `mape_7d`, `stockout_miss_rate_7d` and
+        `overstock_rate_7d` are the recent window's `OPERATIONAL_METRICS`; `unknown_7d` says
+        why each of them that is None is unknown (`"<metric>: <reason>; ..."`, None when all
+        are known)."""
         performance = self.performance
         return {
             "as_of": self.as_of.isoformat(),
@@ -622,6 +651,11 @@ class Health:
             "previous_wape_7d": self.previous.wape,
             "previous_days_scored_7d": self.previous.days_scored,
             "trend": self.trend,
+            **{f"{name}_7d": value for name, value in self.recent.operational.items()},
+            "unknown_7d": "; ".join(
+                f"{name}: {reason}" for name, reason in self.recent.unknown_because.items()
+            )
+            or None,
         }
 
     def verdict(self, version: str, since: date | None = None) -> str:
@@ -666,9 +700,26 @@ class Health:
         line = (
             f"As of {self.as_of}: last {RECENT_WINDOW_DAYS} days ({recent.first}..{recent.last}) "
             f"WAPE {wape}, MAE {mae} over {recent.days_scored} scored days; newest scored day "
-            f"{last}; trend {self.trend or 'n/a'}."
+            f"{last}; trend {self.trend or 'n/a'}. {_operational_line(recent)}"
         )
         return f"{line}\n\n{self.performance.to_markdown(n)}"
+
+
+def _operational_line(window: WindowAccuracy) -> str:
+    """MAPE, stockout-miss and overstock rates of a window as one sentence; an unknown one is
+    given with its reason."""
+    labels = {
+        "mape": "MAPE (days with demand)",
+        "stockout_miss_rate": "stockout-miss rate",
+        "overstock_rate": "overstock rate",
+    }
+    parts = []
+    for name, label in labels.items():
+        value = window.operational.get(name)
+        shown = f"{value:.3f}" if value is not None else "n/a"
+        reason = window.unknown_because.get(name)
+        parts.append(f"{label} {shown}" + (f" ({reason})" if reason else ""))
+    return "; ".join(parts) + "."
 
 
 def status_since(statuses: pd.Series, as_of: date) -> date | None:

@@ -401,11 +401,15 @@ def stored_ranking(lake: Lake, cutoff: date) -> pd.DataFrame | None:
 
 def overall_scores(metrics: pd.DataFrame, candidate: str) -> dict[str, float]:
     """The tagged scores (`BACKTEST_METRICS`) of `candidate` over all series in a backtest's
-    `metrics`. Raises `KeyError` when the backtest has no such candidate."""
+    `metrics`; NaN (unknown) for a metric a backtest stored before it existed. Raises
+    `KeyError` when the backtest has no such candidate."""
     rows = metrics[(metrics["level"] == "overall") & (metrics["candidate"] == candidate)]
     if rows.empty:
         raise KeyError(f"The backtest has no candidate {candidate!r}.")
-    return {name: float(rows[name].iloc[0]) for name in BACKTEST_METRICS}
+    return {
+        name: float(rows[name].iloc[0]) if name in rows.columns else float("nan")
+        for name in BACKTEST_METRICS
+    }
 
 
 def _overall_wape(metrics: pd.DataFrame, candidate: str) -> float:

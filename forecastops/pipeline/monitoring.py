@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from forecastops.domain.features import build_training_frame
+from forecastops.domain.performance import OPERATIONAL_METRICS
 from forecastops.pipeline.cycle import CyclePolicy, history_until
 from forecastops.stores.lake import Lake
 
@@ -141,6 +142,7 @@ STORED_FLOATS: tuple[str, ...] = (
     "wape_7d",
     "mae_7d",
     "previous_wape_7d",
+    *(f"{name}_7d" for name in OPERATIONAL_METRICS),
 )
 """`Health.summary()` numbers stored as float64 (NaN where the summary has None), so every
 day's `model_performance` record has the same types whatever was known."""
@@ -325,12 +327,12 @@ def latest_drift(lake: Lake, as_of: date | None = None) -> dict[str, Any] | None
 
 def performance_history(lake: Lake, version: str | None = None) -> pd.DataFrame:
     """The stored `model_performance` summaries, oldest first, with `partition_date` as a
-    datetime; only `version`'s rows when given. Days stored before `mae_7d` / `wape_7d` were
-    recorded have NaN there."""
+    datetime; only `version`'s rows when given. Days stored before `mae_7d` / `wape_7d` (or the
+    `OPERATIONAL_METRICS`' `<metric>_7d`) were recorded have NaN there: unknown, not 0."""
     history = lake.read_days(PERFORMANCE_TABLE, lake.partition_days(PERFORMANCE_TABLE))
     if history.empty:
         return history
-    for column in ("mae_7d", "wape_7d"):
+    for column in ("mae_7d", "wape_7d", *(f"{name}_7d" for name in OPERATIONAL_METRICS)):
         if column not in history.columns:
             history[column] = np.nan
     history["partition_date"] = pd.to_datetime(history["partition_date"])

@@ -3,7 +3,8 @@
 `run_backtest` keys each (candidate, fold) by candidate, cutoff and a digest of the fold's
 inputs (`forecastops.domain.backtest.fold_digest`). What that key cannot see is the code and
 configuration of the candidates, so this store files the entries under a namespace that hashes
-them: the package version, the source of the forecasters and features modules, the feature set
+them: the package version, the source of the backtest, forecasters and features modules (what
+a scored fold is made by), the feature set
 version and the training window. A change to any of them starts an empty namespace, so a cached
 score is never read for a model that would be fitted differently today.
 
@@ -49,12 +50,14 @@ def candidates_namespace(feature_set_version: str, window_days: int) -> str:
     of the modules that define the candidates and their features."""
     from importlib.metadata import version
 
-    from forecastops.domain import features, forecasters
+    from forecastops.domain import backtest, features, forecasters
 
     described = {
         "package": version("forecastops"),
         "code": hashlib.sha256(
-            (inspect.getsource(forecasters) + inspect.getsource(features)).encode()
+            "".join(
+                inspect.getsource(module) for module in (backtest, forecasters, features)
+            ).encode()
         ).hexdigest(),
         "feature_set_version": feature_set_version,
         "window_days": window_days,

@@ -42,6 +42,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
+from forecastops.domain.metric_names import SCORE_METRICS
+
 # -- aliases of the registered model -------------------------------------------------------
 
 CHAMPION = "champion"
@@ -125,8 +127,10 @@ def reused_in_tag(root_run_id: str) -> str:
 # -- model-version tags written later in the cycle -----------------------------------------
 
 BACKTEST_TAG_PREFIX = "backtest_"
-BACKTEST_METRICS: tuple[str, ...] = ("wape", "mae", "rmse", "bias", "mase")
-"""The backtest scores tagged on a version, each as `backtest_<metric>`."""
+BACKTEST_METRICS: tuple[str, ...] = SCORE_METRICS
+"""The backtest scores tagged on a version, each as `backtest_<metric>` (defined in
+`forecastops.domain.metrics`). Versions tagged before MAPE and the stockout-miss and overstock
+rates existed lack those three tags: `forecastops status` shows them as unknown (null)."""
 DECISION_TAG = "promotion_decision"
 """The promotion gate's verdict on the version: `PROMOTED` or `REJECTED`."""
 PROMOTED = "promoted"

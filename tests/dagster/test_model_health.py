@@ -45,3 +45,8 @@ def test_a_demand_shift_after_training_makes_the_champion_drift(tmp_path: Path) 
     assert verdict.startswith("Champion v1 is drifting: MAE +")
     assert "approve its performance_drift alert" in verdict
     assert checks[HEALTH_CHECK].description == verdict
+    # the page and the stored record give the same operational metrics of the last 7 days
+    for name in ("mape_7d", "stockout_miss_rate_7d", "overstock_rate_7d"):
+        stored = float(summary[name].item())
+        assert stored >= 0.0 and materialization.metadata[name].value == pytest.approx(stored)
+    assert "stockout-miss rate" in str(materialization.metadata["performance"].value)

@@ -25,7 +25,13 @@ from forecastops.domain.backtest import (
     run_backtest,
 )
 from forecastops.domain.forecasters import LIGHTGBM_POISSON, LIGHTGBM_TWEEDIE, make_forecaster
-from forecastops.domain.metrics import seasonal_naive_scale
+from forecastops.domain.metrics import (
+    METRIC_COLUMNS,
+    mape,
+    overstock_rate,
+    seasonal_naive_scale,
+    stockout_miss_rate,
+)
 
 SPEC = BacktestSpec(evaluation_days=90, horizon=28, folds=3)
 FIRST_DAY = date(2025, 1, 1)
@@ -246,6 +252,37 @@ def test_ranking_puts_the_best_first_and_says_why(result: BacktestResult) -> Non
     assert "100.0 % better" in ranking.explanation
     assert "Its bias is +0.0 %" in ranking.explanation
     assert "| oracle" in ranking.to_markdown()
+
+
+def test_mape_stockout_and_overstock_rates_score_every_family_at_every_level(
+    sales: pd.DataFrame,
+) -> None:
+    result = run_backtest(
+        sales,
+        {
+            "oracle": lambda: Oracle(sales),
+            "zero": lambda: Recorder([]),  # forecasts 0: misses every day with demand
+            "oracle_plus_50": lambda: Oracle(sales, offset_after=FIRST_DAY),
+        },
+        SPEC,
+    )
+    overall = result.metrics[result.metrics["level"] == "overall"].set_index("candidate")
+    assert overall.loc["oracle", ["mape", "stockout_miss_rate", "overstock_rate"]].eq(0).all()
+    assert overall.loc["zero", "stockout_miss_rate"] == 1.0
+    assert overall.loc["zero", "mape"] == 1.0 and overall.loc["zero", "overstock_rate"] == 0.0
+    # 50 units over demand of at most ~70 a day is more than 20 % and one unit: every day
+    assert overall.loc["oracle_plus_50", "overstock_rate"] == 1.0
+    days_with_demand = int((result.predictions["actual"] > 0).sum()) // 3
+    assert (overall["n_demand"] == days_with_demand).all()
+    for candidate, rows in result.predictions.groupby("candidate"):  # one definition
+        a, f = rows["actual"], rows["forecast"]
+        assert overall.loc[candidate, "mape"] == pytest.approx(mape(a, f))
+        assert overall.loc[candidate, "stockout_miss_rate"] == stockout_miss_rate(a, f)
+        assert overall.loc[candidate, "overstock_rate"] == overstock_rate(a, f)
+    series = result.metrics[result.metrics["level"] == "series"]
+    assert series.groupby("candidate")["stockout_miss_rate"].max().to_dict()["zero"] == 1.0
+    assert set(METRIC_COLUMNS) <= set(result.ranking().table.columns)
+    assert set(METRIC_COLUMNS) <= set(result.fold_metrics.columns)
 
 
 def test_fold_metrics_hold_one_wape_per_candidate_and_fold(result: BacktestResult) -> None:

@@ -8,13 +8,20 @@ import pytest
 
 from forecastops.domain.metrics import (
     METRIC_COLUMNS,
+    OVERSTOCK_MIN_UNITS,
+    OVERSTOCK_SHARE,
+    STOCKOUT_FORECAST_UNITS,
     bias,
     interval_coverage,
     mae,
+    mape,
     mase,
     metrics_by,
+    overstock_rate,
     rmse,
     seasonal_naive_scale,
+    stockout_miss_rate,
+    undefined_reason,
     wape,
 )
 
@@ -160,3 +167,78 @@ def test_a_nan_forecast_spoils_only_its_own_group(scored: pd.DataFrame) -> None:
 def test_metrics_by_names_missing_columns(scored: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="mase_scale"):
         metrics_by(scored.drop(columns="mase_scale"))
+
+
+def test_mape_averages_percentage_errors_over_days_with_demand_only() -> None:
+    # demand on days 1, 2, 4: |e|/a = 1/1, 0/2, 1/4; the zero day (forecast 3) is left out
+    actual, forecast = [1.0, 2.0, 0.0, 4.0], [2.0, 2.0, 3.0, 3.0]
+    assert mape(actual, forecast) == pytest.approx((1.0 + 0.0 + 0.25) / 3)
+
+
+def test_stockout_miss_rate_counts_forecasts_under_half_a_unit_on_days_with_demand() -> None:
+    assert STOCKOUT_FORECAST_UNITS == 0.5
+    # demand on 4 days; P50 0.0 and 0.49 miss, 0.5 and 3.0 do not; the 0-demand day never counts
+    actual = [1.0, 2.0, 1.0, 5.0, 0.0]
+    forecast = [0.0, 0.49, 0.5, 3.0, 0.0]
+    assert stockout_miss_rate(actual, forecast) == pytest.approx(2 / 4)
+
+
+def test_overstock_rate_needs_both_the_share_and_one_whole_unit_of_excess() -> None:
+    assert (OVERSTOCK_SHARE, OVERSTOCK_MIN_UNITS) == (0.2, 1.0)
+    actual = [0.0, 0.0, 10.0, 10.0, 2.0, 50.0]
+    forecast = [0.8, 1.5, 12.0, 12.5, 3.5, 61.0]
+    # excess 0.8 (< 1 unit), 1.5 (> 1), 2.0 (= 20 % of 10: not more), 2.5 (> 2), 1.5 (> 1),
+    # 11 (> 10 = 20 % of 50): overstocked on days 2, 4, 5, 6
+    assert overstock_rate(actual, forecast) == pytest.approx(4 / 6)
+
+
+def test_all_zero_actuals_make_mape_and_stockout_nan_with_a_reason_not_zero_or_inf() -> None:
+    zeros, forecast = [0.0, 0.0, 0.0], [0.0, 2.0, 0.3]
+    assert math.isnan(mape(zeros, forecast))
+    assert math.isnan(stockout_miss_rate(zeros, forecast))
+    assert overstock_rate(zeros, forecast) == pytest.approx(1 / 3)  # only the 2.0 day
+    frame = pd.DataFrame({"actual": zeros, "forecast": forecast, "mase_scale": [1.0, 1.0, 1.0]})
+    row = metrics_by(frame).iloc[0]
+    assert math.isnan(row["mape"]) and math.isnan(row["stockout_miss_rate"])
+    assert row["n_demand"] == 0 and row["n"] == 3
+    assert undefined_reason("mape", row) == "no series-day with demand > 0 (every actual is 0)"
+    assert undefined_reason("overstock_rate", row) is None
+
+
+def test_a_nan_forecast_makes_the_new_metrics_nan_and_says_why() -> None:
+    actual, forecast = [1.0, 2.0], [1.0, float("nan")]
+    assert math.isnan(mape(actual, forecast))
+    assert math.isnan(stockout_miss_rate(actual, forecast))
+    assert math.isnan(overstock_rate(actual, forecast))
+    frame = pd.DataFrame({"actual": actual, "forecast": forecast, "mase_scale": [1.0, 1.0]})
+    row = metrics_by(frame).iloc[0]
+    assert row[["mape", "stockout_miss_rate", "overstock_rate"]].isna().all()
+    assert undefined_reason("mape", row) == "a NaN forecast or actual among the series-days"
+
+
+def test_empty_input_gives_nan_for_every_new_metric() -> None:
+    assert math.isnan(mape([], []))
+    assert math.isnan(stockout_miss_rate([], []))
+    assert math.isnan(overstock_rate([], []))
+    empty = pd.DataFrame({"actual": [], "forecast": [], "mase_scale": []}, dtype=float)
+    row = metrics_by(empty).iloc[0]
+    assert row[["mape", "stockout_miss_rate", "overstock_rate"]].isna().all()
+    assert (row["n"], row["n_demand"]) == (0, 0)
+    assert undefined_reason("overstock_rate", row) == "no scored series-day"
+    grouped = metrics_by(empty.assign(store_id=pd.Series([], dtype=str)), ["store_id"])
+    assert grouped.empty and list(grouped.columns) == ["store_id", *METRIC_COLUMNS]
+
+
+def test_metrics_by_agrees_with_the_array_functions_per_group(scored: pd.DataFrame) -> None:
+    by_store = metrics_by(scored, ["store_id"]).set_index("store_id")
+    for store, rows in scored.groupby("store_id"):
+        a, f = rows["actual"], rows["forecast"]
+        assert by_store.loc[store, "mape"] == pytest.approx(mape(a, f), nan_ok=True)
+        assert by_store.loc[store, "stockout_miss_rate"] == pytest.approx(
+            stockout_miss_rate(a, f), nan_ok=True
+        )
+        assert by_store.loc[store, "overstock_rate"] == pytest.approx(overstock_rate(a, f))
+    # S1: |e|/a = 1, 0, 1/3 -> 4/9; S2: only its 4.0 day has demand -> 0
+    assert by_store.loc["S1", "mape"] == pytest.approx(4 / 9)
+    assert by_store.loc["S2", "mape"] == 0.0
+    assert by_store["n_demand"].tolist() == [3, 1]

@@ -500,3 +500,49 @@ def test_status_since_is_the_start_of_the_run_ending_on_the_day() -> None:
     assert status_since(statuses, date(2026, 11, 2)) == date(2026, 11, 2)
     assert status_since(statuses, date(2026, 11, 4)) is None  # no status stored that day
     assert status_since(statuses.iloc[3:], date(2026, 11, 6)) == date(2026, 11, 5)
+
+
+# -- MAPE, stockout-miss and overstock rates in the health ---------------------------------------
+
+
+def test_the_health_reports_mape_stockout_and_overstock_over_delivered_days_only() -> None:
+    days = [DAY - timedelta(days=back) for back in range(3, -1, -1)]
+    rejected = days[1]  # no raw_sales partition: its huge P50 must not count as an overstock
+    forecasts = pd.concat(
+        [
+            _forecasts([days[0], days[2], days[3]], ["P1"], 4.0),  # 5 sold: |e|/a = 0.2
+            _forecasts([days[0], days[2], days[3]], ["P2"], 0.3),  # 2 sold: a stockout-miss
+            _forecasts([rejected], ["P1", "P2"], 99.0),
+        ]
+    )
+    actuals = pd.concat(
+        [
+            _actuals([days[0], days[2], days[3]], ["P1"], 5),
+            _actuals([days[0], days[2], days[3]], ["P2"], 2),
+        ]
+    )
+    scored = score_forecasts(forecasts, actuals, delivered_days=[days[0], days[2], days[3]])
+    health = assess_health(scored, _hand_baseline({"P1": 1.0, "P2": 1.0}), DAY)
+
+    summary = health.summary()
+    assert health.recent.days_scored == 3  # the rejected day is unknown, not scored
+    # per day: P1 0.2, P2 |2 - 0.3| / 2 = 0.85 -> mean 0.525; P2 misses every day (3 of 6)
+    assert summary["mape_7d"] == pytest.approx(0.525)
+    assert summary["stockout_miss_rate_7d"] == pytest.approx(0.5)
+    assert summary["overstock_rate_7d"] == 0.0  # the rejected day's 99 would be 2 of 8
+    assert summary["unknown_7d"] is None
+    assert "MAPE (days with demand) 0.525; stockout-miss rate 0.500" in health.to_markdown()
+
+
+def test_a_week_of_zero_sales_leaves_mape_unknown_with_the_reason() -> None:
+    days = [DAY - timedelta(days=back) for back in range(6, -1, -1)]
+    scored = score_forecasts(
+        _forecasts(days, ["P1"], 2.0), _actuals(days, ["P1"], 0), delivered_days=days
+    )
+    summary = assess_health(scored, _hand_baseline({"P1": 1.0}), DAY).summary()
+
+    assert summary["mape_7d"] is None and summary["stockout_miss_rate_7d"] is None
+    assert summary["overstock_rate_7d"] == 1.0  # 2 units forecast, none sold, every day
+    reason = "no series-day with demand > 0 (every actual is 0)"
+    assert summary["unknown_7d"] == f"mape: {reason}; stockout_miss_rate: {reason}"
+    assert json.loads(json.dumps(summary)) == summary
