@@ -4,9 +4,9 @@
 inputs (`forecastops.domain.backtest.fold_digest`). What that key cannot see is the code and
 configuration of the candidates, so this store files the entries under a namespace that hashes
 them: the package version, the source of the backtest, forecasters and features modules (what
-a scored fold is made by), the feature set
-version and the training window. A change to any of them starts an empty namespace, so a cached
-score is never read for a model that would be fitted differently today.
+a scored fold is made by), the feature set version and the training window. A change to any of
+them starts an empty namespace, so a cached score is never read for a model that would be
+fitted differently today.
 
 Layout: `<lake root>/.cache/backtest_folds/<namespace>/<key>.parquet`. The lake lists only
 folders with `day=` partitions as tables, so the cache never shows in `forecastops sql`; it
