@@ -76,17 +76,19 @@ def experiment_config(
         feature_set_version=feature_set_version or current_feature_set_version(),
         segment=segment or "all",
     )
+    _check_knobs(config.objective, config.training_window_days, "experiment's configuration")
+    return check_config(config)
+
+
+def _check_knobs(objective: str, training_window_days: int, source: str) -> None:
+    """The objective and window checked by the bounds of their settings; a bad one raises
+    `InvalidExperimentError` naming its variable."""
     try:
         check_policy_knobs(
-            {
-                "objective": config.objective,
-                "training_window_days": config.training_window_days,
-            },
-            "experiment's configuration",
+            {"objective": objective, "training_window_days": training_window_days}, source
         )
     except SettingsError as error:
         raise InvalidExperimentError(str(error)) from None
-    return check_config(config)
 
 
 def experiment_run_tags(experiment: Experiment) -> dict[str, str]:
@@ -134,12 +136,7 @@ def run_experiment(tags: Mapping[str, str]) -> RunExperiment | None:
             f"{EXPERIMENT_RUN_TAG}, {EXPERIMENT_OBJECTIVE_TAG} and {EXPERIMENT_WINDOW_TAG}, as "
             "`forecastops experiments start` sets them."
         ) from None
-    try:
-        check_policy_knobs(
-            {"objective": objective, "training_window_days": window}, "run's experiment tags"
-        )
-    except SettingsError as error:
-        raise InvalidExperimentError(str(error)) from None
+    _check_knobs(objective, window, "run's experiment tags")
     return RunExperiment(experiment_id, objective, window)
 
 

@@ -75,7 +75,9 @@ def test_a_champion_move_re_scores_health_for_the_newest_scored_day_once(tmp_pat
     assert again == [] and skip == "The champion is still v2."
 
 
-def test_open_alerts_is_refreshed_when_an_alert_is_raised_or_closed(tmp_path: Path) -> None:
+def _alerts_and_registry(tmp_path: Path) -> tuple[str, str, dict[str, object]]:
+    """(alert store URL, tracking URI, resources) of open_alerts_refresh over a fresh alert
+    store and an empty MLflow store in `tmp_path`."""
     url = f"sqlite:///{tmp_path / 'alerts.db'}"
     shutil.copyfile(empty_mlflow_store(), tmp_path / "mlflow.db")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -83,6 +85,11 @@ def test_open_alerts_is_refreshed_when_an_alert_is_raised_or_closed(tmp_path: Pa
         "alert_store": AlertStoreResource(url=url),
         "mlflow_registry": MlflowRegistry(tracking_uri=uri),
     }
+    return url, uri, resources
+
+
+def test_open_alerts_is_refreshed_when_an_alert_is_raised_or_closed(tmp_path: Path) -> None:
+    url, _, resources = _alerts_and_registry(tmp_path)
     with AlertStore(url) as store:
         store.create_schema()
         first, cursor, _ = _tick(open_alerts_refresh, None, **resources)
@@ -128,13 +135,7 @@ def test_open_alerts_is_refreshed_when_an_alert_is_raised_or_closed(tmp_path: Pa
 def test_an_in_progress_experiments_registered_version_refreshes_and_moves_it(
     tmp_path: Path,
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'alerts.db'}"
-    shutil.copyfile(empty_mlflow_store(), tmp_path / "mlflow.db")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    resources = {
-        "alert_store": AlertStoreResource(url=url),
-        "mlflow_registry": MlflowRegistry(tracking_uri=uri),
-    }
+    url, uri, resources = _alerts_and_registry(tmp_path)
     with AlertStore(url) as alerts:
         alerts.create_schema()
         store = ExperimentStore(alerts)
