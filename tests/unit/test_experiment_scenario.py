@@ -1,12 +1,12 @@
 """An experiment decided on the simulator: after a demand shift, a tweedie model on a 120-day
-window forecasts the next 14 days about 10 % better (MAE) than one on a 28-day window. Both models are really trained; their forecasts are scored on the same
-delivered rows by `realized_comparison`, so a proposal of the 120-day window against a 28-day
-champion is adopted and the reverse proposal rejected, with the computed numbers."""
+window forecasts the next 14 days about 10 % better (MAE) than one on a 28-day window. Both
+models are really trained; their forecasts are scored on the same delivered rows by
+`realized_comparison`, so a proposal of the 120-day window against a 28-day champion is adopted
+and the reverse proposal rejected, with the computed numbers."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import pandas as pd
 import pytest
