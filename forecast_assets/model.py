@@ -41,6 +41,7 @@ from resources.policies import RetrainPolicy
 from resources.storage import LakeStorage
 
 if TYPE_CHECKING:
+    from forecastops.pipeline.cycle import CyclePolicy
     from forecastops.stores.registry import ModelRegistry
 
 GATE_CHECK = "promotion_gate"
@@ -57,6 +58,18 @@ cycles never interleave registry writes; see docs/decisions/0017."""
 
 def _cutoff(context: dg.AssetExecutionContext) -> date:
     return date.fromisoformat(context.partition_key)
+
+
+def _run_policy(context: dg.AssetExecutionContext, retrain: RetrainPolicy) -> "CyclePolicy":
+    """The `retrain` resource's policy, with the objective and window of the experiment the
+    run trains when it was launched for one (`forecastops experiments start` run tags)."""
+    from forecastops.domain.experiments import InvalidExperimentError
+    from forecastops.pipeline.experiments import policy_for_run
+
+    try:
+        return policy_for_run(retrain.policy, context.run.tags)
+    except InvalidExperimentError as error:
+        raise dg.Failure(str(error), allow_retries=False) from None
 
 
 def _require_reachable(registry: "ModelRegistry") -> None:
@@ -173,7 +186,7 @@ def backtest(
 
     # the cycle ends in MLflow: a dead server is found before minutes of fitting, not after
     _require_reachable(mlflow_registry.registry)
-    cutoff, policy = _cutoff(context), retrain.policy
+    cutoff, policy = _cutoff(context), _run_policy(context, retrain)
     result, ranking = run_cycle_backtest(storage.lake, cutoff, policy)
     plot = plot_backtest(result, storage.lake.partition_path("backtest", cutoff) / "backtest.png")
     explained = result.ranking()
@@ -245,12 +258,15 @@ def challenger_model(
 
     registry = mlflow_registry.registry
     _require_reachable(registry)
-    cutoff, policy, lake = _cutoff(context), retrain.policy, storage.lake
+    from forecastops.pipeline.experiments import experiment_choice, experiment_version_tags
+
+    cutoff, policy, lake = _cutoff(context), _run_policy(context, retrain), storage.lake
     ranking = stored_ranking(lake, cutoff)
     try:
-        choice = choose_challenger(ranking, policy, cutoff)
+        choice = experiment_choice(choose_challenger(ranking, policy, cutoff), context.run.tags)
     except NoRankedModelError as error:
         raise dg.Failure(str(error)) from error
+    experiment_tags = experiment_version_tags(context.run.tags)
     scores = (
         overall_scores(lake.read_partition(BACKTEST_TABLE, cutoff, "metrics"), choice.candidate)
         if ranking is not None
@@ -276,6 +292,8 @@ def challenger_model(
         )
     )
     if twin is not None:  # training is deterministic: the same model exists, reuse it
+        if experiment_tags:  # the experiment tests that version
+            registry.set_version_tags(twin, experiment_tags)
         registry.reuse_version(
             twin,
             root_run_id=context.run.root_run_id or context.run_id,
@@ -342,7 +360,8 @@ def challenger_model(
                 selected_by=choice.selected_by,
                 horizon_days=policy.horizon_days,
             )
-            | backtest_tags(scores),
+            | backtest_tags(scores)
+            | experiment_tags,
             actor=f"dagster:{context.run_id}",
             logged_model_name=logged_model_name(choice.objective, policy.training_window_days),
         )

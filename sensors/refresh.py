@@ -1,7 +1,8 @@
 """Keep the monitoring pages about now: `champion_health_refresh` re-scores model_health when the
 champion changes (a promotion by the gate, a manual promote or a rollback), and
 `open_alerts_refresh` re-materializes open_alerts and experiments whenever an alert is raised or
-closed or an experiment changes status.
+closed, an experiment changes status, or, while an experiment waits for its version, the
+challenger alias moves.
 
 Without them the UI kept describing a retired champion (the drift retrain promotes in
 retrain_job, which has no model_health) and an alert table that was only as new as its last
@@ -66,25 +67,38 @@ def champion_health_refresh(
     minimum_interval_seconds=REFRESH_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Re-materializes open_alerts and experiments whenever an alert is raised, "
-    "actioned or dismissed or an experiment changes status, so their pages and the "
+    "actioned or dismissed, an experiment changes status, or (while an experiment is "
+    "in_progress) a new version takes the challenger alias, so their pages and the "
     "no_critical_alerts check are current.",
 )
 def open_alerts_refresh(
-    context: dg.SensorEvaluationContext, alert_store: AlertStoreResource
+    context: dg.SensorEvaluationContext,
+    alert_store: AlertStoreResource,
+    mlflow_registry: MlflowRegistry,
 ) -> dg.SensorResult | dg.SkipReason:
+    from forecastops.domain.experiments import ExperimentStatus
     from forecastops.stores.alerts.experiments import ExperimentStore
     from forecastops.stores.alerts.identity import AlertStoreConfigError, AlertStoreUnavailableError
+    from forecastops.stores.registry import RegistryError
+    from forecastops.stores.registry_tags import CHALLENGER
 
     try:
         store = alert_store.store
         resolved = store.newest_resolution()
+        experiments = ExperimentStore(store)
         state = (
             f"raised #{store.newest_id()}, "
             + (f"closed #{resolved[1]} at {resolved[0].isoformat()}" if resolved else "none closed")
-            + f", experiment change #{ExperimentStore(store).newest_event_id()}"
+            + f", experiment change #{experiments.newest_event_id()}"
         )
+        waiting = experiments.list(status=ExperimentStatus.IN_PROGRESS, limit=1)
     except (AlertStoreUnavailableError, AlertStoreConfigError) as error:
         return dg.SkipReason(f"The alert store cannot be read: {error}")
+    if waiting:  # an experiment's version may have been registered: it takes the challenger
+        try:
+            state += f", challenger v{mlflow_registry.registry.alias_version(CHALLENGER)}"
+        except RegistryError as error:
+            context.log.warning(f"The registry cannot be read ({error}); refreshing without it.")
     if state == context.cursor:
         return dg.SkipReason(
             f"No alert raised or closed, no experiment moved since the last refresh ({state})."

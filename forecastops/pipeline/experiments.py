@@ -43,7 +43,7 @@ from forecastops.stores.registry_tags import CHAMPION, EXPERIMENT_ID_TAG, TRAINI
 from forecastops.stores.settings import PolicySettings, SettingsError, check_policy_knobs
 
 if TYPE_CHECKING:
-    from forecastops.pipeline.cycle import CyclePolicy
+    from forecastops.pipeline.cycle import ChallengerChoice, CyclePolicy
     from forecastops.stores.alerts.experiments import ExperimentStore
     from forecastops.stores.registry import AliasMove, ModelRegistry
 
@@ -76,17 +76,19 @@ def experiment_config(
         feature_set_version=feature_set_version or current_feature_set_version(),
         segment=segment or "all",
     )
+    _check_knobs(config.objective, config.training_window_days, "experiment's configuration")
+    return check_config(config)
+
+
+def _check_knobs(objective: str, training_window_days: int, source: str) -> None:
+    """The objective and window checked by the bounds of their settings; a bad one raises
+    `InvalidExperimentError` naming its variable."""
     try:
         check_policy_knobs(
-            {
-                "objective": config.objective,
-                "training_window_days": config.training_window_days,
-            },
-            "experiment's configuration",
+            {"objective": objective, "training_window_days": training_window_days}, source
         )
     except SettingsError as error:
         raise InvalidExperimentError(str(error)) from None
-    return check_config(config)
 
 
 def experiment_run_tags(experiment: Experiment) -> dict[str, str]:
@@ -134,12 +136,7 @@ def run_experiment(tags: Mapping[str, str]) -> RunExperiment | None:
             f"{EXPERIMENT_RUN_TAG}, {EXPERIMENT_OBJECTIVE_TAG} and {EXPERIMENT_WINDOW_TAG}, as "
             "`forecastops experiments start` sets them."
         ) from None
-    try:
-        check_policy_knobs(
-            {"objective": objective, "training_window_days": window}, "run's experiment tags"
-        )
-    except SettingsError as error:
-        raise InvalidExperimentError(str(error)) from None
+    _check_knobs(objective, window, "run's experiment tags")
     return RunExperiment(experiment_id, objective, window)
 
 
@@ -154,6 +151,29 @@ def policy_for_run(policy: CyclePolicy, tags: Mapping[str, str]) -> CyclePolicy:
         objective=experiment.objective,
         training_window_days=experiment.training_window_days,
     )
+
+
+def experiment_choice(choice: ChallengerChoice, tags: Mapping[str, str]) -> ChallengerChoice:
+    """The family a retrain run trains: the experiment's objective when the run trains one
+    (whatever the backtest ranked first), else `choice` (the ranked winner)."""
+    from forecastops.pipeline.cycle import lightgbm_candidate
+
+    experiment = run_experiment(tags)
+    if experiment is None:
+        return choice
+    return replace(
+        choice,
+        objective=experiment.objective,
+        candidate=lightgbm_candidate(experiment.objective),
+        selected_by=experiment.selected_by,
+    )
+
+
+def experiment_version_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """The version tags that mark a version trained by a run with `tags` for an experiment
+    (`EXPERIMENT_ID_TAG`); empty for any other run."""
+    experiment = run_experiment(tags)
+    return {} if experiment is None else {EXPERIMENT_ID_TAG: str(experiment.experiment_id)}
 
 
 def _version_forecasts(lake: Lake, version: str, first: date, last: date) -> pd.DataFrame:

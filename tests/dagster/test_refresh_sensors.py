@@ -21,7 +21,7 @@ from forecastops.stores.alerts.experiments import ExperimentStore
 from forecastops.stores.alerts.store import AlertStore
 from forecastops.stores.lake import Lake
 from forecastops.stores.registry import ModelRegistry
-from forecastops.stores.registry_tags import CHAMPION
+from forecastops.stores.registry_tags import CHALLENGER, CHAMPION
 from forecastops.stores.settings import PolicySettings
 from resources.alerts import AlertStoreResource
 from resources.mlflow_registry import MlflowRegistry
@@ -75,9 +75,21 @@ def test_a_champion_move_re_scores_health_for_the_newest_scored_day_once(tmp_pat
     assert again == [] and skip == "The champion is still v2."
 
 
-def test_open_alerts_is_refreshed_when_an_alert_is_raised_or_closed(tmp_path: Path) -> None:
+def _alerts_and_registry(tmp_path: Path) -> tuple[str, str, dict[str, object]]:
+    """(alert store URL, tracking URI, resources) of open_alerts_refresh over a fresh alert
+    store and an empty MLflow store in `tmp_path`."""
     url = f"sqlite:///{tmp_path / 'alerts.db'}"
-    resources = {"alert_store": AlertStoreResource(url=url)}
+    shutil.copyfile(empty_mlflow_store(), tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    resources = {
+        "alert_store": AlertStoreResource(url=url),
+        "mlflow_registry": MlflowRegistry(tracking_uri=uri),
+    }
+    return url, uri, resources
+
+
+def test_open_alerts_is_refreshed_when_an_alert_is_raised_or_closed(tmp_path: Path) -> None:
+    url, _, resources = _alerts_and_registry(tmp_path)
     with AlertStore(url) as store:
         store.create_schema()
         first, cursor, _ = _tick(open_alerts_refresh, None, **resources)
@@ -118,3 +130,46 @@ def test_open_alerts_is_refreshed_when_an_alert_is_raised_or_closed(tmp_path: Pa
     [row] = shown.metadata["experiments"].value.records
     assert (row.data["id"], row.data["status"], row.data["objective"]) == (1, "approved", "poisson")
     assert row.data["improvement_pct"] is None  # not completed: unknown, not 0
+
+
+def test_an_in_progress_experiments_registered_version_refreshes_and_moves_it(
+    tmp_path: Path,
+) -> None:
+    url, uri, resources = _alerts_and_registry(tmp_path)
+    with AlertStore(url) as alerts:
+        alerts.create_schema()
+        store = ExperimentStore(alerts)
+        experiment = store.propose(
+            title="Window 56",
+            hypothesis="A shorter window follows the trend.",
+            proposer="alice",
+            config=experiment_config(PolicySettings(), training_window_days=56),
+            test_period_days=14,
+        )
+        store.approve(experiment.id, "bob")
+        store.start(experiment.id, "bob")
+        waiting, cursor, _ = _tick(open_alerts_refresh, None, **resources)
+        quiet, cursor, _ = _tick(open_alerts_refresh, cursor, **resources)
+        client = MlflowClient(uri, uri)
+        client.create_registered_model("demand_forecaster")
+        client.create_model_version(
+            "demand_forecaster",
+            source=str(tmp_path),
+            tags={"experiment_id": str(experiment.id), "training_cutoff": "2026-11-20"},
+        )
+        ModelRegistry(uri).move_alias(CHALLENGER, "1", actor="dagster:run", reason="registered")
+        registered, cursor, _ = _tick(open_alerts_refresh, cursor, **resources)
+
+        refreshed = dg.materialize([open_alerts, experiments], resources=resources)
+
+        moved = store.get(experiment.id)
+    assert [r.run_key.rsplit(", ", 1)[1] for r in waiting + registered] == [
+        "challenger vNone",
+        "challenger v1",
+    ]
+    assert quiet == []
+    [shown] = refreshed.asset_materializations_for_node("experiments")
+    assert shown.metadata["moved_to_shadow_testing"].value == 1
+    assert (moved.status, moved.experimental_version) == ("shadow_testing", "1")
+    assert moved.test_started_on == date(2026, 11, 21)
+    assert moved.events[-1].actor == f"dagster:{refreshed.run_id}"

@@ -18,7 +18,13 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from forecastops.domain.alerts import AlertStatus, AlertType, Severity
-from forecastops.domain.runs import ALERT_IDS_TAG, TRIGGER_TAG
+from forecastops.domain.runs import (
+    ALERT_IDS_TAG,
+    EXPERIMENT_OBJECTIVE_TAG,
+    EXPERIMENT_RUN_TAG,
+    EXPERIMENT_WINDOW_TAG,
+    TRIGGER_TAG,
+)
 from forecastops.domain.triggers import DATA_DRIFT
 from forecastops.ops.cli import app
 from forecastops.pipeline.alerts import drift_alert_key, retrain_recommendation
@@ -178,3 +184,44 @@ def test_an_approved_drift_alert_is_retrained_once_not_again_by_the_sensor(
     assert retrain.tags[TRIGGER_TAG] == DATA_DRIFT
     assert retrain.tags[ALERT_IDS_TAG] == str(alert.id)
     assert "dagster/backfill" in retrain.tags
+
+
+@pytest.mark.slow
+def test_starting_an_experiment_queues_its_retrain_tagged_with_its_configuration(
+    tmp_path: Path,
+) -> None:
+    from forecastops.pipeline.experiments import experiment_config
+    from forecastops.stores.alerts.experiments import ExperimentStore
+    from forecastops.stores.settings import PolicySettings
+
+    env = isolated_env(tmp_path)
+    with AlertStore(f"sqlite:///{tmp_path / 'alerts.db'}") as alerts:
+        alerts.create_schema()
+        store = ExperimentStore(alerts)
+        experiment = store.propose(
+            title="Poisson",
+            hypothesis="Poisson fits the sparse products better.",
+            proposer="alice",
+            config=experiment_config(PolicySettings(), objective="poisson"),
+            test_period_days=14,
+        )
+        store.approve(experiment.id, "bob")
+        result = run(
+            ["forecastops", "experiments", "start", str(experiment.id), "--date", "2025-01-06"],
+            env,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+        started = store.get(experiment.id)
+    match = re.search(r"queued as backfill (\w+)", result.stdout)
+    assert match, result.stdout
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+        [queued] = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": match.group(1)}))
+    assert queued.status.value == "QUEUED"
+    assert queued.tags[EXPERIMENT_RUN_TAG] == str(experiment.id)
+    assert queued.tags[EXPERIMENT_OBJECTIVE_TAG] == "poisson"
+    assert queued.tags[EXPERIMENT_WINDOW_TAG] == "120"  # the setting's default window
+    assert queued.tags["dagster/partition"] == "2025-01-06"
+    assert started.status == "in_progress"
+    assert started.events[-1].notes == (
+        f"retrain_job of 2025-01-06 queued as backfill {match.group(1)}"
+    )

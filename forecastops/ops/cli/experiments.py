@@ -15,6 +15,7 @@ import typer
 from forecastops.domain.experiments import Decision, ExperimentStatus
 from forecastops.domain.secrets import mask_url
 from forecastops.ops.cli.output import FormatOption, OutputFormat, print_frame
+from forecastops.ops.cli.retrain import retrain_errors
 from forecastops.ops.cli.shared import (
     ID_HINT,
     alert_errors,
@@ -325,29 +326,15 @@ def start(
     with nothing queued, unless the experiment is approved.
     """
     from forecastops.ops.experiment_launch import start_experiment
-    from forecastops.ops.retrain_queue import RetrainLaunchError, RetrainRefused
-    from forecastops.stores.settings import SettingsError
 
     settings = settings_or_exit()
     cutoff = parse_day(day, "--date") if day is not None else None
     with experiment_errors():
         store = _existing(settings, experiment_id)
-        try:
+        with retrain_errors():
             launched = start_experiment(
                 store, experiment_id, settings, actor=current_actor(), day=cutoff
             )
-        except RetrainRefused as error:
-            if error.usage:
-                message = f"{error} Nothing was queued."
-                raise typer.BadParameter(message, param_hint="--date") from None
-            typer.echo(f"Refused: {error} Nothing was queued.", err=True)
-            raise typer.Exit(1) from None
-        except SettingsError as error:
-            typer.echo(f"Configuration error:\n{error}", err=True)
-            raise typer.Exit(2) from None
-        except RetrainLaunchError as error:
-            typer.echo(f"Could not queue the retrain: {error}", err=True)
-            raise typer.Exit(1) from None
     queued = launched.queued
     typer.echo(
         f"Experiment {experiment_id} is in_progress: retrain_job of "

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -32,6 +33,24 @@ def _refuse_retrain(error: RetrainRefused) -> NoReturn:
         raise typer.BadParameter(f"{error} Nothing was queued.", param_hint=hint) from None
     typer.echo(f"Refused: {error} Nothing was queued.", err=True)
     raise typer.Exit(1) from None
+
+
+@contextmanager
+def retrain_errors() -> Iterator[None]:
+    """A refused, misconfigured or failed retrain request as a message and an exit code: 2
+    naming the flag for bad usage or a bad setting, else 1. Nothing was queued."""
+    from forecastops.ops.retrain_queue import RetrainLaunchError, RetrainRefused
+
+    try:
+        yield
+    except RetrainRefused as error:
+        _refuse_retrain(error)
+    except SettingsError as error:
+        typer.echo(f"Configuration error:\n{error}", err=True)
+        raise typer.Exit(2) from None
+    except RetrainLaunchError as error:
+        typer.echo(f"Could not queue the retrain: {error}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _days_text(days: tuple[date, ...]) -> str:
@@ -94,12 +113,7 @@ def retrain(
         ),
     ] = None,
 ) -> None:
-    from forecastops.ops.retrain_queue import (
-        RetrainLaunchError,
-        RetrainRefused,
-        plan_partitions,
-        plan_range,
-    )
+    from forecastops.ops.retrain_queue import plan_partitions, plan_range
 
     if partitions is not None and (first is not None or last is not None):
         raise typer.BadParameter(
@@ -113,18 +127,10 @@ def retrain(
             param_hint=missing,
         )
     settings = settings_or_exit()
-    try:
+    with retrain_errors():
         if partitions is not None:
             days = plan_partitions(partitions, settings)
         else:
             assert first is not None and last is not None
             days = plan_range(first, last, settings)
         queue_retrain_or_exit(days, settings)
-    except RetrainRefused as error:
-        _refuse_retrain(error)
-    except SettingsError as error:
-        typer.echo(f"Configuration error:\n{error}", err=True)
-        raise typer.Exit(2) from None
-    except RetrainLaunchError as error:
-        typer.echo(f"Could not queue the retrain: {error}", err=True)
-        raise typer.Exit(1) from None

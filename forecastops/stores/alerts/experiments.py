@@ -19,8 +19,8 @@ The store shares the `AlertStore`'s engine (its URL, `FORECASTOPS_ALERTS_DB_URL`
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from datetime import date
 from typing import Any
 
@@ -36,8 +36,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from forecastops.domain.experiments import (
     TRANSITIONS,
@@ -54,7 +53,6 @@ from forecastops.domain.experiments import (
     check_config,
 )
 from forecastops.domain.secrets import mask_urls_in
-from forecastops.stores.alerts.identity import URL_VARIABLE, AlertStoreUnavailableError
 from forecastops.stores.alerts.store import (
     ACTOR_MAX_CHARS,
     TITLE_MAX_CHARS,
@@ -198,21 +196,11 @@ class ExperimentStore:
 
     def __init__(self, alerts: AlertStore) -> None:
         self._alerts = alerts
-        self._sessions = sessionmaker(alerts.engine, expire_on_commit=False)
         self.display_url = alerts.display_url
 
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        try:
-            with self._sessions() as session:
-                yield session
-        except (OperationalError, ProgrammingError, InterfaceError) as error:
-            raise AlertStoreUnavailableError(
-                f"The experiment store at {self.display_url} ({URL_VARIABLE}) failed: "
-                f"{getattr(error, 'orig', None) or error}. Check that the database server is "
-                "running and that its schema is at the head revision (`forecastops doctor "
-                "--fix` migrates it)."
-            ) from error
+    def _session(self) -> AbstractContextManager[Session]:
+        """A session of the alert store's database (its errors, its masked URL)."""
+        return self._alerts._session()
 
     def _now(self) -> Any:
         return self._alerts._clock()
