@@ -26,7 +26,6 @@ from forecast_assets.partitions import daily_partitions, trailing_window
 from forecastops.stores.registry_tags import (
     CHAMPION,
     DATA_SHA256_TAG,
-    FEATURE_SET_VERSION_TAG,
     OBJECTIVE_TAG,
     TOP_FEATURES_TAG,
     backtest_tag,
@@ -482,7 +481,9 @@ def forecasts(
     mlflow_registry: MlflowRegistry,
 ) -> dg.MaterializeResult:
     """The champion's P10/P50/P90 forecast for every series over the next horizon; each row
-    names its model version, feature set, training data hash and Dagster run. Days of the lag
+    names its model version, configuration (objective, window, feature set, config hash),
+    training data hash, Dagster run and the hash of the feature values it was computed from
+    (the vectors are stored beside the rows). Days of the lag
     window without data (no raw_sales partition) are listed and warned about: the forecast
     read the model's estimate of them, not actuals."""
     from forecastops.pipeline.cycle import lag_window_missing_days, make_forecasts
@@ -505,7 +506,6 @@ def forecasts(
         family,
         {
             "model_version": champion,
-            "feature_set_version": tags.get(FEATURE_SET_VERSION_TAG, ""),
             "data_sha256": tags.get(DATA_SHA256_TAG, ""),
             "dagster_run_id": context.run_id,
         },

@@ -618,3 +618,44 @@ def build_training_frame(
     `feature_columns(spec)` and the target `units_sold` (int64, units sold that day).
     """
     return training_frame(SalesPanel.from_sales(sales), spec, start, end)
+
+
+FEATURE_HASH_HEX_DIGITS = 16
+"""Length of a `feature_hashes` value: the first 64 bits of the SHA-256, in hex."""
+
+
+def numeric_feature_columns(spec: FeatureSpec) -> list[str]:
+    """`feature_columns(spec)` without the categorical series key, in the model's order: the
+    feature values of one row beside its `store_id` and `product_id`."""
+    return [name for name in feature_columns(spec) if name not in CATEGORICAL_COLUMNS]
+
+
+def feature_hashes(features: pd.DataFrame, spec: FeatureSpec) -> pd.Series:
+    """Per row of `features` (columns `store_id`, `product_id` and `numeric_feature_columns(spec)`),
+    a hash of the feature vector the model read: `FEATURE_HASH_HEX_DIGITS` hex digits of the
+    SHA-256 of one canonical byte string, returned as str on `features`' index.
+
+    The bytes are the series key as UTF-8 (`store_id`, 0x1F, `product_id`, 0x1E) followed by the
+    numeric features in `numeric_feature_columns(spec)` order, each as an IEEE-754 float64 in
+    big-endian order, with every NaN written as the one quiet NaN and -0.0 as 0.0. The values
+    are float32 in the model; float32 -> float64 is exact, so a row read back from Parquet,
+    or recomputed, hashes the same. SHA-256 over an explicit byte layout is chosen over
+    `pandas.util.hash_pandas_object`, whose algorithm belongs to pandas (it may change between
+    pandas versions) and hashes raw NaN bit patterns: this hash depends only on the values,
+    not on the pandas, numpy or CPU it runs on. Any change of a feature value (or of the
+    series) changes the hash. A row with a NaN feature hashes like any other (NaN is a value
+    the model reads as missing)."""
+    import hashlib
+
+    numeric = numeric_feature_columns(spec)
+    check_columns(features, (*SERIES_KEY, *numeric), "features")
+    values = features[numeric].to_numpy(dtype=np.float64)
+    canonical = np.where(np.isnan(values), np.nan, values + 0.0)  # one NaN; -0.0 -> 0.0
+    rows = np.ascontiguousarray(canonical.astype(">f8")).view(np.uint8)
+    rows = rows.reshape(len(features), -1)
+    keys = features["store_id"].astype(str) + "\x1f" + features["product_id"].astype(str) + "\x1e"
+    digits = [
+        hashlib.sha256(key.encode() + row.tobytes()).hexdigest()[:FEATURE_HASH_HEX_DIGITS]
+        for key, row in zip(keys, rows, strict=True)
+    ]
+    return pd.Series(digits, index=features.index, dtype=object)

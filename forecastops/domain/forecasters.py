@@ -26,8 +26,10 @@ this module stays cheap.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
@@ -50,8 +52,10 @@ from forecastops.domain.features import (
     categorical_columns,
     check_columns,
     feature_columns,
+    feature_hashes,
     feature_matrix,
     feature_set_version,
+    numeric_feature_columns,
     training_frame,
 )
 from forecastops.domain.metrics import FORECAST, SERIES_KEY, TARGET
@@ -110,6 +114,36 @@ from `LightGBMForecaster.objective`."""
 SPEC_SUFFIX = ".spec.json"
 """`LightGBMForecaster.save("model.txt")` writes the booster there and its spec to
 `model.spec.json`."""
+
+
+CONFIGURATION_HASH_HEX_DIGITS = 12
+"""Length of `configuration_hash`."""
+
+
+def configuration_hash(configuration: Mapping[str, Any]) -> str:
+    """`CONFIGURATION_HASH_HEX_DIGITS` hex digits of the SHA-256 of `configuration` as JSON
+    with sorted keys: equal configurations give equal hashes on every machine."""
+    payload = json.dumps(dict(configuration), sort_keys=True).encode()
+    return hashlib.sha256(payload).hexdigest()[:CONFIGURATION_HASH_HEX_DIGITS]
+
+
+@dataclass(frozen=True, eq=False)
+class TracedForecast:
+    """A forecast with what it was computed from (`LightGBMForecaster.predict_traced`).
+
+    - `forecast`: `future` with the `forecast` column, as `predict` returns it.
+    - `feature_hash`: per row of `forecast` (same index), `feature_hashes` of the feature
+      vector the model read for it; None for a row the seasonal-naive fallback forecast (a
+      series with less than `MIN_HISTORY_DAYS` of history: no feature vector was read).
+    - `features`: the feature vectors of the model's rows: `date`, `store_id`, `product_id`,
+      `feature_hash`, then `numeric_feature_columns(spec)` (float32, as the model read them).
+    - `configuration`: `objective`, `window_days` and `feature_set_version` of the model.
+    """
+
+    forecast: pd.DataFrame
+    feature_hash: pd.Series
+    features: pd.DataFrame
+    configuration: Mapping[str, Any]
 
 
 class Forecaster(Protocol):
@@ -294,8 +328,30 @@ class LightGBMForecaster:
         self._fitted = True
         return self
 
+    @property
+    def configuration(self) -> dict[str, Any]:
+        """What the model is, beside its data: `objective`, `window_days` (None: all history)
+        and `feature_set_version` (`configuration_hash` hashes it)."""
+        return {
+            "objective": self.objective,
+            "window_days": self.window_days,
+            "feature_set_version": feature_set_version(self.spec),
+        }
+
     def predict(self, history: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:
         """`future` with the recursive forecast (fallbacks as in the class docstring)."""
+        return self._predict(history, future, trace=False).forecast
+
+    def predict_traced(self, history: pd.DataFrame, future: pd.DataFrame) -> TracedForecast:
+        """`predict`, with the feature vector each forecast row was computed from and its hash
+        (`TracedForecast`). The vectors are the model's inputs exactly: the features of a
+        forecast day read units only up to `min_lag` days earlier, which the recursion had
+        filled (with actuals, estimates or forecasts) before that day's block was predicted
+        and never changes afterwards, so one `feature_matrix` over the whole horizon at the end
+        equals the blocks the booster read."""
+        return self._predict(history, future, trace=True)
+
+    def _predict(self, history: pd.DataFrame, future: pd.DataFrame, trace: bool) -> TracedForecast:
         if not self._fitted:
             raise RuntimeError(f"{self.name} is not fitted; call fit(history) or load(path).")
         # Twice the features' lookback, so a missing day's estimate reads its own lags from
@@ -310,8 +366,56 @@ class LightGBMForecaster:
             self._estimate_missing_days(self.booster, panel, cutoff_column, modelled)
             self._predict_recursively(self.booster, panel, cutoff_column, modelled)
         fallback = _seasonal_naive(panel, cutoff_column, series, column, SEASON_DAYS)
-        forecast = np.where(modelled[series], panel.units[series, column], fallback)
-        return _with_forecast(future, forecast)
+        forecast = _with_forecast(
+            future, np.where(modelled[series], panel.units[series, column], fallback)
+        )
+        features = (
+            self._read_features(panel, cutoff_column, modelled, future, series, column)
+            if trace
+            else pd.DataFrame()
+        )
+        hashes = pd.Series(None, index=future.index, dtype=object)
+        if trace and len(features):
+            hashes[modelled[series]] = features["feature_hash"].to_numpy()
+        return TracedForecast(forecast, hashes, features, self.configuration)
+
+    def _read_features(
+        self,
+        panel: SalesPanel,
+        cutoff_column: int,
+        modelled: BoolArray,
+        future: pd.DataFrame,
+        series: IntArray,
+        column: IntArray,
+    ) -> pd.DataFrame:
+        """The feature vectors of `future`'s rows of `modelled` series, in `future`'s order
+        (columns: see `TracedForecast.features`), read from the forecast-filled `panel`."""
+        numeric = numeric_feature_columns(self.spec)
+        rows = modelled[series]
+        days = panel.n_days - cutoff_column - 1
+        if not rows.any() or days < 1 or self.booster is None:
+            return pd.DataFrame(columns=[DATE, *SERIES_KEY, "feature_hash", *numeric])
+        categories = dict(
+            zip(
+                categorical_columns(self.spec),
+                self.booster.pandas_categorical or [],
+                strict=True,
+            )
+        )
+        matrix = feature_matrix(panel, self.spec, cutoff_column + 1, days, modelled, categories)
+        rank = np.cumsum(modelled) - 1  # a modelled series' block of rows in the matrix
+        position = rank[series[rows]] * days + (column[rows] - cutoff_column - 1)
+        numeric_at = np.array(
+            [feature_columns(self.spec).index(name) for name in numeric], dtype=np.int64
+        )
+        chosen = future.loc[rows]
+        values = pd.DataFrame(
+            matrix[np.ix_(position, numeric_at)], columns=numeric, index=chosen.index
+        )
+        keys = chosen[[DATE, *SERIES_KEY]].astype({key: str for key in SERIES_KEY})
+        features = pd.concat([keys, values], axis=1)
+        features.insert(3, "feature_hash", feature_hashes(features, self.spec))
+        return features.reset_index(drop=True)
 
     def _estimate_missing_days(
         self, booster: lightgbm.Booster, panel: SalesPanel, cutoff_column: int, modelled: BoolArray

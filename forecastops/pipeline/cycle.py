@@ -33,7 +33,7 @@ from forecastops.stores.registry_tags import BACKTEST_METRICS, CONFIGURATION_TAG
 
 if TYPE_CHECKING:
     from forecastops.domain.backtest import BacktestResult, BacktestSpec
-    from forecastops.domain.forecasters import Forecaster
+    from forecastops.domain.forecasters import Forecaster, LightGBMForecaster
     from forecastops.stores.fold_cache import LakeFoldCache
     from forecastops.stores.settings import PolicySettings
 
@@ -502,29 +502,53 @@ def record_decision(lake: Lake, cutoff: date, decision: PromotionDecision, gate:
     lake.write_partition(DECISION_TABLE, cutoff, {"data": summary, "rules": rules})
 
 
-def make_forecasts(
+TRACE_COLUMNS: tuple[str, ...] = ("objective", "window_days", "config_hash", "feature_hash")
+"""Columns of a forecast row that trace it beyond its lineage (decision 0024): the model's
+configuration (`objective`, `window_days`; `feature_set_version` is a lineage column),
+`configuration_hash` of the three, and `feature_hash`, the hash of the row's feature vector
+(`forecastops.domain.features.feature_hashes`; empty for a row the seasonal-naive fallback
+forecast). Partitions stored before them lack these columns."""
+FEATURES_PART = "features"
+"""Part of a `forecasts` partition holding the feature vector of every model-forecast row
+(`TracedForecast.features`), from which its `feature_hash` can be recomputed."""
+
+
+@dataclass(frozen=True, eq=False)
+class ForecastRows:
+    """What `forecast_rows` builds for one forecaster at one cutoff: `rows` (one per series and
+    day of the horizon, see `forecast_rows`) and `features` (`TracedForecast.features`)."""
+
+    rows: pd.DataFrame
+    features: pd.DataFrame
+
+
+def forecast_rows(
     lake: Lake,
     cutoff: date,
     policy: CyclePolicy,
-    champion: Forecaster,
+    forecaster: LightGBMForecaster,
     candidate: str,
     lineage: Mapping[str, str],
-) -> pd.DataFrame:
-    """The champion's P10/P50/P90 forecast of every active series for the next horizon.
+) -> ForecastRows:
+    """The P10/P50/P90 forecast of `forecaster` for every active series over the next horizon,
+    as stored rows; the one builder of forecast rows (stores nothing).
 
-    P50 is the champion's recursive forecast; P10/P90 are split-conformal bounds from the
-    backtest residual quantiles of the champion's family (`candidate`) at this cutoff.
-    `lineage` (model_version, feature_set_version, data_sha256, dagster_run_id) is stamped on
-    every row. Stored in the lake's `forecasts` table and returned.
+    P50 is the forecaster's recursive forecast; P10/P90 are split-conformal bounds from the
+    backtest residual quantiles of its family (`candidate`) at this cutoff. Each row carries
+    `horizon_step`, `training_cutoff`, the `lineage` (model_version, data_sha256,
+    dagster_run_id), the forecaster's configuration (`feature_set_version`, `objective`,
+    `window_days`, `config_hash`) and the `feature_hash` of its feature vector
+    (`TRACE_COLUMNS`).
     """
     from forecastops.domain.backtest import ResidualQuantiles
-    from forecastops.domain.forecasters import future_frame
+    from forecastops.domain.forecasters import configuration_hash, future_frame
 
     history = history_until(
         lake, cutoff, policy.feature_spec.lookback_days + policy.training_window_days
     )
     future = future_frame(history, cutoff, policy.horizon_days)
-    predicted = champion.predict(history, future)
+    traced = forecaster.predict_traced(history, future)
+    predicted = traced.forecast
     quantiles = lake.read_partition(BACKTEST_TABLE, cutoff, "residual_quantiles")
     mine = quantiles[quantiles["candidate"] == candidate].set_index("horizon_step")
     bounds = ResidualQuantiles(
@@ -534,7 +558,8 @@ def make_forecasts(
     )
     step = (predicted["date"] - pd.Timestamp(cutoff)).dt.days
     p10, p90 = bounds.bounds(predicted["forecast"], step)
-    forecasts = pd.DataFrame(
+    configuration = traced.configuration
+    rows = pd.DataFrame(
         {
             "date": predicted["date"],
             "store_id": predicted["store_id"],
@@ -545,7 +570,28 @@ def make_forecasts(
             "horizon_step": step,
             "training_cutoff": cutoff.isoformat(),
             **{name: value for name, value in lineage.items()},
+            "feature_set_version": str(configuration["feature_set_version"]),
+            "objective": str(configuration["objective"]),
+            "window_days": pd.array([configuration["window_days"]] * len(predicted), dtype="Int64"),
+            "config_hash": configuration_hash(configuration),
+            "feature_hash": traced.feature_hash.to_numpy(),
         }
     )
-    lake.write_partition(FORECASTS_TABLE, cutoff, {"data": forecasts})
-    return forecasts
+    return ForecastRows(rows=rows, features=traced.features)
+
+
+def make_forecasts(
+    lake: Lake,
+    cutoff: date,
+    policy: CyclePolicy,
+    champion: LightGBMForecaster,
+    candidate: str,
+    lineage: Mapping[str, str],
+) -> pd.DataFrame:
+    """The champion's forecast rows (`forecast_rows`), stored in the lake's `forecasts`
+    table with their feature vectors (part `FEATURES_PART`) and returned."""
+    built = forecast_rows(lake, cutoff, policy, champion, candidate, lineage)
+    lake.write_partition(
+        FORECASTS_TABLE, cutoff, {"data": built.rows, FEATURES_PART: built.features}
+    )
+    return built.rows

@@ -41,7 +41,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from forecastops.pipeline.cycle import DECISION_TABLE, FORECASTS_TABLE, data_sha256
+from forecastops.pipeline.cycle import (
+    DECISION_TABLE,
+    FORECASTS_TABLE,
+    TRACE_COLUMNS,
+    data_sha256,
+)
 from forecastops.stores.registry_tags import (
     BACKTEST_METRICS,
     BACKTEST_WAPE_TAG,
@@ -441,10 +446,13 @@ def registry_status(
 # -- forecasts ------------------------------------------------------------------------------
 
 
-def stored_forecasts(lake: Lake, cutoff: date) -> pd.DataFrame:
+def stored_forecasts(lake: Lake, cutoff: date, trace: bool = False) -> pd.DataFrame:
     """The stored forecasts of training cutoff `cutoff`: `EXPORT_COLUMNS` first, then the
     lineage columns (feature_set_version, data_sha256, dagster_run_id, training_cutoff,
-    horizon_step), sorted by date, store, product.
+    horizon_step), sorted by date, store, product. With `trace`, the `TRACE_COLUMNS` too
+    (objective, window_days, config_hash, feature_hash): null where unknown, i.e. every row of
+    a partition stored before they existed and `feature_hash` of a fallback-forecast row (see
+    `trace_note`).
 
     Raises `OperationRefused` (field `date`) when the lake has none for that cutoff, naming how
     to produce them.
@@ -460,9 +468,33 @@ def stored_forecasts(lake: Lake, cutoff: date) -> pd.DataFrame:
             field="date",
         )
     table = lake.read_partition(FORECASTS_TABLE, cutoff)
+    if trace:
+        table = table.assign(
+            **{column: None for column in TRACE_COLUMNS if column not in table.columns}
+        )
+    else:
+        table = table.drop(columns=[column for column in TRACE_COLUMNS if column in table])
     lineage = [column for column in table.columns if column not in EXPORT_COLUMNS]
     return table[[*EXPORT_COLUMNS, *lineage]].sort_values(
         ["date", "store_id", "product_id"], ignore_index=True
+    )
+
+
+def trace_note(table: pd.DataFrame) -> str | None:
+    """Why some rows of a `stored_forecasts(..., trace=True)` table have no trace, for the
+    operator; None when every row has its `feature_hash`."""
+    untraced = table["feature_hash"].isna()
+    if not untraced.any():
+        return None
+    if table["config_hash"].isna().all():
+        return (
+            f"These {len(table)} forecasts were stored before prediction traceability: their "
+            f"{', '.join(TRACE_COLUMNS)} are empty (unknown). Re-materialize the forecasts "
+            "partition to trace them."
+        )
+    return (
+        f"{int(untraced.sum())} of {len(table)} rows have no feature_hash: the seasonal-naive "
+        "fallback forecast them (a series with too short a history), not the model's features."
     )
 
 

@@ -12,10 +12,19 @@ import pytest
 
 from forecast_assets.model import GATE_CHECK
 from forecast_jobs.launch import execute_partition_range
+from forecastops.domain.features import (
+    FeatureSpec,
+    categorical_columns,
+    feature_columns,
+    feature_hashes,
+    numeric_feature_columns,
+)
+from forecastops.domain.forecasters import configuration_hash
 from forecastops.domain.simulator import SimulationSpec, write_landing_files
 from forecastops.pipeline.cycle import (
     BACKTEST_TABLE,
     DECISION_TABLE,
+    FEATURES_PART,
     FEATURES_TABLE,
     FORECASTS_TABLE,
 )
@@ -27,6 +36,7 @@ from forecastops.stores.registry_tags import (
     DECISION_TAG,
     DECISION_VALUES,
     EXPERIMENT_KIND_TAG,
+    FEATURE_SET_VERSION_TAG,
     MODEL_DEVELOPMENT,
     OBJECTIVE_TAG,
     PARTITION_TAG,
@@ -34,6 +44,7 @@ from forecastops.stores.registry_tags import (
     SELECTED_BY_TAG,
     SHA256_TAG,
     VERSION_TAGS,
+    WINDOW_DAYS_TAG,
     is_version_tag,
     reused_in_tag,
 )
@@ -143,6 +154,48 @@ def test_the_first_model_becomes_champion_and_forecasts_carry_lineage(
     tags = registry.version_tags(champion or "")
     assert set(table["data_sha256"]) == {tags["data_sha256"]}
     assert lake.has_partition(FEATURES_TABLE, CUTOFF)
+
+
+def test_every_forecast_row_traces_its_configuration_and_feature_values(
+    cycle: tuple[Path, dg.Definitions],
+) -> None:
+    workdir, _ = cycle
+    registry = ModelRegistry(f"sqlite:///{workdir / 'mlflow.db'}")
+    champion = registry.alias_version("champion") or ""
+    tags = registry.version_tags(champion)
+    lake = Lake(workdir / "lake")
+    rows = lake.read_partition(FORECASTS_TABLE, CUTOFF)
+    features = lake.read_partition(FORECASTS_TABLE, CUTOFF, FEATURES_PART)
+
+    configuration = {
+        "objective": tags[OBJECTIVE_TAG],
+        "window_days": int(tags[WINDOW_DAYS_TAG]),
+        "feature_set_version": tags[FEATURE_SET_VERSION_TAG],
+    }
+    assert set(rows["objective"]) == {configuration["objective"]}
+    assert set(rows["window_days"]) == {configuration["window_days"]}
+    assert set(rows["feature_set_version"]) == {configuration["feature_set_version"]}
+    assert set(rows["config_hash"]) == {configuration_hash(configuration)}
+    # every active series has history: the model forecast every row (14 series x 14 days)
+    assert rows["feature_hash"].notna().all() and len(features) == len(rows) == 14 * 14
+    key = ["date", "store_id", "product_id"]
+    joined = rows[[*key, "p50", "feature_hash"]].merge(features, on=key, suffixes=("", "_stored"))
+    assert (joined["feature_hash"] == joined["feature_hash_stored"]).all()
+    # recomputed from the stored feature values, a row's hash is the one served with it ...
+    spec = FeatureSpec()
+    row = joined.iloc[[37]]
+    assert feature_hashes(row, spec).iloc[0] == row["feature_hash"].iloc[0]
+    # ... and a changed feature value changes it
+    changed = row.assign(price=row["price"] + 0.01)
+    assert feature_hashes(changed, spec).iloc[0] != row["feature_hash"].iloc[0]
+    # the stored values are what the served P50 was computed from
+    booster = registry.load_forecaster(champion).booster
+    assert booster is not None
+    frame = joined[numeric_feature_columns(spec)].copy()
+    for name, categories in zip(categorical_columns(spec), booster.pandas_categorical, strict=True):
+        frame[name] = pd.Categorical(joined[name], categories=categories)
+    predicted = booster.predict(frame[feature_columns(spec)]).clip(min=0.0)
+    assert predicted == pytest.approx(joined["p50"].to_numpy(), rel=1e-12)
 
 
 def test_every_version_carries_its_lineage_tags(cycle: tuple[Path, dg.Definitions]) -> None:

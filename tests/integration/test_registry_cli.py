@@ -328,6 +328,23 @@ def test_forecasts_export_as_csv_to_stdout_and_parquet_to_a_file(
     assert len(pd.read_parquet(out)) == len(table)
 
 
+def test_forecasts_trace_of_a_partition_stored_before_traceability_is_empty_and_says_so(
+    env: dict[str, str],
+) -> None:
+    cutoff = (CUTOFF - timedelta(days=1)).isoformat()  # written without the trace columns
+    result = invoke(env, "forecasts", "--date", cutoff, "--trace")
+
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(io.StringIO(result.stdout))
+    assert list(table.columns[-4:]) == ["objective", "window_days", "config_hash", "feature_hash"]
+    assert table[["objective", "window_days", "config_hash", "feature_hash"]].isna().all().all()
+    assert f"These {len(table)} forecasts were stored before prediction traceability" in flat(
+        result.stderr
+    )
+    plain = invoke(env, "forecasts", "--date", cutoff)
+    assert "feature_hash" not in plain.stdout and plain.stderr == ""
+
+
 @pytest.mark.parametrize(
     ("args", "code", "named"),
     [

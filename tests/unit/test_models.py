@@ -3,7 +3,9 @@ persistence, and the one predict() contract they share."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import struct
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -20,7 +22,10 @@ from forecastops.domain.features import (
     SalesPanel,
     categorical_columns,
     feature_columns,
+    feature_hashes,
     feature_matrix,
+    feature_set_version,
+    numeric_feature_columns,
 )
 from forecastops.domain.forecasters import (
     CANDIDATE_NAMES,
@@ -29,6 +34,7 @@ from forecastops.domain.forecasters import (
     LightGBMForecaster,
     MovingAverage,
     SeasonalNaive,
+    configuration_hash,
     future_frame,
     make_forecaster,
     spec_path,
@@ -321,3 +327,62 @@ def test_importing_models_does_not_import_lightgbm() -> None:
     ).stdout.strip()
 
     assert loaded == "False"
+
+
+def test_traced_features_are_the_models_inputs_and_hash_each_row(
+    fitted: LightGBMForecaster, sales: pd.DataFrame, cutoff: pd.Timestamp
+) -> None:
+    history, future = split(sales, cutoff)
+    young = (history["store_id"] == "S1") & (history["product_id"] == "P2")
+    history = history[~young | (history["date"] > cutoff - pd.Timedelta(days=10))]  # fallback
+    traced = fitted.predict_traced(history, future)
+
+    pd.testing.assert_frame_equal(traced.forecast, fitted.predict(history, future))
+    fallback = (future["store_id"] == "S1") & (future["product_id"] == "P2")
+    assert traced.feature_hash[fallback].isna().all()  # no feature vector was read
+    assert traced.feature_hash[~fallback].str.fullmatch("[0-9a-f]{16}").all()
+    features = traced.features
+    assert len(features) == int((~fallback).sum()) == 3 * HORIZON
+    # the stored vectors are what the booster read: predicting from them gives the forecast
+    assert fitted.booster is not None
+    frame = features[numeric_feature_columns(fitted.spec)].copy()
+    for key, categories in zip(
+        categorical_columns(fitted.spec), fitted.booster.pandas_categorical, strict=True
+    ):
+        frame[key] = pd.Categorical(features[key], categories=categories)
+    again = np.maximum(fitted.booster.predict(frame[feature_columns(fitted.spec)]), 0.0)
+    np.testing.assert_array_equal(again, traced.forecast.loc[~fallback, "forecast"].to_numpy())
+    # the hash is recomputed from the stored values, and moves with any one of them
+    assert (feature_hashes(features, fitted.spec) == features["feature_hash"]).all()
+    changed = features.copy()
+    changed.loc[5, "lag_7"] = changed.loc[5, "lag_7"] + 1.0
+    rehashed = feature_hashes(changed, fitted.spec)
+    assert rehashed[5] != features.loc[5, "feature_hash"]
+    assert (rehashed.drop(5) == features["feature_hash"].drop(5)).all()
+    assert traced.configuration == {
+        "objective": "tweedie",
+        "window_days": None,
+        "feature_set_version": feature_set_version(fitted.spec),
+    }
+    assert configuration_hash(traced.configuration) == configuration_hash(
+        dict(reversed(list(traced.configuration.items())))
+    )
+
+
+def test_the_feature_hash_reads_values_not_bit_patterns() -> None:
+    spec = FeatureSpec()
+    numeric = numeric_feature_columns(spec)
+    row = pd.DataFrame([dict.fromkeys(numeric, 1.5) | {"store_id": "S1", "product_id": "P1"}])
+    base = feature_hashes(row, spec)[0]
+    # the documented byte layout, built by hand: key, then big-endian float64 values
+    layout = b"S1\x1fP1\x1e" + struct.pack(f">{len(numeric)}d", *[1.5] * len(numeric))
+    assert base == hashlib.sha256(layout).hexdigest()[:16] == "b33169e0d48a58dd"
+    signalling_nan = np.array([0x7FF0000000000001], dtype=np.uint64).view(np.float64)[0]
+    nan_a = row.assign(lag_7=np.nan)
+    nan_b = row.assign(lag_7=signalling_nan)
+    assert feature_hashes(nan_a, spec)[0] == feature_hashes(nan_b, spec)[0] != base
+    zero = row.assign(lag_7=0.0)
+    assert feature_hashes(zero, spec)[0] == feature_hashes(row.assign(lag_7=-0.0), spec)[0]
+    as_float32 = row.astype(dict.fromkeys(numeric, np.float32))
+    assert feature_hashes(as_float32, spec)[0] == base
+    assert feature_hashes(row.assign(product_id="P2"), spec)[0] != base

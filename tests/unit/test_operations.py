@@ -23,7 +23,7 @@ from forecastops.domain.performance import (
     NO_BASELINE,
     PerformancePolicy,
 )
-from forecastops.pipeline.cycle import BACKTEST_TABLE, DECISION_TABLE
+from forecastops.pipeline.cycle import BACKTEST_TABLE, DECISION_TABLE, TRACE_COLUMNS
 from forecastops.pipeline.ingest import RAW_SALES_TABLE
 from forecastops.pipeline.monitoring import PERFORMANCE_TABLE, score_performance
 from forecastops.pipeline.operations import (
@@ -41,6 +41,7 @@ from forecastops.pipeline.operations import (
     registry_status,
     reproduce_version,
     stored_forecasts,
+    trace_note,
 )
 from forecastops.stores.lake import Lake
 from forecastops.stores.registry import ModelRegistry
@@ -461,6 +462,27 @@ def test_stored_forecasts_lead_with_the_export_columns(lake: Lake) -> None:
         table.columns
     )
     assert len(table) == 14
+
+
+def test_forecasts_stored_before_traceability_still_read_with_empty_trace_columns(
+    lake: Lake,
+) -> None:
+    cutoff = DAY0 + timedelta(days=6)  # written without the trace columns, as before them
+    plain = stored_forecasts(lake, cutoff)
+    traced = stored_forecasts(lake, cutoff, trace=True)
+
+    assert not set(TRACE_COLUMNS) & set(plain.columns)
+    assert list(traced.columns) == [*plain.columns, *TRACE_COLUMNS]
+    assert traced[list(TRACE_COLUMNS)].isna().all().all() and len(traced) == 14
+    note = trace_note(traced)
+    assert note is not None and note.startswith("These 14 forecasts were stored before")
+    served = traced.assign(config_hash="abc", feature_hash="0" * 16)
+    assert trace_note(served) is None
+    served.loc[[0, 1], "feature_hash"] = None  # fallback rows of a traced partition
+    assert trace_note(served) == (
+        "2 of 14 rows have no feature_hash: the seasonal-naive fallback forecast them (a "
+        "series with too short a history), not the model's features."
+    )
 
 
 def test_a_cutoff_without_forecasts_names_how_to_produce_them(lake: Lake) -> None:

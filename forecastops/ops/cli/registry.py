@@ -201,10 +201,20 @@ def forecasts(
         Path | None,
         typer.Option("--out", help="File to write. Default: stdout (csv only)."),
     ] = None,
+    trace: Annotated[
+        bool,
+        typer.Option(
+            "--trace",
+            help="Add objective, window_days, config_hash and feature_hash (the hash of the "
+            "feature values each row was computed from); empty for forecasts stored before "
+            "they were recorded.",
+        ),
+    ] = False,
 ) -> None:
     """Export the stored forecasts of one cutoff: date, store_id, product_id, p10, p50, p90,
-    model_version and the lineage columns."""
-    from forecastops.pipeline.operations import stored_forecasts
+    model_version and the lineage columns (with --trace, the configuration and feature hash
+    of every row)."""
+    from forecastops.pipeline.operations import stored_forecasts, trace_note
     from forecastops.stores.lake import Lake
 
     cutoff = parse_day(day, "--date")
@@ -218,7 +228,10 @@ def forecasts(
             param_hint="--out",
         )
     with operation_errors():
-        table = stored_forecasts(Lake(settings_or_exit().lake_path), cutoff)
+        table = stored_forecasts(Lake(settings_or_exit().lake_path), cutoff, trace=trace)
+    note = trace_note(table) if trace else None
+    if note:
+        typer.echo(note, err=True)
     if out is None:
         typer.echo(table.to_csv(index=False, date_format="%Y-%m-%d"), nl=False)
         return
