@@ -42,6 +42,10 @@ def main() -> int:
 
     clock = SimulatedClock(Path(sys.argv[1]))
     clock.timestamp()  # fail now, not in a daemon thread, if the test wrote no instant
+    hooks = ("_mockable_get_current_timestamp", "_mockable_get_current_datetime")
+    missing = [name for name in hooks if not hasattr(dagster_clock, name)]
+    if missing:  # a Dagster upgrade renamed them: setting them would change nothing
+        raise SystemExit(f"dagster._time has no {', '.join(missing)}: update this helper")
     dagster_clock._mockable_get_current_timestamp = clock.timestamp  # type: ignore[assignment]
     dagster_clock._mockable_get_current_datetime = lambda: datetime.fromtimestamp(  # type: ignore[assignment]
         clock.timestamp(), UTC
