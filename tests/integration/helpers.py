@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -52,6 +53,26 @@ def run(
         timeout=timeout,
         check=False,
     )
+
+
+def launch_job(env: dict[str, str], job: str, tags: dict[str, str]) -> None:
+    """Submit one run of `job` with `tags` (e.g. `dagster/partition`) to the instance's run queue,
+    as the UI does; the daemon starts it."""
+    launched = run(
+        [
+            "dagster",
+            "job",
+            "launch",
+            "-w",
+            str(REPO_ROOT / "workspace.yaml"),
+            "-j",
+            job,
+            "--tags",
+            json.dumps(tags),
+        ],
+        env,
+    )
+    assert launched.returncode == 0, launched.stderr[-3000:]
 
 
 _HANDED_OUT: set[int] = set()

@@ -8,7 +8,6 @@ Both runs are queued before the daemon starts, so without the pool the queue
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -29,7 +28,13 @@ from forecastops.stores.registry_tags import (
 )
 from forecastops.stores.settings import load_settings
 from tests.dagster.pipeline import small_cycle_env
-from tests.integration.helpers import REPO_ROOT, isolated_env, run, running, wait_for_runs
+from tests.integration.helpers import (
+    REPO_ROOT,
+    isolated_env,
+    launch_job,
+    running,
+    wait_for_runs,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -42,26 +47,6 @@ STEP_EVENTS = {
     dg.DagsterEventType.STEP_SUCCESS,
     dg.DagsterEventType.STEP_FAILURE,
 }
-
-
-def _launch(env: dict[str, str], cutoff: date) -> None:
-    """Submit one retrain_job run for `cutoff` to the instance's run queue, as the UI does."""
-    tags = {"dagster/partition": cutoff.isoformat(), **TEST_TAG}
-    launched = run(
-        [
-            "dagster",
-            "job",
-            "launch",
-            "-w",
-            str(REPO_ROOT / "workspace.yaml"),
-            "-j",
-            RETRAIN_JOB,
-            "--tags",
-            json.dumps(tags),
-        ],
-        env,
-    )
-    assert launched.returncode == 0, launched.stderr[-3000:]
 
 
 def _step_span(instance: dg.DagsterInstance, run_id: str) -> tuple[float, float]:
@@ -106,8 +91,8 @@ def test_two_retrain_runs_submitted_at_once_run_one_after_the_other(
         )
     assert ingest.success
 
-    _launch(env, CUTOFF - timedelta(days=1))
-    _launch(env, CUTOFF)
+    for cutoff in (CUTOFF - timedelta(days=1), CUTOFF):
+        launch_job(env, RETRAIN_JOB, {"dagster/partition": cutoff.isoformat(), **TEST_TAG})
     log = tmp_path / "daemon.log"
     with running(
         ["dagster-daemon", "run", "-w", str(REPO_ROOT / "workspace.yaml")], env, log, cwd=tmp_path
