@@ -16,6 +16,7 @@ from forecast_assets.ingest import raw_sales
 from forecast_assets.metadata import column_schema, markdown_table, mlflow_links, png_markdown
 from forecast_assets.partitions import daily_partitions, trailing_window
 from forecastops.stores.registry_tags import (
+    CHALLENGER,
     CHAMPION,
     DATA_SHA256_TAG,
     FEATURE_SET_VERSION_TAG,
@@ -454,10 +455,17 @@ def forecasts(
     mlflow_registry: MlflowRegistry,
 ) -> dg.MaterializeResult:
     """The champion's P10/P50/P90 forecast for every series over the next horizon; each row
-    names its model version, feature set, training data hash and Dagster run. Days of the lag
+    names its model version, feature set, training data hash and Dagster run. The challenger
+    (when it is not the champion) forecasts from the same origin into `shadow_forecasts`, never
+    served, so monitoring can score it on the champion's rows (decision 0022). Days of the lag
     window without data (no raw_sales partition) are listed and warned about: the forecast
     read the model's estimate of them, not actuals."""
-    from forecastops.pipeline.cycle import lag_window_missing_days, make_forecasts
+    from forecastops.pipeline.cycle import (
+        forecast_history,
+        lag_window_missing_days,
+        make_forecasts,
+        make_shadow_forecasts,
+    )
 
     cutoff, policy = _cutoff(context), retrain.policy
     registry = mlflow_registry.registry
@@ -467,21 +475,40 @@ def forecasts(
             "No champion in the registry yet: no challenger has passed the gate. Forecasts "
             "need a champion (see the promotion_decision asset, or `forecastops promote`)."
         )
-    tags = registry.version_tags(champion)
-    family = f"lightgbm_{tags.get(OBJECTIVE_TAG, policy.objective)}"
-    table = make_forecasts(
-        storage.lake,
-        cutoff,
-        policy,
-        registry.load_forecaster(champion),
-        family,
-        {
-            "model_version": champion,
+    history = forecast_history(storage.lake, cutoff, policy)
+
+    def lineage(version: str) -> tuple[str, dict[str, str]]:
+        """The version's backtest family and the lineage stamped on its forecast rows."""
+        tags = registry.version_tags(version)
+        return f"lightgbm_{tags.get(OBJECTIVE_TAG, policy.objective)}", {
+            "model_version": version,
             "feature_set_version": tags.get(FEATURE_SET_VERSION_TAG, ""),
             "data_sha256": tags.get(DATA_SHA256_TAG, ""),
             "dagster_run_id": context.run_id,
-        },
+        }
+
+    family, stamp = lineage(champion)
+    table = make_forecasts(
+        storage.lake, cutoff, policy, registry.load_forecaster(champion), family, stamp, history
     )
+    # the challenger forecasts from the same origin, stored beside, never served (decision 0022)
+    challenger = registry.alias_version(CHALLENGER)
+    shadow_note = "no challenger besides the champion: nothing to shadow"
+    if challenger is not None and challenger != champion:
+        shadow_family, shadow_stamp = lineage(challenger)
+        shadow = make_shadow_forecasts(
+            storage.lake,
+            cutoff,
+            policy,
+            registry.load_forecaster(challenger),
+            shadow_family,
+            shadow_stamp | {"champion_version": champion},
+            history,
+        )
+        shadow_note = (
+            f"challenger v{challenger} forecast {len(shadow)} rows in shadow "
+            f"(total P50 {shadow['p50'].sum():.1f}), stored in shadow_forecasts, not served"
+        )
     missing = [day.isoformat() for day in lag_window_missing_days(storage.lake, cutoff, policy)]
     missing_note = (
         f"{len(missing)} day(s) of the {policy.feature_spec.lookback_days}-day lag window have "
@@ -499,6 +526,7 @@ def forecasts(
             **mlflow_links(registry.version_pages(champion)),
             "horizon_days": policy.horizon_days,
             "total_p50": float(table["p50"].sum()),
+            "shadow": shadow_note,
             "missing_days_in_lag_window": missing,
             "preview": dg.MetadataValue.md(markdown_table(table.head(10))),
         },

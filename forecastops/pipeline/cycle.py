@@ -40,6 +40,9 @@ FEATURES_TABLE = "sales_features"
 BACKTEST_TABLE = "backtest"
 DECISION_TABLE = "promotion_decision"
 FORECASTS_TABLE = "forecasts"
+SHADOW_FORECASTS_TABLE = "shadow_forecasts"
+"""The challenger's forecasts from the served forecasts' origin: stored, scored, never served
+(decision 0022)."""
 INTERVAL_LEVELS = (0.1, 0.9)
 
 
@@ -457,29 +460,30 @@ def record_decision(lake: Lake, cutoff: date, decision: PromotionDecision, gate:
     lake.write_partition(DECISION_TABLE, cutoff, {"data": summary, "rules": rules})
 
 
-def make_forecasts(
+def forecast_rows(
     lake: Lake,
     cutoff: date,
     policy: CyclePolicy,
-    champion: Forecaster,
+    model: Forecaster,
     candidate: str,
     lineage: Mapping[str, str],
+    history: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The champion's P10/P50/P90 forecast of every active series for the next horizon.
+    """`model`'s P10/P50/P90 forecast of every active series for the next horizon from
+    `cutoff`: the row shape of the `forecasts` and `shadow_forecasts` tables.
 
-    P50 is the champion's recursive forecast; P10/P90 are split-conformal bounds from the
-    backtest residual quantiles of the champion's family (`candidate`) at this cutoff.
-    `lineage` (model_version, feature_set_version, data_sha256, dagster_run_id) is stamped on
-    every row. Stored in the lake's `forecasts` table and returned.
+    P50 is the model's recursive forecast; P10/P90 are split-conformal bounds from the backtest
+    residual quantiles of the model's family (`candidate`) at this cutoff. `lineage`
+    (model_version, feature_set_version, data_sha256, dagster_run_id, ...) is stamped on every
+    row. `history`: the sales it reads (`history_until`), read from the lake when None.
     """
     from forecastops.domain.backtest import ResidualQuantiles
     from forecastops.domain.forecasters import future_frame
 
-    history = history_until(
-        lake, cutoff, policy.feature_spec.lookback_days + policy.training_window_days
-    )
+    if history is None:
+        history = forecast_history(lake, cutoff, policy)
     future = future_frame(history, cutoff, policy.horizon_days)
-    predicted = champion.predict(history, future)
+    predicted = model.predict(history, future)
     quantiles = lake.read_partition(BACKTEST_TABLE, cutoff, "residual_quantiles")
     mine = quantiles[quantiles["candidate"] == candidate].set_index("horizon_step")
     bounds = ResidualQuantiles(
@@ -489,7 +493,7 @@ def make_forecasts(
     )
     step = (predicted["date"] - pd.Timestamp(cutoff)).dt.days
     p10, p90 = bounds.bounds(predicted["forecast"], step)
-    forecasts = pd.DataFrame(
+    return pd.DataFrame(
         {
             "date": predicted["date"],
             "store_id": predicted["store_id"],
@@ -502,5 +506,49 @@ def make_forecasts(
             **{name: value for name, value in lineage.items()},
         }
     )
+
+
+def forecast_history(lake: Lake, cutoff: date, policy: CyclePolicy) -> pd.DataFrame:
+    """The sales a forecast from `cutoff` reads: the lag lookback plus the training window."""
+    return history_until(
+        lake, cutoff, policy.feature_spec.lookback_days + policy.training_window_days
+    )
+
+
+def make_forecasts(
+    lake: Lake,
+    cutoff: date,
+    policy: CyclePolicy,
+    champion: Forecaster,
+    candidate: str,
+    lineage: Mapping[str, str],
+    history: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The champion's served forecast (`forecast_rows`), stored in the lake's `forecasts`
+    table and returned."""
+    forecasts = forecast_rows(lake, cutoff, policy, champion, candidate, lineage, history)
     lake.write_partition(FORECASTS_TABLE, cutoff, {"data": forecasts})
     return forecasts
+
+
+def make_shadow_forecasts(
+    lake: Lake,
+    cutoff: date,
+    policy: CyclePolicy,
+    challenger: Forecaster,
+    candidate: str,
+    lineage: Mapping[str, str],
+    history: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The challenger's forecast from the same origin as the served one (`forecast_rows`, one
+    extra predict, no refit), stored in the lake's `shadow_forecasts` table, never served.
+    `lineage` also names the `champion_version` served beside it, so its evidence restarts
+    when the champion changes (decision 0022)."""
+    if "champion_version" not in lineage:
+        raise ValueError(
+            "make_shadow_forecasts needs lineage['champion_version']: the version served "
+            "beside the shadow forecast, which its evidence is compared with."
+        )
+    shadow = forecast_rows(lake, cutoff, policy, challenger, candidate, lineage, history)
+    lake.write_partition(SHADOW_FORECASTS_TABLE, cutoff, {"data": shadow})
+    return shadow

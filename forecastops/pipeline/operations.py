@@ -401,19 +401,34 @@ def promotion_eligibility(
     )
 
 
-def challenger_status(registry: ModelRegistry, lake: Lake) -> dict[str, Any] | None:
+def challenger_status(registry: ModelRegistry, lake: Lake, as_of: date) -> dict[str, Any] | None:
     """The challenger's version, training cutoff, backtest metrics (from its tags; None when
-    not backtested) and whether the gate passes it; None when there is no challenger."""
+    not backtested), its stream's realized shadow accuracy on `as_of` against the champion on
+    the same rows (`mae_7d`, `wape_7d`, `realized_days`, `shadow`: the whole
+    `ShadowEvidence.summary()`; None without a champion besides it) and whether the gate passes
+    it; None when there is no challenger."""
+    from forecastops.pipeline.monitoring import stream_evidence
+
     version = registry.alias_version(CHALLENGER)
     if version is None:
         return None
     tags = registry.version_tags(version)
     eligible, reasons, source = promotion_eligibility(lake, version, tags)
+    champion = registry.alias_version(CHAMPION)
+    shadow = (
+        stream_evidence(lake, registry, champion, version, as_of).summary()
+        if champion is not None and champion != version
+        else None
+    )
     return {
         "version": version,
         "training_cutoff": tags.get(TRAINING_CUTOFF_TAG),
-        "is_champion": registry.alias_version(CHAMPION) == version,
+        "is_champion": champion == version,
         "backtest": {name: _tag_float(tags, backtest_tag(name)) for name in BACKTEST_METRICS},
+        "mae_7d": shadow["mae_7d"] if shadow else None,
+        "wape_7d": shadow["wape_7d"] if shadow else None,
+        "realized_days": shadow["realized_days"] if shadow else 0,
+        "shadow": shadow,
         "promotion_eligible": eligible,
         "promotion_reasons": reasons,
         "decision_source": source,
@@ -434,7 +449,7 @@ def registry_status(
         "model": registry.model_name,
         "tracking_uri": registry.display_uri,
         "champion": champion_status(registry, lake, as_of, policy, champion_health),
-        "challenger": challenger_status(registry, lake),
+        "challenger": challenger_status(registry, lake, as_of),
     }
 
 
