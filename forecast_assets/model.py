@@ -373,9 +373,11 @@ def promotion_decision(
     mlflow_registry: MlflowRegistry,
     alert_store: AlertStoreResource,
 ) -> dg.MaterializeResult:
-    """The gate: the challenger becomes champion only when the backtest says it is better, or
-    when it refits the champion's configuration on newer data while monitoring says the
-    champion is drifting (see docs/promotion.md). A failed gate is a warning, not a failure.
+    """The gate: the backtest admits the challenger (beats seasonal naive, no store degrades)
+    and it becomes champion only when its configuration stream, forecasting in shadow, has
+    been at least 5 % better than the champion on the same realized rows for
+    `FORECASTOPS_MIN_SHADOW_DAYS` days (decision 0022, docs/promotion.md). A failed gate is a
+    warning, not a failure.
     A promotion raises an info alert; a drift-triggered retrain that the gate refuses raises a
     warning."""
     from forecastops.domain.runs import TRIGGER_TAG

@@ -299,6 +299,7 @@ def print_status(settings: Settings, day: date) -> None:
     the drift score and the open alerts, as a table."""
     from forecastops.ops.cli.output import OutputFormat, print_record
     from forecastops.ops.status import status_report
+    from forecastops.pipeline.cycle import CyclePolicy
     from forecastops.stores.alerts.store import AlertStore
     from forecastops.stores.lake import Lake
     from forecastops.stores.registry import ModelRegistry
@@ -306,7 +307,12 @@ def print_status(settings: Settings, day: date) -> None:
     registry = ModelRegistry(settings.mlflow_uri, settings.model_name)
     with AlertStore(settings.alerts_url) as alerts:
         report = status_report(
-            registry, Lake(settings.lake_path), alerts, day, settings.performance_policy()
+            registry,
+            Lake(settings.lake_path),
+            alerts,
+            day,
+            settings.performance_policy(),
+            CyclePolicy.from_settings(settings),
         )
     typer.echo(f"\nforecastops status --as-of {day.isoformat()}")
     print_record(report, OutputFormat.table)

@@ -34,6 +34,7 @@ from forecastops.stores.registry_tags import BACKTEST_METRICS, CONFIGURATION_TAG
 if TYPE_CHECKING:
     from forecastops.domain.backtest import BacktestResult
     from forecastops.domain.forecasters import Forecaster
+    from forecastops.domain.shadow import ShadowEvidence
     from forecastops.stores.settings import PolicySettings
 
 FEATURES_TABLE = "sales_features"
@@ -397,20 +398,21 @@ def same_configuration(
 
 def gate_input(
     metrics: pd.DataFrame,
-    policy: CyclePolicy,
     challenger: tuple[str, date, str],
     champion: tuple[str, date, str] | None,
     *,
-    same_config: bool = False,
+    shadow: ShadowEvidence | None = None,
     champion_health: ChampionHealth | None = None,
 ) -> GateInput:
-    """The promotion gate's evidence from the stored backtest `metrics` of a cutoff.
+    """The promotion gate's evidence from the stored backtest `metrics` of a cutoff and the
+    challenger stream's shadow evidence.
 
     `challenger` and `champion`: (version, training cutoff, objective), `champion` None when
-    there is no champion yet. Each model is scored as its LightGBM family (its objective's
-    candidate); a family that failed in the backtest reads as NaN, which the gate refuses.
-    `same_config` (see `same_configuration`) and `champion_health` (see
-    `forecastops.pipeline.monitoring.champion_health`) are passed through for the improvement rule.
+    there is no champion yet. Each model is scored in the backtest as its LightGBM family (its
+    objective's candidate); a family that failed in the backtest reads as NaN, which the gate
+    refuses. `shadow` (see `forecastops.pipeline.monitoring.stream_evidence`) decides the
+    improvement rule; `champion_health` (see `forecastops.pipeline.monitoring.champion_health`)
+    is recorded with the decision.
     """
     from forecastops.domain.forecasters import SEASONAL_NAIVE
 
@@ -426,15 +428,15 @@ def gate_input(
         seasonal_naive_wape=_overall_wape(metrics, SEASONAL_NAIVE),
         challenger_store_wape=_store_wape(metrics, challenger_family),
         champion_store_wape=_store_wape(metrics, champion_family) if champion_family else {},
-        same_configuration=same_config,
+        shadow=shadow,
         champion_health=champion_health,
     )
 
 
 def record_decision(lake: Lake, cutoff: date, decision: PromotionDecision, gate: GateInput) -> None:
-    """Store the decision (verdict, every rule's result and reason, the evidence including the
-    champion's realized health) in the lake."""
-    health = gate.champion_health
+    """Store the decision (verdict, every rule's result and reason, the evidence: backtest
+    WAPEs, the stream's shadow evidence and the champion's realized health) in the lake."""
+    health, shadow = gate.champion_health, gate.shadow
     rules = pd.DataFrame(
         {
             "rule": list(decision.rule_results),
@@ -450,7 +452,12 @@ def record_decision(lake: Lake, cutoff: date, decision: PromotionDecision, gate:
             "challenger_wape": [gate.challenger_wape],
             "champion_wape": [gate.champion_wape],
             "seasonal_naive_wape": [gate.seasonal_naive_wape],
-            "same_configuration": [gate.same_configuration],
+            "shadow_stream": [shadow.stream if shadow else None],
+            "shadow_versions": [",".join(shadow.versions) if shadow else None],
+            "shadow_realized_days": [shadow.realized_days if shadow else 0],
+            "shadow_wape": [shadow.challenger_wape if shadow else float("nan")],
+            "shadow_champion_wape": [shadow.champion_wape if shadow else float("nan")],
+            "shadow_improvement": [shadow.improvement if shadow else float("nan")],
             "champion_health": [health.status if health else None],
             "champion_health_day": [health.day.isoformat() if health else None],
             "champion_degradation": [health.degradation if health else None],
