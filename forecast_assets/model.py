@@ -466,7 +466,6 @@ def forecasts(
         forecast_history,
         lag_window_missing_days,
         make_forecasts,
-        make_shadow_forecasts,
     )
 
     cutoff, policy = _cutoff(context), retrain.policy
@@ -498,14 +497,15 @@ def forecasts(
     shadow_note = "no challenger besides the champion: nothing to shadow"
     if challenger is not None and challenger != champion:
         shadow_family, shadow_stamp = lineage(challenger)
-        shadow = make_shadow_forecasts(
+        shadow = make_forecasts(
             storage.lake,
             cutoff,
             policy,
             registry.load_forecaster(challenger),
             shadow_family,
-            shadow_stamp | {"champion_version": champion},
+            shadow_stamp,
             history,
+            shadow_beside=champion,
         )
         shadow_note = (
             f"challenger v{challenger} forecast {len(shadow)} rows in shadow "

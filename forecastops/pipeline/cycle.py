@@ -526,36 +526,23 @@ def make_forecasts(
     lake: Lake,
     cutoff: date,
     policy: CyclePolicy,
-    champion: Forecaster,
+    model: Forecaster,
     candidate: str,
     lineage: Mapping[str, str],
     history: pd.DataFrame | None = None,
+    *,
+    shadow_beside: str | None = None,
 ) -> pd.DataFrame:
-    """The champion's served forecast (`forecast_rows`), stored in the lake's `forecasts`
-    table and returned."""
-    forecasts = forecast_rows(lake, cutoff, policy, champion, candidate, lineage, history)
-    lake.write_partition(FORECASTS_TABLE, cutoff, {"data": forecasts})
-    return forecasts
+    """`model`'s forecast (`forecast_rows`), stored in the lake and returned.
 
-
-def make_shadow_forecasts(
-    lake: Lake,
-    cutoff: date,
-    policy: CyclePolicy,
-    challenger: Forecaster,
-    candidate: str,
-    lineage: Mapping[str, str],
-    history: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """The challenger's forecast from the same origin as the served one (`forecast_rows`, one
-    extra predict, no refit), stored in the lake's `shadow_forecasts` table, never served.
-    `lineage` also names the `champion_version` served beside it, so its evidence restarts
-    when the champion changes (decision 0022)."""
-    if "champion_version" not in lineage:
-        raise ValueError(
-            "make_shadow_forecasts needs lineage['champion_version']: the version served "
-            "beside the shadow forecast, which its evidence is compared with."
-        )
-    shadow = forecast_rows(lake, cutoff, policy, challenger, candidate, lineage, history)
-    lake.write_partition(SHADOW_FORECASTS_TABLE, cutoff, {"data": shadow})
-    return shadow
+    Served (`shadow_beside` None): the champion's forecast, in the `forecasts` table. Shadow
+    (`shadow_beside` = the champion's version): the challenger's forecast from the same origin
+    (one extra predict, no refit), stamped `champion_version` so its evidence restarts when
+    the champion changes, in the `shadow_forecasts` table, never served (decision 0022).
+    """
+    if shadow_beside is not None:
+        lineage = {**lineage, "champion_version": shadow_beside}
+    rows = forecast_rows(lake, cutoff, policy, model, candidate, lineage, history)
+    table = FORECASTS_TABLE if shadow_beside is None else SHADOW_FORECASTS_TABLE
+    lake.write_partition(table, cutoff, {"data": rows})
+    return rows

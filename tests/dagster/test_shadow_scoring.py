@@ -15,12 +15,12 @@ from forecast_jobs.launch import execute_partition_range
 from forecastops.domain.performance import PerformancePolicy
 from forecastops.domain.simulator import SimulationSpec, write_landing_files
 from forecastops.ops.status import status_report
-from forecastops.pipeline.cycle import FORECASTS_TABLE, SHADOW_FORECASTS_TABLE
+from forecastops.pipeline.cycle import FORECASTS_TABLE, SHADOW_FORECASTS_TABLE, CyclePolicy
 from forecastops.pipeline.monitoring import SHADOW_PERFORMANCE_TABLE
 from forecastops.pipeline.operations import stored_forecasts
 from forecastops.stores.lake import Lake
 from forecastops.stores.registry import ModelRegistry
-from tests.dagster.pipeline import pipeline_definitions, tracking_uri
+from tests.dagster.pipeline import pipeline_definitions, pipeline_settings, tracking_uri
 
 pytestmark = pytest.mark.slow
 
@@ -79,8 +79,13 @@ def test_the_challenger_forecasts_in_shadow_and_is_scored_on_the_champions_rows(
     [materialization] = health.asset_materializations_for_node("model_health")
     assert "(v2) realized WAPE" in str(materialization.metadata["challenger_shadow"].value)
 
-    report = status_report(registry, lake, None, SCORED_DAY, PerformancePolicy())
+    # status judges the challenger with the settings' gate on the day's evidence
+    cycle = CyclePolicy.from_settings(pipeline_settings(tmp_path))
+    report = status_report(registry, lake, None, SCORED_DAY, PerformancePolicy(), cycle)
     block = report["challenger"]
     assert block["version"] == "2" and block["realized_days"] == 2
     assert block["wape_7d"] == pytest.approx(record["wape_7d"])
     assert block["mae_7d"] == pytest.approx(record["mae_7d"])
+    assert block["promotion_eligible"] is False
+    assert block["promotion_reasons"].startswith("2 of 7 shadow days: stream objective=")
+    assert block["decision_source"] == f"gate on {SCORED_DAY.isoformat()}"
