@@ -173,9 +173,10 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
 
 def refresh_monitoring(settings: Settings) -> bool:
     """Tick champion_health_refresh and open_alerts_refresh once, as the daemon would after
-    the drift retrain promoted a new champion and the alerts were actioned, and run what they
-    request, so model_health and open_alerts in the UI describe the serving champion and the
-    alerts as they are now. True when every run succeeded."""
+    the drift retrain (which forecasts in shadow until its stream earns promotion, decision
+    0022) and the actioned alerts, and run what they request, so model_health and open_alerts
+    in the UI describe the serving champion and the alerts as they are now. True when every
+    run succeeded."""
     import dagster as dg
 
     from forecast_jobs.definitions import defs
