@@ -402,13 +402,19 @@ def promotion_eligibility(
     )
 
 
+SHADOW_STATUS_FIELDS: tuple[str, ...] = ("stream", "since", "wape", "champion_wape", "improvement")
+"""The shadow evidence `challenger_status` shows beside the 7-day numbers: the stream, since
+when, its WAPE and the champion's on the same rows over the evidence window, the gain."""
+
+
 def challenger_status(
     registry: ModelRegistry, lake: Lake, as_of: date, policy: CyclePolicy | None = None
 ) -> dict[str, Any] | None:
     """The challenger's version, training cutoff, backtest metrics (from its tags; None when
     not backtested), its stream's realized shadow accuracy on `as_of` against the champion on
-    the same rows (`mae_7d`, `wape_7d`, `realized_days`, `shadow`: the whole
-    `ShadowEvidence.summary()`; None without a champion besides it) and whether the gate passes
+    the same rows (`mae_7d`, `wape_7d`, `realized_days` and `shadow_<field>` for each
+    `SHADOW_STATUS_FIELDS` of `ShadowEvidence.summary()`; None, 0 without a champion besides
+    it) and whether the gate passes
     it: with `policy` (the settings' gate), the gate judged on `as_of`'s evidence
     (`promotion_reasons`: the failed rules' reasons); without, the stored decision
     (`promotion_eligibility`). None when there is no challenger."""
@@ -451,7 +457,7 @@ def challenger_status(
         "mae_7d": shadow["mae_7d"] if shadow else None,
         "wape_7d": shadow["wape_7d"] if shadow else None,
         "realized_days": shadow["realized_days"] if shadow else 0,
-        "shadow": shadow,
+        **{f"shadow_{name}": shadow[name] if shadow else None for name in SHADOW_STATUS_FIELDS},
         "promotion_eligible": eligible,
         "promotion_reasons": reasons or None,
         "decision_source": source,
