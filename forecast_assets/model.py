@@ -24,6 +24,7 @@ from forecast_assets.metadata import (
 )
 from forecast_assets.partitions import daily_partitions, trailing_window
 from forecastops.stores.registry_tags import (
+    CHALLENGER,
     CHAMPION,
     DATA_SHA256_TAG,
     OBJECTIVE_TAG,
@@ -399,9 +400,11 @@ def promotion_decision(
     mlflow_registry: MlflowRegistry,
     alert_store: AlertStoreResource,
 ) -> dg.MaterializeResult:
-    """The gate: the challenger becomes champion only when the backtest says it is better, or
-    when it refits the champion's configuration on newer data while monitoring says the
-    champion is drifting (see docs/promotion.md). A failed gate is a warning, not a failure.
+    """The gate: the backtest admits the challenger (beats seasonal naive, no store degrades)
+    and it becomes champion only when its configuration stream, forecasting in shadow, has
+    been at least 5 % better than the champion on the same realized rows for
+    `FORECASTOPS_MIN_SHADOW_DAYS` days (decision 0022, docs/promotion.md). A failed gate is a
+    warning, not a failure.
     A promotion raises an info alert; a drift-triggered retrain that the gate refuses raises a
     warning."""
     from forecastops.domain.runs import TRIGGER_TAG
@@ -483,10 +486,16 @@ def forecasts(
     """The champion's P10/P50/P90 forecast for every series over the next horizon; each row
     names its model version, configuration (objective, window, feature set, config hash),
     training data hash, Dagster run and the hash of the feature values it was computed from
-    (the vectors are stored beside the rows). Days of the lag
+    (the vectors are stored beside the rows). The challenger (when it is not the champion)
+    forecasts from the same origin into `shadow_forecasts`, never served, so monitoring can
+    score it on the champion's rows (decision 0022). Days of the lag
     window without data (no raw_sales partition) are listed and warned about: the forecast
     read the model's estimate of them, not actuals."""
-    from forecastops.pipeline.cycle import lag_window_missing_days, make_forecasts
+    from forecastops.pipeline.cycle import (
+        forecast_history,
+        lag_window_missing_days,
+        make_forecasts,
+    )
 
     cutoff, policy = _cutoff(context), retrain.policy
     registry = mlflow_registry.registry
@@ -496,20 +505,40 @@ def forecasts(
             "No champion in the registry yet: no challenger has passed the gate. Forecasts "
             "need a champion (see the promotion_decision asset, or `forecastops promote`)."
         )
-    tags = registry.version_tags(champion)
-    family = f"lightgbm_{tags.get(OBJECTIVE_TAG, policy.objective)}"
-    table = make_forecasts(
-        storage.lake,
-        cutoff,
-        policy,
-        registry.load_forecaster(champion),
-        family,
-        {
-            "model_version": champion,
+    history = forecast_history(storage.lake, cutoff, policy)
+
+    def lineage(version: str) -> tuple[str, dict[str, str]]:
+        """The version's backtest family and the lineage stamped on its forecast rows."""
+        tags = registry.version_tags(version)
+        return f"lightgbm_{tags.get(OBJECTIVE_TAG, policy.objective)}", {
+            "model_version": version,
             "data_sha256": tags.get(DATA_SHA256_TAG, ""),
             "dagster_run_id": context.run_id,
-        },
+        }
+
+    family, stamp = lineage(champion)
+    table = make_forecasts(
+        storage.lake, cutoff, policy, registry.load_forecaster(champion), family, stamp, history
     )
+    # the challenger forecasts from the same origin, stored beside, never served (decision 0022)
+    challenger = registry.alias_version(CHALLENGER)
+    shadow_note = "no challenger besides the champion: nothing to shadow"
+    if challenger is not None and challenger != champion:
+        shadow_family, shadow_stamp = lineage(challenger)
+        shadow = make_forecasts(
+            storage.lake,
+            cutoff,
+            policy,
+            registry.load_forecaster(challenger),
+            shadow_family,
+            shadow_stamp,
+            history,
+            shadow_beside=champion,
+        )
+        shadow_note = (
+            f"challenger v{challenger} forecast {len(shadow)} rows in shadow "
+            f"(total P50 {shadow['p50'].sum():.1f}), stored in shadow_forecasts, not served"
+        )
     missing = [day.isoformat() for day in lag_window_missing_days(storage.lake, cutoff, policy)]
     missing_note = (
         f"{len(missing)} day(s) of the {policy.feature_spec.lookback_days}-day lag window have "
@@ -527,6 +556,7 @@ def forecasts(
             **mlflow_links(registry.version_pages(champion)),
             "horizon_days": policy.horizon_days,
             "total_p50": rounded(float(table["p50"].sum())),
+            "shadow": shadow_note,
             "missing_days_in_lag_window": missing,
             "preview": frame_table(table, max_rows=10),
         },

@@ -149,7 +149,9 @@ def model_health(
     (healthy / degrading / drifting, or awaiting_actuals / insufficient_data / no_baseline),
     stored in the lake (the record
     `forecastops status` prints for the same day); with a plot of its realized accuracy over
-    the days scored so far, the registry status, the day's drift score and the open alerts."""
+    the days scored so far, the registry status, the day's drift score and the open alerts.
+    The challenger stream's shadow forecasts are scored on the same rows as the champion's and
+    stored (`shadow_performance`, decision 0022)."""
     import json
 
     from forecastops.domain.performance import DRIFTING, OPERATIONAL_METRICS, status_since
@@ -160,6 +162,7 @@ def model_health(
         performance_history,
         plot_performance_trend,
         score_performance,
+        score_shadow,
     )
     from forecastops.pipeline.operations import registry_status
 
@@ -172,6 +175,7 @@ def model_health(
         lake, day, champion, registry.version_tags(champion), monitoring.performance
     )
     summary = health.summary()
+    shadow = score_shadow(lake, registry, day, champion)
     drift = (
         lake.read_partition(DRIFT_TABLE, day).iloc[0].to_dict()
         if lake.has_partition(DRIFT_TABLE, day)
@@ -225,6 +229,8 @@ def model_health(
             "drift_score": drift["overall_score"] if drift else None,
             "drift_alarm": bool(drift["alarm"]) if drift else None,
             "trend": health.trend or "not enough scored days",
+            "challenger_shadow": shadow.describe() if shadow else "no challenger in shadow",
+            "challenger_shadow_scores": dg.MetadataValue.json(shadow.summary() if shadow else {}),
             "trend_plot": dg.MetadataValue.md(trend_plot),
             **plot_page,
             **mlflow_links(registry.version_pages(champion)),

@@ -173,9 +173,10 @@ def run_demo(settings: Settings, days: int = DEMO_DAYS) -> None:
 
 def refresh_monitoring(settings: Settings) -> bool:
     """Tick champion_health_refresh and open_alerts_refresh once, as the daemon would after
-    the drift retrain promoted a new champion and the alerts were actioned, and run what they
-    request, so model_health and open_alerts in the UI describe the serving champion and the
-    alerts as they are now. True when every run succeeded."""
+    the drift retrain (which forecasts in shadow until its stream earns promotion, decision
+    0022) and the actioned alerts, and run what they request, so model_health and open_alerts
+    in the UI describe the serving champion and the alerts as they are now. True when every
+    run succeeded."""
     import dagster as dg
 
     from forecast_jobs.definitions import defs
@@ -299,6 +300,7 @@ def print_status(settings: Settings, day: date) -> None:
     the drift score and the open alerts, as a table."""
     from forecastops.ops.cli.output import OutputFormat, print_record
     from forecastops.ops.status import status_report
+    from forecastops.pipeline.cycle import CyclePolicy
     from forecastops.stores.alerts.store import AlertStore
     from forecastops.stores.lake import Lake
     from forecastops.stores.registry import ModelRegistry
@@ -306,7 +308,12 @@ def print_status(settings: Settings, day: date) -> None:
     registry = ModelRegistry(settings.mlflow_uri, settings.model_name)
     with AlertStore(settings.alerts_url) as alerts:
         report = status_report(
-            registry, Lake(settings.lake_path), alerts, day, settings.performance_policy()
+            registry,
+            Lake(settings.lake_path),
+            alerts,
+            day,
+            settings.performance_policy(),
+            CyclePolicy.from_settings(settings),
         )
     typer.echo(f"\nforecastops status --as-of {day.isoformat()}")
     print_record(report, OutputFormat.table)

@@ -78,6 +78,7 @@ class RetrainPolicy(_PolicyResource):
     missing_days_alert_after: int = _knob("missing_days_alert_after")
     min_wape_improvement: float = _knob("min_wape_improvement")
     max_store_degradation: float = _knob("max_store_degradation")
+    min_shadow_days: int = _knob("min_shadow_days")
 
     @property
     def policy(self) -> CyclePolicy:

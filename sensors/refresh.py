@@ -4,8 +4,8 @@ champion changes (a promotion by the gate, a manual promote or a rollback), and
 closed, an experiment changes status, or, while an experiment waits for its version, the
 challenger alias moves.
 
-Without them the UI kept describing a retired champion (the drift retrain promotes in
-retrain_job, which has no model_health) and an alert table that was only as new as its last
+Without them the UI kept describing a retired champion (the gate promotes in retrain_job, which
+has no model_health) and an alert table that was only as new as its last
 manual materialization (issue 13).
 """
 

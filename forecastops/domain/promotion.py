@@ -1,35 +1,40 @@
-"""The champion/challenger promotion gate: a pure function of backtest numbers and a policy.
+"""The champion/challenger promotion gate: a pure function of the evidence and a policy.
 
 `decide_promotion(gate, policy)` evaluates every rule, always all of them, and promotes only when
 all pass. Each verdict is a sentence with its numbers, so the decision reads on its own in the UI.
 
+The backtest admits a challenger (it beats seasonal naive, no store degrades against the
+champion's family) and ranks families; whether it replaces the champion is decided on data
+neither model has seen: the realized accuracy of the challenger's configuration stream in
+shadow, on the champion's rows (`forecastops.domain.shadow`, decision 0022).
+
 | rule | passes when |
 |---|---|
-| `metrics_are_numbers` | challenger, seasonal-naive and (if any) champion WAPE are not NaN |
+| `metrics_are_numbers` | backtest: challenger, seasonal-naive and (if any) champion WAPE are
+  not NaN |
 | `cutoff_not_older` | no champion, or the challenger's training cutoff >= the champion's |
-| `beats_seasonal_naive` | challenger WAPE < seasonal-naive WAPE (or the policy does not ask) |
-| `improves_on_champion` | no champion, or `(champion - challenger) / champion >=
-  min_wape_improvement`, or the challenger has the champion's configuration, the champion's
-  realized health is drifting and the challenger's cutoff is newer (see below) |
-| `no_store_degrades` | no champion, or for every store scored on both sides,
+| `beats_seasonal_naive` | backtest: challenger WAPE < seasonal-naive WAPE (or the policy does
+  not ask) |
+| `no_store_degrades` | backtest: no champion, or for every store scored on both sides,
   `(challenger - champion) / champion <= max_store_degradation` |
+| `improves_on_champion` | no champion, or the stream's shadow evidence covers at least
+  `min_shadow_days` realized days and its realized WAPE is `>= min_wape_improvement` better than
+  the champion's on the same rows |
+| `no_store_degrades_in_shadow` | no champion, or the store rule above on the realized per-store
+  WAPE of the shadow evidence (vacuous while there is none) |
 
 Notes: with no champion the gate promotes iff the challenger beats seasonal naive (under the
 default policy). A challenger trained on an older cutoff than the champion (a backfill) is never
 promoted, so re-running old partitions cannot move the live model backwards. A champion WAPE of 0
 cannot be improved on (the improvement rule fails); a champion store WAPE of 0 tolerates only a
 challenger store WAPE of 0. Stores missing on either side, or with a NaN WAPE on either side (no
-demand in the window), are ignored by the store rule and named in its verdict; a NaN forecast
+demand in the window), are ignored by the store rules and named in their verdict; a NaN forecast
 already makes the challenger's overall WAPE NaN, which the first rule rejects. Ratios are
 compared with a tolerance of `FLOAT_TOLERANCE`, so "exactly 5 %" passes a 5 % threshold.
 
-A challenger with the champion's configuration (`same_configuration`: same objective, training
-window and feature set) is scored as the same backtest family, so its WAPE equals the champion's
-and the improvement rule could never pass, even when monitoring says the champion is drifting.
-For that case the rule passes instead when `champion_health` (the champion's newest realized
-health on or before the cutoff) is drifting and the challenger was trained on newer data: the
-fresher refit replaces a model whose accuracy has gone. Healthy, degrading or unknown health
-keeps the WAPE comparison (and so the champion). The other rules still apply.
+The shadow evidence restarts at every champion change, so the alias cannot move twice within
+`min_shadow_days` realized days (no churn), while a fresher refit stream that really is better
+on realized data is promoted (no freeze).
 """
 
 from __future__ import annotations
@@ -41,18 +46,21 @@ from datetime import date
 from types import MappingProxyType
 
 from forecastops.domain.performance import DRIFTING
+from forecastops.domain.shadow import ShadowEvidence
 
 RULE_FINITE = "metrics_are_numbers"
 RULE_CUTOFF = "cutoff_not_older"
 RULE_SEASONAL_NAIVE = "beats_seasonal_naive"
 RULE_IMPROVEMENT = "improves_on_champion"
 RULE_STORES = "no_store_degrades"
+RULE_SHADOW_STORES = "no_store_degrades_in_shadow"
 RULES: tuple[str, ...] = (
     RULE_FINITE,
     RULE_CUTOFF,
     RULE_SEASONAL_NAIVE,
-    RULE_IMPROVEMENT,
     RULE_STORES,
+    RULE_IMPROVEMENT,
+    RULE_SHADOW_STORES,
 )
 """Rule names in evaluation order (the order of `PromotionDecision.reasons`)."""
 
@@ -67,10 +75,14 @@ class PromotionPolicy:
     """Thresholds of the gate; relative changes are shares (0.05 = 5 %)."""
 
     min_wape_improvement: float = 0.05
-    """The challenger's overall WAPE must be at least this much better than the champion's."""
+    """The challenger stream's realized WAPE must be at least this much better than the
+    champion's on the same rows."""
     max_store_degradation: float = 0.10
-    """No store's WAPE may get worse than the champion's by more than this."""
+    """No store's WAPE (backtest, and realized in shadow) may get worse than the champion's by
+    more than this."""
     must_beat_seasonal_naive: bool = True
+    min_shadow_days: int = 7
+    """Realized shadow days the challenger stream needs before it may replace a champion."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_wape_improvement < 1:
@@ -83,15 +95,20 @@ class PromotionPolicy:
                 "PromotionPolicy.max_store_degradation must be a share >= 0, "
                 f"got {self.max_store_degradation}."
             )
+        if self.min_shadow_days < 1:
+            raise ValueError(
+                f"PromotionPolicy.min_shadow_days must be >= 1 day, got {self.min_shadow_days}."
+            )
 
 
 @dataclass(frozen=True)
 class ChampionHealth:
     """The champion's realized health as monitoring last classified it (a `model_performance`
     record, written from `forecastops.domain.performance.Health`): `status` one of
-    `MODEL_STATUSES` (only drifting matters to the gate), on `day`, with the realized MAE's
-    relative change against the champion's backtest MAE (`degradation`, 2.06 = +206 %; NaN
-    when not computable)."""
+    `MODEL_STATUSES`, on `day`, with the realized MAE's relative change against the champion's
+    backtest MAE (`degradation`, 2.06 = +206 %; NaN when not computable). Recorded with the
+    decision and named in its verdict; no rule reads it (decision 0022: the shadow evidence
+    decides, also for a drifting champion)."""
 
     status: str
     day: date
@@ -115,10 +132,11 @@ class GateInput:
     """The numbers the gate decides on. WAPEs are unitless shares (0.231 = 23.1 %).
 
     `champion_version`, `champion_cutoff` and `champion_wape` are all None (no champion yet)
-    or all set. `*_store_wape` map store_id -> WAPE; the champion's is empty without a champion.
-    `same_configuration`: the challenger has the champion's objective, training window and
-    feature set (so the backtest scores both as one family); `champion_health`: the champion's
-    newest realized health on or before the cutoff, None when monitoring has not scored it.
+    or all set. `*_wape` and `*_store_wape` (store_id -> WAPE; the champion's empty without a
+    champion) are the backtest's, each model scored as its family. `shadow`: the challenger
+    stream's realized evidence against the champion (None: no champion, or none recorded);
+    `champion_health`: the champion's newest realized health on or before the cutoff, for the
+    record only.
     """
 
     challenger_version: str
@@ -130,7 +148,7 @@ class GateInput:
     seasonal_naive_wape: float
     challenger_store_wape: Mapping[str, float]
     champion_store_wape: Mapping[str, float]
-    same_configuration: bool = False
+    shadow: ShadowEvidence | None = None
     champion_health: ChampionHealth | None = None
 
     def __post_init__(self) -> None:
@@ -229,74 +247,29 @@ def _seasonal_naive_rule(gate: GateInput, policy: PromotionPolicy) -> tuple[bool
     return challenger < naive, f"{numbers} (must be lower)."
 
 
-def _refit_replaces_drifting_champion(gate: GateInput) -> bool:
-    return (
-        gate.same_configuration
-        and gate.champion_health is not None
-        and gate.champion_health.is_drifting
-        and gate.champion_cutoff is not None
-        and gate.challenger_cutoff > gate.champion_cutoff
-    )
-
-
 def _improvement_rule(gate: GateInput, policy: PromotionPolicy) -> tuple[bool, str]:
-    champion = gate.champion_wape
-    if champion is None:
+    """Decision 0022: the stream's realized WAPE in shadow against the champion's, same rows."""
+    if not gate.has_champion:
         return True, "no champion to improve on."
-    if gate.same_configuration:
-        health = gate.champion_health.describe() if gate.champion_health else "not scored yet"
-        same = f"same configuration as champion v{gate.champion_version}"
-        if _refit_replaces_drifting_champion(gate):
-            return True, (
-                f"{same}, which is {health}: fresher data replaces it (trained up to "
-                f"{gate.challenger_cutoff}, the champion up to {gate.champion_cutoff})."
-            )
-        passed, reason = _wape_improvement(gate, champion, policy)
-        return passed, (
-            f"{reason} {same} (health: {health}), so the WAPE comparison decides; a refit "
-            "replaces only a drifting champion, on newer data."
-        )
-    if _ranked_family_replaces_drifting_champion(gate, champion):
-        health = gate.champion_health.describe() if gate.champion_health else ""
-        return True, (
-            f"champion v{gate.champion_version} is {health}; the challenger's family scores no "
-            f"worse (WAPE {gate.challenger_wape:.3f} vs {champion:.3f}) and is trained on newer "
-            f"data (up to {gate.challenger_cutoff}, the champion up to {gate.champion_cutoff}): "
-            "it replaces it (decision 0019)."
-        )
-    return _wape_improvement(gate, champion, policy)
-
-
-def _ranked_family_replaces_drifting_champion(gate: GateInput, champion: float) -> bool:
-    """Decision 0019: the challenger is the family the backtest ranked best, which may not be
-    the champion's; against a drifting champion it need not win by the margin, only score no
-    worse on newer data, as a same-configuration refit (which ties) does."""
-    challenger = gate.challenger_wape
-    return (
-        gate.champion_health is not None
-        and gate.champion_health.is_drifting
-        and gate.champion_cutoff is not None
-        and gate.challenger_cutoff > gate.champion_cutoff
-        and not math.isnan(challenger)
-        and not math.isnan(champion)
-        and challenger <= champion + FLOAT_TOLERANCE
+    needs = (
+        f"needs >= {_percent(policy.min_wape_improvement)} better over >= "
+        f"{policy.min_shadow_days} realized shadow days"
     )
-
-
-def _wape_improvement(
-    gate: GateInput, champion: float, policy: PromotionPolicy
-) -> tuple[bool, str]:
-    challenger = gate.challenger_wape
-    needs = f"needs >= {_percent(policy.min_wape_improvement)}"
-    if math.isnan(challenger) or math.isnan(champion):
-        return False, f"cannot compare with the champion: NaN WAPE ({needs})."
-    numbers = f"WAPE {challenger:.3f} vs champion {champion:.3f} (version {gate.champion_version})"
-    if champion == 0:
-        return False, f"{numbers}: the champion is perfect, nothing to improve on ({needs})."
-    improvement = (champion - challenger) / champion
+    health = f" Champion health: {gate.champion_health.describe()}." if gate.champion_health else ""
+    evidence = gate.shadow
+    if evidence is None or evidence.realized_days < policy.min_shadow_days:
+        days = evidence.realized_days if evidence else 0
+        seen = f": {evidence.describe()}" if evidence else ": no shadow forecast scored yet"
+        return False, (
+            f"{days} of {policy.min_shadow_days} shadow days{seen}; not eligible until the "
+            f"stream has {policy.min_shadow_days} realized days ({needs}).{health}"
+        )
+    improvement = evidence.improvement
+    if math.isnan(improvement):
+        return False, f"{evidence.describe()}: not comparable (NaN or perfect champion; {needs})."
     passed = improvement >= policy.min_wape_improvement - FLOAT_TOLERANCE
     change = f"{_percent(abs(improvement))} {'better' if improvement >= 0 else 'worse'}"
-    return passed, f"{numbers}: {change} ({needs})."
+    return passed, f"{evidence.describe()}: {change} ({needs}).{health}"
 
 
 def _store_degradation(challenger: float, champion: float) -> float:
@@ -306,11 +279,10 @@ def _store_degradation(challenger: float, champion: float) -> float:
     return (challenger - champion) / champion
 
 
-def _store_rule(gate: GateInput, policy: PromotionPolicy) -> tuple[bool, str]:
-    if not gate.has_champion:
-        return True, "no champion to compare stores with."
+def _stores_verdict(
+    challenger: Mapping[str, float], champion: Mapping[str, float], policy: PromotionPolicy
+) -> tuple[bool, str]:
     allowed = f"allowed <= +{_percent(policy.max_store_degradation)}"
-    challenger, champion = gate.challenger_store_wape, gate.champion_store_wape
     common = sorted(
         store
         for store in set(challenger) & set(champion)
@@ -339,6 +311,25 @@ def _store_rule(gate: GateInput, policy: PromotionPolicy) -> tuple[bool, str]:
     return True, f"{numbers}.{note}"
 
 
+def _store_rule(gate: GateInput, policy: PromotionPolicy) -> tuple[bool, str]:
+    if not gate.has_champion:
+        return True, "no champion to compare stores with."
+    passed, reason = _stores_verdict(gate.challenger_store_wape, gate.champion_store_wape, policy)
+    return passed, f"backtest: {reason}"
+
+
+def _shadow_store_rule(gate: GateInput, policy: PromotionPolicy) -> tuple[bool, str]:
+    if not gate.has_champion:
+        return True, "no champion to compare stores with."
+    evidence = gate.shadow
+    if evidence is None or evidence.realized_days == 0:
+        return True, "no store realized in shadow yet (the improvement rule waits for them)."
+    passed, reason = _stores_verdict(
+        evidence.challenger_store_wape, evidence.champion_store_wape, policy
+    )
+    return passed, f"realized in shadow over {evidence.realized_days} day(s): {reason}"
+
+
 def decide_promotion(gate: GateInput, policy: PromotionPolicy) -> PromotionDecision:
     """Decide whether the challenger replaces the champion; see the module docstring's rules.
 
@@ -349,8 +340,9 @@ def decide_promotion(gate: GateInput, policy: PromotionPolicy) -> PromotionDecis
         RULE_FINITE: _finite_rule(gate),
         RULE_CUTOFF: _cutoff_rule(gate),
         RULE_SEASONAL_NAIVE: _seasonal_naive_rule(gate, policy),
-        RULE_IMPROVEMENT: _improvement_rule(gate, policy),
         RULE_STORES: _store_rule(gate, policy),
+        RULE_IMPROVEMENT: _improvement_rule(gate, policy),
+        RULE_SHADOW_STORES: _shadow_store_rule(gate, policy),
     }
     results = {rule: passed for rule, (passed, _) in verdicts.items()}
     return PromotionDecision(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from forecastops.domain.performance import PerformancePolicy
+    from forecastops.pipeline.cycle import CyclePolicy
     from forecastops.stores.alerts.store import AlertStore
     from forecastops.stores.lake import Lake
     from forecastops.stores.registry import ModelRegistry
@@ -19,12 +20,14 @@ def status_report(
     alert_store: AlertStore | None,
     as_of: date,
     policy: PerformancePolicy,
+    cycle: CyclePolicy | None = None,
 ) -> dict[str, Any]:
-    """`champion`, `challenger` (`registry_status`), `drift` (`latest_drift`) and
-    `open_alerts` per severity; numbers not known yet are None."""
+    """`champion`, `challenger` (`registry_status`; its `promotion_eligible` judged by `cycle`'s
+    gate on `as_of` when given), `drift` (`latest_drift`) and `open_alerts` per severity;
+    numbers not known yet are None."""
     from forecastops.pipeline.incident_report import open_alert_counts
     from forecastops.pipeline.monitoring import latest_drift
     from forecastops.pipeline.operations import registry_status
 
-    report = registry_status(registry, lake, as_of, policy)
+    report = registry_status(registry, lake, as_of, policy, cycle=cycle)
     return report | {"drift": latest_drift(lake), "open_alerts": open_alert_counts(alert_store)}

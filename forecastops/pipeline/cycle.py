@@ -34,6 +34,7 @@ from forecastops.stores.registry_tags import BACKTEST_METRICS, CONFIGURATION_TAG
 if TYPE_CHECKING:
     from forecastops.domain.backtest import BacktestResult, BacktestSpec
     from forecastops.domain.forecasters import Forecaster, LightGBMForecaster
+    from forecastops.domain.shadow import ShadowEvidence
     from forecastops.stores.fold_cache import LakeFoldCache
     from forecastops.stores.settings import PolicySettings
 
@@ -41,6 +42,9 @@ FEATURES_TABLE = "sales_features"
 BACKTEST_TABLE = "backtest"
 DECISION_TABLE = "promotion_decision"
 FORECASTS_TABLE = "forecasts"
+SHADOW_FORECASTS_TABLE = "shadow_forecasts"
+"""The challenger's forecasts from the served forecasts' origin: stored, scored, never served
+(decision 0022)."""
 INTERVAL_LEVELS = (0.1, 0.9)
 FOLD_ANCHOR_WEEKDAY = 6
 """Sunday, the end of the retail week: where a weekly fold anchor ends the backtest's folds."""
@@ -439,20 +443,21 @@ def same_configuration(
 
 def gate_input(
     metrics: pd.DataFrame,
-    policy: CyclePolicy,
     challenger: tuple[str, date, str],
     champion: tuple[str, date, str] | None,
     *,
-    same_config: bool = False,
+    shadow: ShadowEvidence | None = None,
     champion_health: ChampionHealth | None = None,
 ) -> GateInput:
-    """The promotion gate's evidence from the stored backtest `metrics` of a cutoff.
+    """The promotion gate's evidence from the stored backtest `metrics` of a cutoff and the
+    challenger stream's shadow evidence.
 
     `challenger` and `champion`: (version, training cutoff, objective), `champion` None when
-    there is no champion yet. Each model is scored as its LightGBM family (its objective's
-    candidate); a family that failed in the backtest reads as NaN, which the gate refuses.
-    `same_config` (see `same_configuration`) and `champion_health` (see
-    `forecastops.pipeline.monitoring.champion_health`) are passed through for the improvement rule.
+    there is no champion yet. Each model is scored in the backtest as its LightGBM family (its
+    objective's candidate); a family that failed in the backtest reads as NaN, which the gate
+    refuses. `shadow` (see `forecastops.pipeline.monitoring.stream_evidence`) decides the
+    improvement rule; `champion_health` (see `forecastops.pipeline.monitoring.champion_health`)
+    is recorded with the decision.
     """
     from forecastops.domain.forecasters import SEASONAL_NAIVE
 
@@ -468,15 +473,15 @@ def gate_input(
         seasonal_naive_wape=_overall_wape(metrics, SEASONAL_NAIVE),
         challenger_store_wape=_store_wape(metrics, challenger_family),
         champion_store_wape=_store_wape(metrics, champion_family) if champion_family else {},
-        same_configuration=same_config,
+        shadow=shadow,
         champion_health=champion_health,
     )
 
 
 def record_decision(lake: Lake, cutoff: date, decision: PromotionDecision, gate: GateInput) -> None:
-    """Store the decision (verdict, every rule's result and reason, the evidence including the
-    champion's realized health) in the lake."""
-    health = gate.champion_health
+    """Store the decision (verdict, every rule's result and reason, the evidence: backtest
+    WAPEs, the stream's shadow evidence and the champion's realized health) in the lake."""
+    health, shadow = gate.champion_health, gate.shadow
     rules = pd.DataFrame(
         {
             "rule": list(decision.rule_results),
@@ -492,7 +497,12 @@ def record_decision(lake: Lake, cutoff: date, decision: PromotionDecision, gate:
             "challenger_wape": [gate.challenger_wape],
             "champion_wape": [gate.champion_wape],
             "seasonal_naive_wape": [gate.seasonal_naive_wape],
-            "same_configuration": [gate.same_configuration],
+            "shadow_stream": [shadow.stream if shadow else None],
+            "shadow_versions": [",".join(shadow.versions) if shadow else None],
+            "shadow_realized_days": [shadow.realized_days if shadow else 0],
+            "shadow_wape": [shadow.challenger_wape if shadow else float("nan")],
+            "shadow_champion_wape": [shadow.champion_wape if shadow else float("nan")],
+            "shadow_improvement": [shadow.improvement if shadow else float("nan")],
             "champion_health": [health.status if health else None],
             "champion_health_day": [health.day.isoformat() if health else None],
             "champion_degradation": [health.degradation if health else None],
@@ -529,23 +539,25 @@ def forecast_rows(
     forecaster: LightGBMForecaster,
     candidate: str,
     lineage: Mapping[str, str],
+    history: pd.DataFrame | None = None,
 ) -> ForecastRows:
-    """The P10/P50/P90 forecast of `forecaster` for every active series over the next horizon,
-    as stored rows; the one builder of forecast rows (stores nothing).
+    """The P10/P50/P90 forecast of `forecaster` for every active series over the next horizon
+    from `cutoff`, as stored rows: the one builder of the rows of the `forecasts` and
+    `shadow_forecasts` tables (stores nothing).
 
     P50 is the forecaster's recursive forecast; P10/P90 are split-conformal bounds from the
     backtest residual quantiles of its family (`candidate`) at this cutoff. Each row carries
     `horizon_step`, `training_cutoff`, the `lineage` (model_version, data_sha256,
-    dagster_run_id), the forecaster's configuration (`feature_set_version`, `objective`,
+    dagster_run_id, ...), the forecaster's configuration (`feature_set_version`, `objective`,
     `window_days`, `config_hash`) and the `feature_hash` of its feature vector
-    (`TRACE_COLUMNS`).
+    (`TRACE_COLUMNS`). `history`: the sales it reads (`forecast_history`), read from the lake
+    when None.
     """
     from forecastops.domain.backtest import ResidualQuantiles
     from forecastops.domain.forecasters import configuration_hash, future_frame
 
-    history = history_until(
-        lake, cutoff, policy.feature_spec.lookback_days + policy.training_window_days
-    )
+    if history is None:
+        history = forecast_history(lake, cutoff, policy)
     future = future_frame(history, cutoff, policy.horizon_days)
     traced = forecaster.predict_traced(history, future)
     predicted = traced.forecast
@@ -580,18 +592,35 @@ def forecast_rows(
     return ForecastRows(rows=rows, features=traced.features)
 
 
+def forecast_history(lake: Lake, cutoff: date, policy: CyclePolicy) -> pd.DataFrame:
+    """The sales a forecast from `cutoff` reads: the lag lookback plus the training window."""
+    return history_until(
+        lake, cutoff, policy.feature_spec.lookback_days + policy.training_window_days
+    )
+
+
 def make_forecasts(
     lake: Lake,
     cutoff: date,
     policy: CyclePolicy,
-    champion: LightGBMForecaster,
+    model: LightGBMForecaster,
     candidate: str,
     lineage: Mapping[str, str],
+    history: pd.DataFrame | None = None,
+    *,
+    shadow_beside: str | None = None,
 ) -> pd.DataFrame:
-    """The champion's forecast rows (`forecast_rows`), stored in the lake's `forecasts`
-    table with their feature vectors (part `FEATURES_PART`) and returned."""
-    built = forecast_rows(lake, cutoff, policy, champion, candidate, lineage)
-    lake.write_partition(
-        FORECASTS_TABLE, cutoff, {"data": built.rows, FEATURES_PART: built.features}
-    )
+    """`model`'s forecast rows (`forecast_rows`), stored in the lake with their feature vectors
+    (part `FEATURES_PART`) and returned.
+
+    Served (`shadow_beside` None): the champion's forecast, in the `forecasts` table. Shadow
+    (`shadow_beside` = the champion's version): the challenger's forecast from the same origin
+    (one extra predict, no refit), stamped `champion_version` so its evidence restarts when
+    the champion changes, in the `shadow_forecasts` table, never served (decision 0022).
+    """
+    if shadow_beside is not None:
+        lineage = {**lineage, "champion_version": shadow_beside}
+    built = forecast_rows(lake, cutoff, policy, model, candidate, lineage, history)
+    table = FORECASTS_TABLE if shadow_beside is None else SHADOW_FORECASTS_TABLE
+    lake.write_partition(table, cutoff, {"data": built.rows, FEATURES_PART: built.features})
     return built.rows

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from forecastops.domain.drift import DriftPolicy, DriftResult
     from forecastops.domain.performance import Health, PerformancePolicy
     from forecastops.domain.promotion import ChampionHealth
+    from forecastops.domain.shadow import ShadowEvidence
     from forecastops.domain.triggers import Signals
+    from forecastops.stores.registry import ModelRegistry
 
 DRIFT_TABLE = "drift_score"
 CURRENT_WINDOW_DAYS = 28
@@ -151,18 +153,27 @@ BASELINE_COLUMNS: tuple[str, ...] = ("candidate", "level", "store_id", "product_
 
 
 def _stored_forecasts(
-    lake: Lake, version: str, since: date | None, first: date, as_of: date
+    lake: Lake,
+    version: str,
+    since: date | None,
+    first: date,
+    as_of: date,
+    *,
+    table: str | None = None,
+    column: Literal["model_version", "champion_version"] = "model_version",
 ) -> pd.DataFrame:
-    """`version`'s stored forecast rows dated `first`..`as_of`, from the `forecasts` partitions
+    """The stored forecast rows dated `first`..`as_of` whose `column` is `version` (by default
+    the served rows of model `version`), from the partitions of `table` (`forecasts` when None)
     of the cutoffs before `as_of` (and not before `since`, the version's training cutoff, when
     known): only those can hold a forecast in force on those days."""
     import duckdb
 
     from forecastops.pipeline.cycle import FORECASTS_TABLE
 
+    table = table or FORECASTS_TABLE
     files = [
-        str(lake.part_path(FORECASTS_TABLE, cutoff))
-        for cutoff in lake.partition_days(FORECASTS_TABLE)
+        str(lake.part_path(table, cutoff))
+        for cutoff in lake.partition_days(table)
         if cutoff < as_of and (since is None or cutoff >= since)
     ]
     if not files:
@@ -172,10 +183,10 @@ def _stored_forecasts(
     frame = (
         duckdb.connect()
         .execute(
-            """
+            f"""
             SELECT "date", store_id, product_id, p50, model_version, training_cutoff
             FROM read_parquet($files, union_by_name = true, hive_partitioning = false)
-            WHERE model_version = $version AND "date" BETWEEN $first AND $last
+            WHERE "{column}" = $version AND "date" BETWEEN $first AND $last
             """,
             {
                 "files": files,
@@ -219,9 +230,7 @@ def assess_champion(
     stores it), `forecastops status`, the incident report and, through the stored record, the
     promotion gate; so they all say the same for the same day.
     """
-    from forecastops.domain.contract import CONTRACT_COLUMNS
     from forecastops.domain.performance import RECENT_WINDOW_DAYS, assess_health, score_forecasts
-    from forecastops.pipeline.ingest import RAW_SALES_TABLE, delivered_days
 
     span = max(policy.health_window_days, 2 * RECENT_WINDOW_DAYS)
     first = as_of - timedelta(days=span - 1)
@@ -229,8 +238,7 @@ def assess_champion(
     forecasts = _stored_forecasts(
         lake, version, date.fromisoformat(cutoff) if cutoff else None, first, as_of
     )
-    delivered = delivered_days(lake, first, as_of)
-    actuals = lake.read_days(RAW_SALES_TABLE, delivered, columns=list(CONTRACT_COLUMNS))
+    delivered, actuals = _delivered_actuals(lake, first, as_of)
     scored = score_forecasts(forecasts, actuals, model_version=version, delivered_days=delivered)
     return assess_health(scored, _baseline(lake, tags), as_of, policy)
 
@@ -262,6 +270,123 @@ def score_performance(
         PERFORMANCE_TABLE, day, {"data": summary, "series": health.performance.series}
     )
     return health
+
+
+def _delivered_actuals(lake: Lake, first: date, as_of: date) -> tuple[list[date], pd.DataFrame]:
+    """The delivered days `first`..`as_of` (with a `raw_sales` partition) and their sales."""
+    from forecastops.domain.contract import CONTRACT_COLUMNS
+    from forecastops.pipeline.ingest import RAW_SALES_TABLE, delivered_days
+
+    delivered = delivered_days(lake, first, as_of)
+    return delivered, lake.read_days(RAW_SALES_TABLE, delivered, columns=list(CONTRACT_COLUMNS))
+
+
+SHADOW_PERFORMANCE_TABLE = "shadow_performance"
+"""Per day: the challenger stream's shadow evidence against the champion (decision 0022)."""
+
+
+def champion_since(lake: Lake, champion: str, as_of: date) -> date | None:
+    """The cutoff on which `champion` was promoted by the gate: the newest `promotion_decision`
+    on or before `as_of` that promoted it; None when the lake records none (promoted by hand,
+    or before decisions were stored)."""
+    from forecastops.pipeline.cycle import DECISION_TABLE
+
+    for day in reversed(lake.partition_days(DECISION_TABLE)):
+        if day > as_of:
+            continue
+        decision = lake.read_partition(DECISION_TABLE, day).iloc[0]
+        if bool(decision["promote"]) and str(decision["challenger_version"]) == champion:
+            return day
+    return None
+
+
+def stream_name(tags: Mapping[str, str]) -> str:
+    """A configuration stream as `objective=..., window_days=..., feature_set_version=...`."""
+    from forecastops.stores.registry_tags import CONFIGURATION_TAGS
+
+    return ", ".join(f"{tag}={tags.get(tag, '?')}" for tag in CONFIGURATION_TAGS)
+
+
+def stream_evidence(
+    lake: Lake, registry: ModelRegistry, champion: str, challenger: str, as_of: date
+) -> ShadowEvidence:
+    """The shadow evidence on `as_of` of the stream of `challenger`'s configuration against
+    `champion` (`forecastops.domain.shadow`): the stored shadow forecasts issued beside
+    `champion` since it took office (`champion_since`) by any refit of that configuration,
+    and the champion's served forecasts, both scored on the delivered days by the one
+    realized-accuracy definition and compared on their shared rows."""
+    from forecastops.domain.performance import score_forecasts
+    from forecastops.domain.shadow import compare_shadow, evidence_window
+    from forecastops.pipeline.cycle import SHADOW_FORECASTS_TABLE, same_configuration
+
+    tags = registry.version_tags(challenger)
+    since = champion_since(lake, champion, as_of)
+    first = as_of - timedelta(days=evidence_window(as_of, since) - 1)
+    shadow = _stored_forecasts(
+        lake,
+        champion,
+        since,
+        first,
+        as_of,
+        table=SHADOW_FORECASTS_TABLE,
+        column="champion_version",
+    )
+    stream = [
+        version
+        for version in shadow["model_version"].astype(str).unique()
+        if version == challenger or same_configuration(registry.version_tags(version), tags)
+    ]
+    shadow = shadow[shadow["model_version"].astype(str).isin(stream)]
+    served = _stored_forecasts(lake, champion, since, first, as_of)
+    delivered, actuals = _delivered_actuals(lake, first, as_of)
+    return compare_shadow(
+        score_forecasts(served, actuals, model_version=champion, delivered_days=delivered),
+        score_forecasts(shadow, actuals, delivered_days=delivered),
+        as_of,
+        stream=stream_name(tags),
+        challenger=challenger,
+        champion=champion,
+        since=since,
+    )
+
+
+def score_shadow(
+    lake: Lake, registry: ModelRegistry, day: date, champion: str
+) -> ShadowEvidence | None:
+    """`stream_evidence` on `day` of the version holding the `challenger` alias, stored in the
+    lake's `shadow_performance` table (`data`: one row, `ShadowEvidence.summary()` and
+    `partition_date`; `stores`: store_id, challenger and champion WAPE). None (nothing stored)
+    when there is no challenger or it is the champion."""
+    from forecastops.stores.registry_tags import CHALLENGER
+
+    challenger = registry.alias_version(CHALLENGER)
+    if challenger is None or challenger == champion:
+        return None
+    evidence = stream_evidence(lake, registry, champion, challenger, day)
+    summary = pd.DataFrame([{"partition_date": day.isoformat(), **evidence.summary()}]).astype(
+        {
+            name: "float64"
+            for name in (
+                "wape",
+                "champion_wape",
+                "mae",
+                "champion_mae",
+                "wape_7d",
+                "mae_7d",
+                "improvement",
+            )
+        }
+    )
+    stores = sorted(set(evidence.challenger_store_wape) | set(evidence.champion_store_wape))
+    per_store = pd.DataFrame(
+        {
+            "store_id": stores,
+            "wape": [evidence.challenger_store_wape.get(s, math.nan) for s in stores],
+            "champion_wape": [evidence.champion_store_wape.get(s, math.nan) for s in stores],
+        }
+    ).astype({"store_id": "str", "wape": "float64", "champion_wape": "float64"})
+    lake.write_partition(SHADOW_PERFORMANCE_TABLE, day, {"data": summary, "stores": per_store})
+    return evidence
 
 
 def latest_signals(lake: Lake) -> Signals | None:

@@ -68,6 +68,7 @@ from forecastops.stores.registry_tags import (
 if TYPE_CHECKING:
     from forecastops.domain.forecasters import LightGBMForecaster
     from forecastops.domain.performance import Health, PerformancePolicy
+    from forecastops.pipeline.cycle import CyclePolicy
     from forecastops.stores.lake import Lake
     from forecastops.stores.registry import AliasMove, ModelRegistry
 
@@ -406,21 +407,64 @@ def promotion_eligibility(
     )
 
 
-def challenger_status(registry: ModelRegistry, lake: Lake) -> dict[str, Any] | None:
+SHADOW_STATUS_FIELDS: tuple[str, ...] = ("stream", "since", "wape", "champion_wape", "improvement")
+"""The shadow evidence `challenger_status` shows beside the 7-day numbers: the stream, since
+when, its WAPE and the champion's on the same rows over the evidence window, the gain."""
+
+
+def challenger_status(
+    registry: ModelRegistry, lake: Lake, as_of: date, policy: CyclePolicy | None = None
+) -> dict[str, Any] | None:
     """The challenger's version, training cutoff, backtest metrics (from its tags; None when
-    not backtested) and whether the gate passes it; None when there is no challenger."""
+    not backtested), its stream's realized shadow accuracy on `as_of` against the champion on
+    the same rows (`mae_7d`, `wape_7d`, `realized_days` and `shadow_<field>` for each
+    `SHADOW_STATUS_FIELDS` of `ShadowEvidence.summary()`; None, 0 without a champion besides
+    it) and whether the gate passes
+    it: with `policy` (the settings' gate), the gate judged on `as_of`'s evidence
+    (`promotion_reasons`: the failed rules' reasons); without, the stored decision
+    (`promotion_eligibility`). None when there is no challenger."""
+    from forecastops.domain.promotion import decide_promotion
+    from forecastops.pipeline.cycle import BACKTEST_TABLE
+    from forecastops.pipeline.monitoring import stream_evidence
+    from forecastops.pipeline.promotion import judge_input
+
     version = registry.alias_version(CHALLENGER)
     if version is None:
         return None
     tags = registry.version_tags(version)
+    champion = registry.alias_version(CHAMPION)
     eligible, reasons, source = promotion_eligibility(lake, version, tags)
+    shadow = None
+    trained = tags.get(TRAINING_CUTOFF_TAG)
+    judged = (
+        champion != version
+        and policy is not None
+        and trained is not None
+        and lake.has_partition(BACKTEST_TABLE, date.fromisoformat(trained))
+    )
+    if judged and policy is not None:
+        gate = judge_input(lake, registry, as_of, policy, version, champion)
+        decision = decide_promotion(gate, policy.promotion)
+        eligible, source = decision.promote, f"gate on {as_of.isoformat()}"
+        reasons = " | ".join(
+            reason
+            for reason, passed in zip(decision.reasons, decision.rule_results.values(), strict=True)
+            if not passed
+        )
+        shadow = gate.shadow.summary() if gate.shadow else None
+    if shadow is None and champion is not None and champion != version:
+        shadow = stream_evidence(lake, registry, champion, version, as_of).summary()
     return {
         "version": version,
-        "training_cutoff": tags.get(TRAINING_CUTOFF_TAG),
-        "is_champion": registry.alias_version(CHAMPION) == version,
+        "training_cutoff": trained,
+        "is_champion": champion == version,
         "backtest": {name: _tag_float(tags, backtest_tag(name)) for name in BACKTEST_METRICS},
+        "mae_7d": shadow["mae_7d"] if shadow else None,
+        "wape_7d": shadow["wape_7d"] if shadow else None,
+        "realized_days": shadow["realized_days"] if shadow else 0,
+        **{f"shadow_{name}": shadow[name] if shadow else None for name in SHADOW_STATUS_FIELDS},
         "promotion_eligible": eligible,
-        "promotion_reasons": reasons,
+        "promotion_reasons": reasons or None,
         "decision_source": source,
     }
 
@@ -431,15 +475,16 @@ def registry_status(
     as_of: date,
     policy: PerformancePolicy,
     champion_health: Health | None = None,
+    cycle: CyclePolicy | None = None,
 ) -> dict[str, Any]:
     """`{"model", "tracking_uri", "champion", "challenger"}`: see `champion_status` (its health
-    on `as_of`) and `challenger_status`. JSON-ready (None for unknown numbers); the
-    URI's password masked."""
+    on `as_of`) and `challenger_status` (judged by `cycle`'s gate when given). JSON-ready (None
+    for unknown numbers); the URI's password masked."""
     return {
         "model": registry.model_name,
         "tracking_uri": registry.display_uri,
         "champion": champion_status(registry, lake, as_of, policy, champion_health),
-        "challenger": challenger_status(registry, lake),
+        "challenger": challenger_status(registry, lake, as_of, cycle),
     }
 
 

@@ -118,6 +118,12 @@ class PolicySettings(BaseModel):
     max_store_degradation: float = Field(
         0.10, ge=0, description="Largest relative WAPE loss any store may suffer on promotion."
     )
+    min_shadow_days: int = Field(
+        7,
+        ge=1,
+        description="Realized shadow days a challenger's configuration stream needs before it "
+        "may replace the champion.",
+    )
     # -- data drift (DriftPolicy) --------------------------------------------------------
     drift_numeric_threshold: float = Field(
         0.2,
@@ -242,6 +248,7 @@ class PolicySettings(BaseModel):
         return PromotionPolicy(
             min_wape_improvement=self.min_wape_improvement,
             max_store_degradation=self.max_store_degradation,
+            min_shadow_days=self.min_shadow_days,
         )
 
     def drift_policy(self) -> DriftPolicy:
@@ -278,6 +285,7 @@ RETRAIN_KNOBS: tuple[str, ...] = (
     "missing_days_alert_after",
     "min_wape_improvement",
     "max_store_degradation",
+    "min_shadow_days",
 )
 """The knobs of the retrain cycle and its promotion gate (resource `retrain`)."""
 DRIFT_KNOBS: tuple[str, ...] = (

@@ -26,14 +26,14 @@ def small_cycle_env() -> dict[str, str]:
     return {f"{ENV_PREFIX}{name.upper()}": str(value) for name, value in SMALL_CYCLE.items()}
 
 
-def pipeline_settings(workdir: Path) -> Settings:
-    """Settings rooted at `workdir`, with the small cycle."""
+def pipeline_settings(workdir: Path, **knobs: object) -> Settings:
+    """Settings rooted at `workdir`, with the small cycle and `knobs` (settings by name)."""
     return Settings(
         home=workdir,
         landing_dir=workdir / "landing",
         lake_dir=workdir / "lake",
         mlflow_tracking_uri=tracking_uri(workdir),
-        **SMALL_CYCLE,
+        **{**SMALL_CYCLE, **knobs},  # type: ignore[arg-type]
     )
 
 
@@ -41,8 +41,8 @@ def tracking_uri(workdir: Path) -> str:
     return f"sqlite:///{workdir / 'mlflow.db'}"
 
 
-def pipeline_definitions(workdir: Path) -> dg.Definitions:
-    return build_definitions(pipeline_settings(workdir))
+def pipeline_definitions(workdir: Path, **knobs: object) -> dg.Definitions:
+    return build_definitions(pipeline_settings(workdir, **knobs))
 
 
 DRIFT_START = date(2025, 1, 1)

@@ -1,6 +1,8 @@
 """End to end: a demand shift after the champion was trained -> the monitoring assets raise drift
-alerts -> drift_retrain_sensor requests a retrain -> the promotion gate replaces the drifting
-champion with the retrain (same configuration, fresher data).
+alerts -> drift_retrain_sensor requests a retrain -> the promotion gate keeps the drifting
+champion until the retrain's refit stream has shown better realized accuracy in shadow
+(decision 0022: the retrain starts forecasting in shadow; a stream that beats a champion on
+realized data is promoted, tests/unit/test_shadow_scenarios.py).
 
 One simulated retailer, a real Dagster instance, MLflow store and SQLite alert store (the code
 location's own resources, pointed at a temporary folder)."""
@@ -16,7 +18,7 @@ from forecast_assets.monitoring import DRIFT_CHECK, HEALTH_CHECK, drift_score, m
 from forecast_jobs.launch import tick_sensor_in_process
 from forecastops.domain.alerts import AlertStatus, AlertType, Severity
 from forecastops.domain.runs import ALERT_IDS_TAG, TRIGGER_TAG
-from forecastops.pipeline.cycle import DECISION_TABLE
+from forecastops.pipeline.cycle import DECISION_TABLE, SHADOW_FORECASTS_TABLE
 from forecastops.stores.alerts.store import AlertStore
 from forecastops.stores.lake import Lake
 from forecastops.stores.registry import ModelRegistry
@@ -92,22 +94,31 @@ def test_injected_drift_alerts_and_retrains_through_the_sensor(tmp_path: Path) -
     assert run.tags[TRIGGER_TAG] == trigger
     assert run.tags[ALERT_IDS_TAG] == ",".join(str(alert.id) for alert in raised.values())
     assert run.tags["dagster/sensor_name"] == "drift_retrain_sensor"
-    # the retrain refits the champion's configuration, so the backtest ties them; the champion
-    # is drifting, so the fresher refit replaces it and the gate says why
-    [before, after] = [move.to_version for move in registry.history() if move.alias == "champion"]
-    assert registry.alias_version("champion") == after != before
-    decision = Lake(tmp_path / "lake").read_partition(DECISION_TABLE, DRIFTED_DAY)
-    assert decision["promote"].item() and decision["same_configuration"].item()
-    assert decision["champion_health"].item() == "drifting"
-    assert (
-        f"same configuration as champion v{before}, which is drifting on {day}"
-        in decision["reasons"].item()
-    )
+    # the retrain has no realized shadow day yet: the drifting champion stays, the gate says
+    # why with the numbers, and the refused drift retrain raises a warning
+    lake = Lake(tmp_path / "lake")
+    [before] = [move.to_version for move in registry.history() if move.alias == "champion"]
+    assert registry.alias_version("champion") == before
+    decision = lake.read_partition(DECISION_TABLE, DRIFTED_DAY)
+    assert not decision["promote"].item()
+    assert decision["shadow_realized_days"].item() == 0
+    assert decision["champion_health"].item() == "drifting"  # recorded beside the evidence
+    reasons = decision["reasons"].item()
+    assert "0 of 7 shadow days" in reasons
+    assert f"Champion health: drifting on {day}" in reasons
+    challenger = decision["challenger_version"].item()
+    assert registry.alias_version("challenger") == challenger != before
     [gate_alert] = [
         alert
         for alert in store.list(type=AlertType.PROMOTION)
         if alert.subject == f"promotion_decision/{day}"
     ]
-    assert gate_alert.severity is Severity.INFO
-    assert gate_alert.title == f"Champion moved to v{after} (was v{before}) at {day}"
+    assert gate_alert.severity is Severity.WARNING
+    assert gate_alert.title == (
+        f"{trigger} retrain of {day} refused by the promotion gate: champion v{before} stays"
+    )
     assert f"{settings.dagster_ui}/runs/{retrain.run_id}" in {link.url for link in gate_alert.links}
+    # the retrain's forecasts ran: the challenger now forecasts in shadow beside the champion
+    shadow = lake.read_partition(SHADOW_FORECASTS_TABLE, DRIFTED_DAY)
+    assert set(shadow["model_version"]) == {challenger}
+    assert set(shadow["champion_version"]) == {before}

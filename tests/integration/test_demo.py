@@ -40,7 +40,12 @@ def test_the_demo_runs_end_to_end_and_prints_only_its_summary(tmp_path: Path) ->
     # the closing summary: the status table and commands that can be pasted as they are
     assert "forecastops status --as-of" in screen
     assert any(line.startswith("champion") for line in lines)
-    assert any(line.split()[:2] == ["model_status", "awaiting_actuals"] for line in lines)
+    # the drift retrain waits in shadow (decision 0022): the drifting champion serves, the
+    # challenger shows its realized shadow days and why it is not eligible yet
+    assert any(line.split()[:2] == ["model_status", "drifting"] for line in lines)
+    assert any(line.split()[:2] == ["realized_days", "0"] for line in lines)
+    assert any(line.split()[:2] == ["promotion_eligible", "false"] for line in lines)
+    assert any(line.split()[:4] == ["promotion_reasons", "0", "of", "7"] for line in lines)
     assert ".venv/bin/forecastops alerts list --status all" in screen
     # no phantom partitions: the first partition is the first simulated day, recorded for make ui
     [ingested] = [line for line in lines if line.strip().startswith("partitions ")]

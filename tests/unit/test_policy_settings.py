@@ -40,6 +40,7 @@ NOT_DEFAULT: dict[str, tuple[str, Any]] = {
     "missing_days_alert_after": ("7", 7),
     "min_wape_improvement": ("0.02", 0.02),
     "max_store_degradation": ("0.2", 0.2),
+    "min_shadow_days": ("14", 14),
     "drift_numeric_threshold": ("0.35", 0.35),
     "drift_categorical_threshold": ("0.1", 0.1),
     "drift_null_rate_threshold": ("0.1", 0.1),
@@ -57,6 +58,8 @@ NOT_DEFAULT: dict[str, tuple[str, Any]] = {
     "trigger_cooldown_hours": ("6", 6.0),
 }
 """A valid value other than the default for every knob: (variable's text, parsed value)."""
+GATE_KNOBS = ("min_wape_improvement", "max_store_degradation", "min_shadow_days")
+"""The knobs the promotion gate (`PromotionPolicy`) holds."""
 
 
 @pytest.fixture
@@ -69,7 +72,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 def _policy_holding(knob: str, settings: PolicySettings) -> object:
     """The policy `knob` configures, built from `settings` the way the pipeline builds it."""
-    if knob in ("min_wape_improvement", "max_store_degradation"):
+    if knob in GATE_KNOBS:
         return CyclePolicy.from_settings(settings).promotion
     if knob in RETRAIN_KNOBS:
         return CyclePolicy.from_settings(settings)
@@ -85,11 +88,7 @@ def _resource_policy_holding(knob: str, settings: Settings) -> object:
     """The same policy, as the Dagster resources built from `settings` hand it to the assets."""
     if knob in RETRAIN_KNOBS:
         policy = RetrainPolicy.from_settings(settings).policy
-        return (
-            policy.promotion
-            if knob in ("min_wape_improvement", "max_store_degradation")
-            else policy
-        )
+        return policy.promotion if knob in GATE_KNOBS else policy
     monitoring = MonitoringPolicy.from_settings(settings)
     if knob in DRIFT_KNOBS:
         return monitoring.drift

@@ -172,6 +172,7 @@ def status(
     newest drift score (alarm, top drifted features) and the open alerts per severity.
     Numbers not known yet are null in JSON, — in the table."""
     from forecastops.ops.status import status_report
+    from forecastops.pipeline.cycle import CyclePolicy
     from forecastops.pipeline.operations import due_day
     from forecastops.stores.lake import Lake
 
@@ -185,6 +186,7 @@ def status(
             existing_alert_store(settings),
             day,
             settings.performance_policy(),
+            CyclePolicy.from_settings(settings),
         )
     print_record(report, output)
 
