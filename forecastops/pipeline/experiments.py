@@ -6,8 +6,8 @@ and adopt it through the promotion path.
 same rows". It reads the stored forecasts of both versions the way `model_health` does
 (`forecastops.pipeline.monitoring`) and scores them with the one realized-accuracy definition
 (`forecastops.domain.performance`: forecast in force, delivered days only, a missing day
-unknown). Today the lake stores the served (champion's) forecasts; once shadow forecasts are
-stored, pointing `_version_forecasts` at them scores a candidate that was never served.
+unknown): the rows a version served as champion and those it forecast in shadow as challenger
+(`shadow_forecasts`, decision 0022), so a candidate that was never served is scored too.
 """
 
 from __future__ import annotations
@@ -177,11 +177,16 @@ def experiment_version_tags(tags: Mapping[str, str]) -> dict[str, str]:
 
 
 def _version_forecasts(lake: Lake, version: str, first: date, last: date) -> pd.DataFrame:
-    """`version`'s stored forecast rows dated `first`..`last` (the forecasts the lake keeps for
-    it: today the served ones)."""
+    """`version`'s stored forecast rows dated `first`..`last`: those it served as champion and
+    those it made in shadow as challenger (decision 0022). A version is in one table per cutoff
+    (the shadow forecast is written only for a challenger that is not the champion)."""
+    from forecastops.pipeline.cycle import SHADOW_FORECASTS_TABLE
     from forecastops.pipeline.monitoring import _stored_forecasts
 
-    return _stored_forecasts(lake, version, None, first, last)
+    served = _stored_forecasts(lake, version, None, first, last)
+    shadow = _stored_forecasts(lake, version, None, first, last, table=SHADOW_FORECASTS_TABLE)
+    frames = [frame for frame in (served, shadow) if not frame.empty]
+    return pd.concat(frames, ignore_index=True) if frames else served
 
 
 def realized_comparison(

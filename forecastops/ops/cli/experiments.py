@@ -354,7 +354,7 @@ def complete(
             "--decision",
             help="Record this decision instead of the computed one (adopt when the version is "
             "at least FORECASTOPS_MIN_WAPE_IMPROVEMENT better over at least "
-            "FORECASTOPS_HEALTH_MIN_POINTS realized days, else reject).",
+            "FORECASTOPS_MIN_SHADOW_DAYS realized days, else reject).",
         ),
     ] = None,
     force: Annotated[
@@ -393,7 +393,7 @@ def complete(
             actor=current_actor(),
             as_of=day,
             min_improvement=settings.min_wape_improvement,
-            min_realized_days=settings.health_min_points,
+            min_realized_days=settings.min_shadow_days,
             decision=decision,
             force=force,
         )
